@@ -1,0 +1,65 @@
+"""The ``ollm`` command: a thin typer layer over the library."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .. import __version__
+from ..home import resolve_home
+from . import export_command, sessions
+from .output import fail
+
+app = typer.Typer(
+    name="ollm",
+    help=(
+        "Record every local-LLM chat, search the archive, and bring past sessions back.\n\n"
+        "Example: ollm --home examples sessions list --limit 5"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ollm-recall {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Optional[Path] = typer.Option(
+        None,
+        "--home",
+        help="Archive folder (sessions in HOME/sessions). Default: $OLLM_HOME, else ~/.ollm.",
+        show_default=False,
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Record every local-LLM chat, search the archive, and bring past sessions back."""
+    ctx.obj = resolve_home(home)
+
+
+app.add_typer(sessions.app, name="sessions")
+app.command("export")(export_command.export)
+
+
+def main() -> None:
+    """Console entry point: run the app; an unexpected failure is one line unless OLLM_DEBUG is set."""
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - the last guard against a traceback
+        if os.environ.get("OLLM_DEBUG"):
+            raise
+        exit_ = fail(f"internal error: {type(exc).__name__}: {exc} (set OLLM_DEBUG=1 for details)")
+        sys.exit(exit_.exit_code)

@@ -1,0 +1,61 @@
+"""Where the CLI writes: data to stdout, messages and errors to stderr, errors as one line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ..errors import OllmRecallError
+
+stdout = Console(highlight=False, soft_wrap=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` on stderr; return the exit to raise."""
+    stderr.print(f"[bold red]error:[/] {escape(_one_line(message))}")
+    return typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    stderr.print(f"[yellow]warning:[/] {escape(_one_line(message))}")
+
+
+def info(message: str) -> None:
+    stderr.print(escape(message))
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split("\n"))
+
+
+def handle_errors(command: F) -> F:
+    """Turn every ``OllmRecallError`` into ``error: ...`` on stderr and exit 1: never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except OllmRecallError as exc:
+            raise fail(str(exc)) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except BrokenPipeError:
+            sys.stderr.close()
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(value: Any) -> None:
+    """Machine output: JSON on stdout, nothing else there."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,183 @@
+"""``ollm sessions``: list, show, delete and prune the archive."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markdown import Markdown
+from rich.table import Table
+from rich.text import Text
+
+from ..dates import parse_date
+from ..errors import UsageError
+from ..export import human_time, to_markdown
+from ..home import sessions_dir
+from ..recording import ChatRecordingService
+from ..store import SessionStore
+from ..summary import SessionSummary, select_sessions
+from .output import handle_errors, info, print_json, stdout, warn
+
+app = typer.Typer(
+    help="List, show, delete and prune recorded sessions.\n\nExample: ollm sessions list --since 2w",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _store(ctx: typer.Context) -> SessionStore:
+    home: Path = ctx.obj
+    return SessionStore(sessions_dir(home))
+
+
+def summary_json(summary: SessionSummary) -> dict[str, object]:
+    """A session summary as ``--json`` prints it."""
+    return {
+        "id": summary.session_id,
+        "title": summary.title,
+        "startTime": summary.start_time,
+        "lastActivity": summary.last_activity,
+        "model": summary.model,
+        "provider": summary.provider,
+        "path": str(summary.path),
+        "bytes": summary.size,
+    }
+
+
+def _report_problems(problems: list) -> None:
+    for problem in problems:
+        warn(f"skipped {problem}")
+
+
+@app.command("list")
+@handle_errors
+def list_sessions(
+    ctx: typer.Context,
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Show at most N sessions."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="Only this model ('gemma3' also matches 'gemma3:4b')."
+    ),
+    since: Optional[str] = typer.Option(
+        None, "--since", help="Active on or after: 2026-03-01, an ISO date-time, 7d, 2w, 3m."
+    ),
+    until: Optional[str] = typer.Option(None, "--until", help="Started on or before: same forms."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
+) -> None:
+    """List sessions, newest activity first.
+
+    Example: ollm sessions list --model gemma3 --since 2w --json
+    """
+    since_at = parse_date(since) if since else None
+    until_at = parse_date(until, end_of_day=True) if until else None
+    listing = _store(ctx).list()
+    chosen = select_sessions(
+        listing.sessions, model=model, since=since_at, until=until_at, limit=limit
+    )
+    _report_problems(listing.problems)
+    if as_json:
+        print_json([summary_json(summary) for summary in chosen])
+        return
+    if not chosen:
+        info("no sessions" + (" match" if (model or since or until) else f" in {_store(ctx).directory}"))
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("id", "last activity", "model", "title"):
+        table.add_column(column, overflow="fold" if column == "title" else "ellipsis",
+                         no_wrap=column != "title")
+    for summary in chosen:
+        table.add_row(
+            summary.session_id,
+            summary.last_activity_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+            summary.model,
+            Text(summary.title),
+        )
+    stdout.print(table)
+    shown = f"{len(chosen)} of {len(listing.sessions)}" if len(chosen) < len(listing.sessions) else str(len(chosen))
+    info(f"{shown} session{'s' if len(listing.sessions) != 1 else ''}")
+
+
+@app.command("show")
+@handle_errors
+def show(
+    ctx: typer.Context,
+    session_id: str = typer.Argument(..., metavar="ID", help="The session's id."),
+    as_json: bool = typer.Option(False, "--json", help="Print the session file's JSON as it is."),
+) -> None:
+    """Show one session with every message and tool call.
+
+    Example: ollm sessions show session-1769636018616
+    """
+    session, raw = _store(ctx).read_with_bytes(session_id)
+    if as_json:
+        sys.stdout.write(raw.decode("utf-8").rstrip("\n") + "\n")
+        return
+    if sys.stdout.isatty():
+        stdout.print(Markdown(to_markdown(session)))
+    else:
+        sys.stdout.write(to_markdown(session))
+
+
+@app.command("delete")
+@handle_errors
+def delete(
+    ctx: typer.Context,
+    session_ids: list[str] = typer.Argument(..., metavar="ID...", help="Ids of sessions to delete."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete sessions for good. Every id is checked before anything is deleted.
+
+    Example: ollm sessions delete session-1769636018616 --yes
+    """
+    store = _store(ctx)
+    sessions = [store.read(session_id) for session_id in dict.fromkeys(session_ids)]
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("refusing to delete without --yes when not run interactively")
+        for session in sessions:
+            info(f"  {session.session_id}  {human_time(session.start_time)}  {session.title}")
+        if not typer.confirm(f"Delete {len(sessions)} session(s)?", default=False, err=True):
+            info("nothing deleted")
+            raise typer.Exit(1)
+    service = ChatRecordingService(store.directory)
+    for session in sessions:
+        service.delete_session(session.session_id)
+    info(f"deleted {len(sessions)} session{'s' if len(sessions) != 1 else ''}")
+
+
+@app.command("prune")
+@handle_errors
+def prune(
+    ctx: typer.Context,
+    keep: int = typer.Option(..., "--keep", min=0, help="How many of the newest sessions to keep."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be deleted."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_json: bool = typer.Option(False, "--json", help="Print the affected ids as JSON."),
+) -> None:
+    """Delete the oldest sessions, keeping the KEEP newest (by last activity).
+
+    Example: ollm sessions prune --keep 500 --dry-run
+    """
+    service = ChatRecordingService(_store(ctx).directory)
+    doomed = service.sessions_beyond(keep)
+    if dry_run or not doomed:
+        if as_json:
+            print_json({"deleted": [], "wouldDelete": [s.session_id for s in doomed]})
+            return
+        for summary in doomed:
+            stdout.print(Text(f"{summary.session_id}  {summary.last_activity}  {summary.title}"))
+        info(f"would delete {len(doomed)} session{'s' if len(doomed) != 1 else ''}")
+        return
+    if not yes and sys.stdin.isatty():
+        if not typer.confirm(f"Delete the {len(doomed)} oldest sessions?", default=False, err=True):
+            info("nothing deleted")
+            raise typer.Exit(1)
+    deleted = service.delete_oldest_sessions(keep=keep)
+    if as_json:
+        print_json({"deleted": deleted, "wouldDelete": []})
+    else:
+        info(f"deleted {len(deleted)} session{'s' if len(deleted) != 1 else ''}")
+    skipped = len(doomed) - len(deleted)
+    if skipped:
+        warn(f"{skipped} session(s) kept: another process is recording into them")

@@ -1,0 +1,58 @@
+"""The one exception tree of ollm-recall.
+
+Every error the library raises on purpose is an ``OllmRecallError``; its message is one line that says
+what happened and, where there is something to do, what to do::
+
+    OllmRecallError                 anything ollm-recall reports on purpose
+    ├── SessionError                a session could not be created, read, written or found
+    │   ├── InvalidSessionId        an id breaks the id rules (empty, too long, '/', '\\', '..')
+    │   ├── SessionNotFound         no session has this id
+    │   ├── CorruptSession          a session file is unreadable or breaks the format
+    │   ├── SessionLocked           another live process is recording into this session
+    │   └── SessionWriteError       a session could not be saved; the previous file is untouched
+    ├── ArchiveError                the sessions directory itself is missing or unreadable
+    ├── ExportError                 an export could not be written (unknown format, unwritable folder)
+    └── UsageError                  a bad argument value (a date, a limit) reached the library
+"""
+
+from __future__ import annotations
+
+
+class OllmRecallError(Exception):
+    """Base class: anything ollm-recall reports on purpose, with a one-line message."""
+
+
+class SessionError(OllmRecallError):
+    """A session could not be created, read, written or found."""
+
+
+class InvalidSessionId(SessionError):
+    """An id breaks the id rules; raised before any file is touched."""
+
+
+class SessionNotFound(SessionError):
+    """No session has this id."""
+
+
+class CorruptSession(SessionError):
+    """A session file is unreadable or breaks the format; the file is left as it is."""
+
+
+class SessionLocked(SessionError):
+    """Another live process is recording into this session."""
+
+
+class SessionWriteError(SessionError):
+    """A session could not be saved; the previous version of its file is untouched."""
+
+
+class ArchiveError(OllmRecallError):
+    """The sessions directory itself is missing, unreadable or not a directory."""
+
+
+class ExportError(OllmRecallError):
+    """An export could not be written: an unknown format or an unwritable folder."""
+
+
+class UsageError(OllmRecallError):
+    """A bad argument value (a date, a limit) reached the library."""

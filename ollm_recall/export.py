@@ -1,0 +1,177 @@
+"""Sessions out as markdown a person wants to read and share, or as the JSON of the file.
+
+Export only reads: it never changes a session file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .atomic import write_atomic
+from .errors import ExportError
+from .model import Message, Session, ToolCall
+from .timestamps import parse_timestamp
+
+if TYPE_CHECKING:
+    from .store import SessionStore
+
+FORMATS = ("md", "json")
+_BACKTICK_RUN = re.compile(r"`{3,}")
+
+
+def check_format(name: str) -> str:
+    """Return a known export format name or raise ``ExportError`` naming the known ones."""
+    if name not in FORMATS:
+        raise ExportError(f"unknown export format {name!r}: use one of {', '.join(FORMATS)}")
+    return name
+
+
+def file_suffix(fmt: str) -> str:
+    return {"md": ".md", "json": ".json"}[check_format(fmt)]
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``5 min 30 s``, ``2 h 05 min``: how long a session lasted."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours:02d} h"
+
+
+def human_time(timestamp: str, *, with_date: bool = True) -> str:
+    """A stored time stamp as ``2026-01-27 12:00:05 UTC`` (or just the time of day)."""
+    moment = parse_timestamp(timestamp).astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if with_date else "%H:%M:%S")
+
+
+def fence_for(text: str) -> str:
+    """A code fence longer than any backtick run inside ``text``, so the block cannot close early."""
+    longest = max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _fenced(text: str, language: str = "") -> str:
+    fence = fence_for(text)
+    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
+
+
+def _timeline(session: Session) -> list[Message | ToolCall]:
+    """Messages and tool calls in the order they happened (messages first on equal times)."""
+    events: list[tuple[datetime, int, int, Message | ToolCall]] = []
+    for index, message in enumerate(session.messages):
+        events.append((parse_timestamp(message.timestamp), 0, index, message))
+    for index, call in enumerate(session.tool_calls):
+        events.append((parse_timestamp(call.timestamp), 1, index, call))
+    events.sort(key=lambda event: (event[0], event[1], event[2]))
+    return [event[3] for event in events]
+
+
+def _render_message(message: Message) -> str:
+    heading = f"### {message.role.capitalize()} · {human_time(message.timestamp, with_date=False)}"
+    if message.exclude_from_context:
+        return f"> _{message.content.strip()}_"
+    body = message.content.rstrip() or "_(no text)_"
+    other_parts = [part.type for part in message.parts if part.type != "text"]
+    lines = [heading, "", body]
+    if other_parts:
+        lines += ["", f"_(also: {', '.join(other_parts)} parts, not shown)_"]
+    if message.interrupted:
+        lines += ["", "_(reply interrupted)_"]
+    return "\n".join(lines)
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _render_tool_call(call: ToolCall) -> str:
+    lines = [f"#### Tool call: `{call.name}` · {human_time(call.timestamp, with_date=False)}", ""]
+    lines += ["Arguments:", "", _fenced(_json_text(dict(call.args)), "json"), ""]
+    display = call.result.get("returnDisplay")
+    label = f"Result ({_json_text(display).strip()}):" if display else "Result:"
+    content = _json_text(call.result.get("llmContent"))
+    lines += [label, "", _fenced(content, "" if isinstance(call.result.get("llmContent"), str) else "json")]
+    return "\n".join(lines)
+
+
+def to_markdown(session: Session) -> str:
+    """A readable document: title, a facts table, then every message and tool call in order."""
+    started = parse_timestamp(session.start_time)
+    ended = parse_timestamp(session.last_activity)
+    visible = [m for m in session.messages if not m.exclude_from_context]
+    facts = [
+        ("Session", f"`{session.session_id}`"),
+        ("Model", f"{session.model} ({session.provider})"),
+        ("Started", human_time(session.start_time)),
+        ("Duration", format_duration((ended - started).total_seconds())),
+        ("Messages", str(len(visible))),
+    ]
+    if session.tool_calls:
+        facts.append(("Tool calls", str(len(session.tool_calls))))
+    title = session.title.replace("\n", " ")
+    out = [f"# {title}", "", "| | |", "|---|---|"]
+    out += [f"| {name} | {value} |" for name, value in facts]
+    for event in _timeline(session):
+        out += ["", "---" if isinstance(event, Message) else "", ""]
+        if isinstance(event, Message):
+            out.append(_render_message(event))
+        else:
+            out.append(_render_tool_call(event))
+    return "\n".join(line for line in _squeeze_blank_lines(out)) + "\n"
+
+
+def _squeeze_blank_lines(lines: Iterable[str]) -> Iterable[str]:
+    previous_blank = False
+    for line in lines:
+        blank = line == ""
+        if not (blank and previous_blank):
+            yield line
+        previous_blank = blank
+
+
+def render(session: Session, raw: bytes, fmt: str) -> bytes:
+    """One session in an export format: markdown, or the file's own bytes for JSON."""
+    if check_format(fmt) == "json":
+        return raw
+    return to_markdown(session).encode("utf-8")
+
+
+def export_to_directory(
+    store: SessionStore, session_ids: list[str], fmt: str, out_dir: Path
+) -> list[Path]:
+    """Write ``<id>.md`` or ``<id>.json`` per session into ``out_dir``; returns the files written.
+
+    Every session is read and checked before the first file is written, so a bad id exports nothing.
+    Refuses the sessions directory itself: an export must never write over a session file.
+    """
+    check_format(fmt)
+    out_dir = Path(out_dir)
+    if out_dir.resolve() == store.directory.resolve():
+        raise ExportError(f"refusing to export into the sessions directory {store.directory}")
+    loaded = [store.read_with_bytes(session_id) for session_id in session_ids]
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create {out_dir}: {exc.strerror}") from None
+    written = []
+    for session, raw in loaded:
+        target = out_dir / f"{session.session_id}{file_suffix(fmt)}"
+        try:
+            write_atomic(target, render(session, raw, fmt), mode=0o644)
+        except OSError as exc:
+            raise ExportError(f"cannot write {target}: {exc.strerror}") from None
+        written.append(target)
+    return written

@@ -1,0 +1,172 @@
+"""The sessions directory: atomic durable writes, strict reads, fast listing, deletion, locks.
+
+Session files are the source of truth; nothing here ever modifies, moves or deletes a file it cannot
+parse. Only this module builds session paths, and only from validated ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .atomic import TEMP_SUFFIX, write_atomic
+from .errors import ArchiveError, CorruptSession, SessionNotFound, SessionWriteError
+from .jsonio import dumps_compact
+from .locking import SessionLock
+from .model import Session, validate_session_id
+from .summary import SessionSummary, check_name_matches, read_summary
+
+LOCKS_DIR = ".locks"
+STALE_TEMP_SECONDS = 600
+_TEMP_NAME = re.compile(r"\.(?P<name>.+\.json)\.(?P<pid>\d+)" + re.escape(TEMP_SUFFIX))
+
+
+@dataclass
+class Listing:
+    """Sessions newest activity first, and the files that could not be read (with their reasons)."""
+
+    sessions: list[SessionSummary] = field(default_factory=list)
+    problems: list[CorruptSession] = field(default_factory=list)
+
+
+class SessionStore:
+    """One sessions directory (``<home>/sessions``): files 0600, directory 0700."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    def ensure_directory(self) -> None:
+        """Create the directory (0700) if it is missing; refuse a path that is not a directory."""
+        if self.directory.is_dir():
+            return
+        if self.directory.exists():
+            raise ArchiveError(f"{self.directory} is not a directory")
+        try:
+            self.directory.mkdir(mode=0o700, parents=True)
+            os.chmod(self.directory, 0o700)
+        except OSError as exc:
+            raise ArchiveError(f"cannot create {self.directory}: {exc.strerror}") from None
+
+    def path_for(self, session_id: str) -> Path:
+        """The file of a session; the id is validated first, so the path stays inside the directory."""
+        return self.directory / f"{validate_session_id(session_id)}.json"
+
+    def exists(self, session_id: str) -> bool:
+        return self.path_for(session_id).exists()
+
+    def read(self, session_id: str) -> Session:
+        """Load and validate one session; ``SessionNotFound`` or ``CorruptSession`` otherwise."""
+        return self.read_with_bytes(session_id)[0]
+
+    def read_with_bytes(self, session_id: str) -> tuple[Session, bytes]:
+        """The validated session and the file's exact bytes, from one read."""
+        path = self.path_for(session_id)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise SessionNotFound(f"no session with id {session_id!r} in {self.directory}") from None
+        except IsADirectoryError:
+            raise CorruptSession(f"{path.name}: is a directory, not a session file") from None
+        except OSError as exc:
+            raise CorruptSession(f"{path.name}: cannot read: {exc.strerror}") from None
+        session = Session.from_bytes(raw, path.name)
+        check_name_matches(session.session_id, path)
+        return session, raw
+
+    def write(self, session: Session) -> None:
+        """Save atomically and durably; raise ``SessionWriteError`` with the old file untouched."""
+        path = self.path_for(session.session_id)
+        data = dumps_compact(session.to_dict())
+        try:
+            write_atomic(path, data)
+        except OSError as exc:
+            raise SessionWriteError(
+                f"cannot save session {session.session_id}: {exc.strerror or exc}"
+            ) from None
+
+    def delete(self, session_id: str) -> None:
+        """Remove one session file; ``SessionNotFound`` if there is none."""
+        path = self.path_for(session_id)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise SessionNotFound(f"no session with id {session_id!r} in {self.directory}") from None
+        except OSError as exc:
+            raise SessionWriteError(f"cannot delete session {session_id}: {exc.strerror}") from None
+        with contextlib.suppress(OSError):
+            (self.directory / LOCKS_DIR / f"{session_id}.lock").unlink()
+
+    def session_files(self) -> list[Path]:
+        """Every ``*.json`` file of the directory, temp and hidden files left out."""
+        try:
+            with os.scandir(self.directory) as entries:
+                return [
+                    Path(entry.path)
+                    for entry in entries
+                    if entry.name.endswith(".json") and not entry.name.startswith(".")
+                ]
+        except FileNotFoundError:
+            return []
+        except NotADirectoryError:
+            raise ArchiveError(f"{self.directory} is not a directory") from None
+        except OSError as exc:
+            raise ArchiveError(f"cannot read {self.directory}: {exc.strerror}") from None
+
+    def list(self) -> Listing:
+        """Summaries newest activity first; broken files are reported, never touched."""
+        listing = Listing()
+        for path in self.session_files():
+            try:
+                listing.sessions.append(read_summary(path))
+            except CorruptSession as problem:
+                listing.problems.append(problem)
+        listing.sessions.sort(
+            key=lambda summary: (summary.last_activity_at, summary.session_id), reverse=True
+        )
+        listing.problems.sort(key=str)
+        return listing
+
+    def lock(self, session_id: str) -> SessionLock:
+        """An (unacquired) inter-process lock for recording into one session."""
+        validate_session_id(session_id)
+        return SessionLock(self.directory / LOCKS_DIR / f"{session_id}.lock", session_id)
+
+    def clean_temp_files(self) -> list[Path]:
+        """Remove temp files left by crashed writers; a live writer's temp file is left alone."""
+        removed: list[Path] = []
+        try:
+            entries = list(os.scandir(self.directory))
+        except OSError:
+            return removed
+        now = time.time()
+        for entry in entries:
+            match = _TEMP_NAME.fullmatch(entry.name)
+            if match is None or not entry.is_file(follow_symlinks=False):
+                continue
+            pid = int(match["pid"])
+            try:
+                age = now - entry.stat(follow_symlinks=False).st_mtime
+            except OSError:
+                continue
+            if pid == os.getpid() or _process_alive(pid) and age < STALE_TEMP_SECONDS:
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True

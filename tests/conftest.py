@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ollm_recall.cli.app import app
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test touches a real home: OLLM_HOME points into the test's own folder."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("OLLM_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def sessions_path(isolated_home: Path) -> Path:
+    return isolated_home / "sessions"
+
+
+def session_document(session_id: str = "session-1", **overrides: object) -> dict:
+    """A valid session document as another tool might have written it."""
+    document = {
+        "sessionId": session_id,
+        "startTime": "2026-01-27T12:00:00.000Z",
+        "lastActivity": "2026-01-27T12:05:30.000Z",
+        "model": "gemma3:4b",
+        "provider": "ollama",
+        "messages": [
+            {"role": "user", "parts": [{"type": "text", "text": "How do I rotate nginx logs?"}],
+             "timestamp": "2026-01-27T12:00:00.000Z"},
+            {"role": "assistant", "parts": [{"type": "text", "text": "Use logrotate with daily."}],
+             "timestamp": "2026-01-27T12:00:05.000Z"},
+        ],
+        "toolCalls": [],
+        "metadata": {"tokenCount": 1500, "compressionCount": 0, "modeHistory": []},
+    }
+    document.update(overrides)
+    return document
+
+
+def write_session_file(directory: Path, document: dict, name: str | None = None) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / (name or f"{document['sessionId']}.json")
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def cli():
+    """Invoke ``ollm`` in-process; stdout and stderr kept apart."""
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def run_ollm(*args: str, env: dict | None = None, input: str | None = None, cwd: Path | None = None):
+    """Run the real ``ollm`` console entry in a new process."""
+    return subprocess.run(
+        [sys.executable, "-c", "from ollm_recall.cli.app import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        input=input,
+        cwd=cwd,
+        timeout=120,
+    )

@@ -1,0 +1,207 @@
+"""Every bad input gets one line naming the problem, a non-zero exit, no traceback, no changed file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import run_ollm, session_document, write_session_file
+
+from ollm_recall import CorruptSession, Session, SessionStore
+
+GOOD = session_document("good-1")
+
+
+def _variant(**changes: object) -> bytes:
+    return json.dumps({**session_document("bad-1"), **changes}).encode()
+
+
+def _message_variant(**changes: object) -> bytes:
+    document = session_document("bad-1")
+    document["messages"][0] = {**document["messages"][0], **changes}
+    return json.dumps(document).encode()
+
+
+BAD_FILES = {
+    "malformed JSON": (b'{"sessionId": "bad-1", nope}', "bad-1.json: malformed JSON"),
+    "truncated": (json.dumps(session_document("bad-1")).encode()[:-40], "bad-1.json: truncated JSON"),
+    "empty": (b"", "bad-1.json: empty file"),
+    "not an object": (b"[1, 2, 3]", "must be a JSON object, not an array"),
+    "model not a string": (_variant(model=3), "'model' must be a string, not a number"),
+    "messages not a list": (_variant(messages={"a": 1}), "'messages' must be an array, not an object"),
+    "missing provider": (
+        json.dumps({k: v for k, v in session_document("bad-1").items() if k != "provider"}).encode(),
+        "missing field 'provider'",
+    ),
+    "unknown role": (_message_variant(role="bot"), "messages[0]: unknown role 'bot'"),
+    "part without text": (_message_variant(parts=[{"type": "text"}]),
+                          "messages[0]: parts[0]: missing field 'text'"),
+    "no parts": (_message_variant(parts=[]), "messages[0]: 'parts' is empty"),
+    "timestamp without zone": (_message_variant(timestamp="2026-01-27T12:00:00"),
+                               "has no time zone"),
+    "id differs from name": (json.dumps(session_document("other-1")).encode(),
+                             "bad-1.json: sessionId 'other-1' does not match the file name"),
+    "invalid UTF-8": (b'{"sessionId": "bad-1", "model": "\xff\xfe"}',
+                      "bad-1.json: not valid UTF-8 (byte 0xff at offset 33)"),
+    "deeply nested": (b'{"sessionId": "bad-1", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+                      "bad-1.json: JSON nested too deeply"),
+    "moderately nested": (b'{"sessionId": "bad-1", "x": ' + b"[" * 150 + b"]" * 150 + b"}",
+                          "bad-1.json: JSON nested too deeply"),
+    "NaN": (_variant(metadata={"tokenCount": float("nan"), "compressionCount": 0,
+                               "modeHistory": []}), "NaN is not valid JSON"),
+    "activity before start": (_variant(lastActivity="2026-01-01T00:00:00Z"),
+                              "'lastActivity' (2026-01-01T00:00:00Z) is before 'startTime'"),
+    "bad metadata": (_variant(metadata={"tokenCount": "many"}),
+                     "metadata: 'tokenCount' must be an integer, not a string"),
+}
+
+
+# Faults past the head of the file: listings (which read only the head) may still list these; reading
+# the session reports them.
+BODY_FAULTS = {"NaN", "bad metadata"}
+
+
+@pytest.fixture
+def damaged_archive(sessions_path: Path):
+    def make(kind: str) -> tuple[Path, str]:
+        raw, expected = BAD_FILES[kind]
+        write_session_file(sessions_path, GOOD)
+        path = sessions_path / "bad-1.json"
+        path.write_bytes(raw)
+        return path, expected
+
+    return make
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_store_reports_the_problem_in_one_line(damaged_archive, sessions_path, kind):
+    path, expected = damaged_archive(kind)
+    before = _snapshot(sessions_path)
+    with pytest.raises(CorruptSession) as caught:
+        SessionStore(sessions_path).read("bad-1")
+    assert expected in str(caught.value)
+    assert str(caught.value).startswith("bad-1.json: ")
+    assert "\n" not in str(caught.value)
+    listing = SessionStore(sessions_path).list()
+    if kind not in BODY_FAULTS:
+        assert [s.session_id for s in listing.sessions] == ["good-1"]
+        assert [str(p) for p in listing.problems] == [str(caught.value)]
+    assert _snapshot(sessions_path) == before
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_cli_show_and_export_fail_cleanly(damaged_archive, sessions_path, cli, kind):
+    path, expected = damaged_archive(kind)
+    before = _snapshot(sessions_path)
+    for args in (["sessions", "show", "bad-1"], ["export", "bad-1"], ["export", "bad-1", "-f", "json"]):
+        result = cli(*args)
+        assert result.exit_code == 1, args
+        assert result.stdout == ""
+        assert result.stderr.startswith("error: bad-1.json: ")
+        assert expected in " ".join(result.stderr.split())
+        assert result.stderr.count("\n") == 1
+    listed = cli("sessions", "list", "--json")
+    assert listed.exit_code == 0
+    if kind not in BODY_FAULTS:
+        assert [s["id"] for s in json.loads(listed.stdout)] == ["good-1"]
+        assert "warning: skipped bad-1.json" in listed.stderr
+    assert _snapshot(sessions_path) == before
+
+
+BAD_IDS = ["../x", "a/b", "a\\b", "..", "", "x" * 129, ".hidden", "a b"]
+
+
+@pytest.mark.parametrize("bad_id", BAD_IDS)
+def test_cli_bad_ids(cli, sessions_path, bad_id):
+    write_session_file(sessions_path, GOOD)
+    before = _snapshot(sessions_path)
+    for args in (["sessions", "show", bad_id], ["sessions", "delete", bad_id, "--yes"],
+                 ["export", bad_id]):
+        result = cli(*args)
+        assert result.exit_code == 1, args
+        assert result.stderr.startswith("error: invalid session id")
+        assert result.stderr.count("\n") == 1
+    assert _snapshot(sessions_path) == before
+
+
+def test_unknown_id(cli, sessions_path):
+    write_session_file(sessions_path, GOOD)
+    result = cli("sessions", "show", "session-404")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: no session with id 'session-404' in {sessions_path}\n"
+
+
+def test_delete_checks_every_id_before_deleting_any(cli, sessions_path):
+    write_session_file(sessions_path, GOOD)
+    result = cli("sessions", "delete", "good-1", "session-404", "--yes")
+    assert result.exit_code == 1
+    assert (sessions_path / "good-1.json").exists()
+
+
+def test_unknown_export_format(cli, sessions_path):
+    write_session_file(sessions_path, GOOD)
+    result = cli("export", "good-1", "--format", "pdf")
+    assert result.exit_code == 1
+    assert result.stderr == "error: unknown export format 'pdf': use one of md, json\n"
+
+
+@pytest.mark.parametrize("flag", ["--since", "--until"])
+def test_bad_dates(cli, sessions_path, flag):
+    write_session_file(sessions_path, GOOD)
+    result = cli("sessions", "list", flag, "last tuesday")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: invalid date 'last tuesday': use YYYY-MM-DD")
+
+
+def test_sessions_path_is_a_file(cli, isolated_home):
+    isolated_home.mkdir()
+    (isolated_home / "sessions").write_text("not a folder")
+    result = cli("sessions", "list")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {isolated_home / 'sessions'} is not a directory\n"
+
+
+def test_unreadable_directory_in_a_real_process(isolated_home, tmp_path):
+    """An unreadable sessions folder is one line, not a traceback (run as an unprivileged user)."""
+    sessions = isolated_home / "sessions"
+    write_session_file(sessions, GOOD)
+    os.chmod(sessions, 0o000)
+    try:
+        if os.geteuid() == 0:
+            os.chmod(tmp_path, 0o755)
+            os.chmod(isolated_home, 0o755)
+            command = ["sessions", "list"]
+            result = _run_as_nobody(command, isolated_home)
+        else:
+            result = run_ollm("sessions", "list")
+    finally:
+        os.chmod(sessions, 0o700)
+    assert result.returncode == 1
+    assert result.stderr == f"error: cannot read {sessions}: Permission denied\n"
+    assert "Traceback" not in result.stderr
+
+
+def _run_as_nobody(command: list[str], home: Path):
+    import shutil
+    import subprocess
+    import sys
+
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.fail("setpriv (util-linux) is needed to run as an unprivileged user")
+    return subprocess.run(
+        [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+         "from ollm_recall.cli.app import main; main()", *command],
+        capture_output=True, text=True, env={**os.environ, "OLLM_HOME": str(home)}, timeout=60,
+    )
+
+
+def test_parse_from_bytes_keeps_big_integers():
+    raw = json.dumps(session_document("x", extraNumber=2**80)).encode()
+    assert Session.from_bytes(raw, "x.json").extra["extraNumber"] == 2**80
