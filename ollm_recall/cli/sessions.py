@@ -83,9 +83,10 @@ def list_sessions(
         info("no sessions" + (" match" if (model or since or until) else f" in {_store(ctx).directory}"))
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("id", "last activity", "model", "title"):
-        table.add_column(column, overflow="fold" if column == "title" else "ellipsis",
-                         no_wrap=column != "title")
+    table.add_column("id", no_wrap=True, min_width=max(len(s.session_id) for s in chosen))
+    table.add_column("last activity", no_wrap=True, min_width=16)
+    table.add_column("model", no_wrap=True, min_width=min(28, max(len(s.model) for s in chosen)))
+    table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1, min_width=10)
     for summary in chosen:
         table.add_row(
             summary.session_id,

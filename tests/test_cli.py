@@ -1,0 +1,176 @@
+"""The sessions and export commands on a real archive in tmp_path."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from ollm_recall import ChatRecordingService, Message, Session, ToolCall
+from ollm_recall.timestamps import format_timestamp
+
+
+@pytest.fixture
+def archive(sessions_path: Path) -> dict[str, str]:
+    """Three sessions at known times: two gemma3 sizes and a qwen."""
+    service = ChatRecordingService(sessions_path)
+    made = {}
+    now = datetime.now(timezone.utc)
+    for name, model, age_days in (("old", "gemma3:12b", 60), ("mid", "qwen2.5:7b", 10),
+                                  ("new", "gemma3:4b", 1)):
+        sid = service.create_session(model=model, session_id=f"s-{name}")
+        service.record_message(sid, Message.text("user", f"question about {name} things"))
+        service.record_message(sid, Message.text("assistant", f"answer about {name}"))
+        service.close_session(sid)
+        _age(sessions_path / f"{sid}.json", now - timedelta(days=age_days))
+        made[name] = sid
+    return made
+
+
+def _age(path: Path, when: datetime) -> None:
+    """Move a session's times into the past, as if it had been recorded then."""
+    document = json.loads(path.read_text())
+    stamp = format_timestamp(when)
+    document["startTime"] = stamp
+    document["lastActivity"] = format_timestamp(when + timedelta(minutes=5))
+    for message in document["messages"]:
+        message["timestamp"] = stamp
+    path.write_text(json.dumps(document))
+
+
+def _ids(result) -> list[str]:
+    assert result.exit_code == 0, result.stderr
+    return [item["id"] for item in json.loads(result.stdout)]
+
+
+def test_list_newest_first_as_json(cli, archive):
+    result = cli("sessions", "list", "--json")
+    assert _ids(result) == ["s-new", "s-mid", "s-old"]
+    first = json.loads(result.stdout)[0]
+    assert first["title"] == "question about new things"
+    assert first["model"] == "gemma3:4b" and first["provider"] == "ollama"
+
+
+def test_list_filters(cli, archive):
+    assert _ids(cli("sessions", "list", "--json", "--model", "gemma3")) == ["s-new", "s-old"]
+    assert _ids(cli("sessions", "list", "--json", "--model", "gemma3:4b")) == ["s-new"]
+    assert _ids(cli("sessions", "list", "--json", "--since", "2w")) == ["s-new", "s-mid"]
+    assert _ids(cli("sessions", "list", "--json", "--until", "30d")) == ["s-old"]
+    assert _ids(cli("sessions", "list", "--json", "--limit", "1")) == ["s-new"]
+    today = datetime.now().astimezone().date().isoformat()
+    assert _ids(cli("sessions", "list", "--json", "--since", today)) == []
+
+
+def test_list_table(cli, archive):
+    result = cli("sessions", "list")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["id", "last", "activity", "model", "title"]
+    assert [line.split()[0] for line in lines[1:]] == ["s-new", "s-mid", "s-old"]
+    assert result.stderr == "3 sessions\n"
+
+
+def test_list_of_an_empty_home(cli, sessions_path):
+    result = cli("sessions", "list")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr.startswith("no sessions in ")
+    assert cli("sessions", "list", "--json").stdout == "[]\n"
+
+
+def test_bad_limit_is_a_usage_error(cli, archive):
+    result = cli("sessions", "list", "--limit", "0")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_show_renders_markdown_and_json_is_the_file(cli, archive, sessions_path):
+    shown = cli("sessions", "show", "s-mid")
+    assert shown.exit_code == 0
+    assert shown.stdout.startswith("# question about mid things\n")
+    raw = cli("sessions", "show", "s-mid", "--json")
+    assert raw.stdout == (sessions_path / "s-mid.json").read_text() + "\n"
+
+
+def test_delete_needs_yes_when_not_interactive(cli, archive, sessions_path):
+    result = cli("sessions", "delete", "s-old")
+    assert result.exit_code == 1
+    assert result.stderr == "error: refusing to delete without --yes when not run interactively\n"
+    assert (sessions_path / "s-old.json").exists()
+    result = cli("sessions", "delete", "s-old", "s-mid", "--yes")
+    assert result.exit_code == 0 and result.stderr == "deleted 2 sessions\n"
+    assert _ids(cli("sessions", "list", "--json")) == ["s-new"]
+
+
+def test_delete_refuses_a_session_being_recorded(cli, archive, sessions_path):
+    holder = ChatRecordingService(sessions_path)
+    holder.record_message("s-new", Message.text("user", "still chatting"))
+    result = cli("sessions", "delete", "s-new", "--yes")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: session s-new is being recorded by process")
+    holder.close()
+    assert (sessions_path / "s-new.json").exists()
+
+
+def test_prune_dry_run_then_for_real(cli, archive, sessions_path):
+    dry = cli("sessions", "prune", "--keep", "1", "--dry-run", "--json")
+    assert json.loads(dry.stdout) == {"deleted": [], "wouldDelete": ["s-old", "s-mid"]}
+    assert len(list(sessions_path.glob("*.json"))) == 3
+    real = cli("sessions", "prune", "--keep", "1")
+    assert real.exit_code == 0 and real.stderr == "deleted 2 sessions\n"
+    assert _ids(cli("sessions", "list", "--json")) == ["s-new"]
+
+
+def test_export_to_a_folder_in_both_formats(cli, archive, sessions_path, tmp_path):
+    before = {p.name: p.read_bytes() for p in sessions_path.glob("*.json")}
+    out = tmp_path / "out"
+    md = cli("export", "--all", "--out", str(out))
+    assert md.exit_code == 0
+    assert sorted(Path(line).name for line in md.stdout.split()) == ["s-mid.md", "s-new.md", "s-old.md"]
+    assert md.stderr == f"exported 3 sessions to {out}\n"
+    assert (out / "s-new.md").read_text().startswith("# question about new things")
+    js = cli("export", "s-old", "--format", "json", "--out", str(out))
+    assert js.exit_code == 0
+    assert (out / "s-old.json").read_bytes() == before["s-old.json"]
+    assert {p.name: p.read_bytes() for p in sessions_path.glob("*.json")} == before
+
+
+def test_export_to_stdout(cli, archive):
+    single = cli("export", "s-new", "--format", "json")
+    assert json.loads(single.stdout)["sessionId"] == "s-new"
+    several = cli("export", "s-new", "s-old", "--format", "json")
+    assert [d["sessionId"] for d in json.loads(several.stdout)] == ["s-new", "s-old"]
+    markdown = cli("export", "s-new", "s-old")
+    assert markdown.stdout.count("\n# question about") + markdown.stdout.startswith("# ") == 2
+
+
+def test_export_needs_ids_or_all(cli, archive):
+    assert cli("export").stderr == "error: name at least one session id, or use --all\n"
+    assert cli("export", "s-new", "--all").stderr == "error: give session ids or --all, not both\n"
+
+
+def test_export_refuses_the_sessions_folder(cli, archive, sessions_path):
+    result = cli("export", "s-new", "-f", "json", "--out", str(sessions_path))
+    assert result.exit_code == 1
+    assert result.stderr == f"error: refusing to export into the sessions directory {sessions_path}\n"
+
+
+def test_home_option_beats_the_environment(cli, archive, tmp_path):
+    other = tmp_path / "elsewhere"
+    result = cli("--home", str(other), "sessions", "list", "--json")
+    assert result.stdout == "[]\n"
+
+
+def test_the_console_script_runs_in_a_real_process(archive):
+    from conftest import run_ollm
+
+    result = run_ollm("sessions", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [s["id"] for s in json.loads(result.stdout)] == ["s-new", "s-mid", "s-old"]
+    missing = run_ollm("sessions", "show", "nope")
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error: no session with id 'nope'")
+    assert "Traceback" not in missing.stderr
+    bad_flag = run_ollm("sessions", "list", "--bogus")
+    assert bad_flag.returncode == 2 and "No such option" in bad_flag.stderr
