@@ -8,18 +8,19 @@ Deterministic: the same source gives byte-identical files. Run from the reposito
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from ollm_recall import Message, Session, SessionStore, ToolCall  # noqa: E402
-from ollm_recall.model import new_metadata  # noqa: E402
-from ollm_recall.timestamps import format_timestamp  # noqa: E402
-from source import code, life, long, maths_data, ops  # noqa: E402
-from source.dsl import Chat, Tool  # noqa: E402
+from source import code, life, long, maths_data, ops
+from source.dsl import Chat, Tool
+
+from ollm_recall import Message, Session, SessionStore, ToolCall
+from ollm_recall.model import new_metadata
+from ollm_recall.timestamps import format_timestamp
 
 
 def _reading_seconds(text: str) -> int:
@@ -31,7 +32,7 @@ def _reply_seconds(text: str) -> int:
 
 
 def build_session(chat: Chat) -> Session:
-    moment = datetime.fromisoformat(chat.start).replace(tzinfo=timezone.utc)
+    moment = datetime.fromisoformat(chat.start).replace(tzinfo=UTC)
     start = moment
     messages: list[Message] = []
     calls: list[ToolCall] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from .errors import UsageError
 
@@ -19,7 +19,7 @@ def parse_date(text: str, *, end_of_day: bool = False, now: datetime | None = No
     that day); a date-time without a zone is local time.
     """
     raw = text.strip().lower()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     relative = _RELATIVE.fullmatch(raw)
     if relative:
         count, unit = int(relative["count"]), relative["unit"]

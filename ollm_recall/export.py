@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .atomic import write_atomic
 from .errors import ExportError
@@ -51,7 +52,7 @@ def format_duration(seconds: float) -> str:
 
 def human_time(timestamp: str, *, with_date: bool = True) -> str:
     """A stored time stamp as ``2026-01-27 12:00:05 UTC`` (or just the time of day)."""
-    moment = parse_timestamp(timestamp).astimezone(timezone.utc)
+    moment = parse_timestamp(timestamp).astimezone(UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if with_date else "%H:%M:%S")
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .store import SessionStore
 
 HOME_ENV = "OLLM_HOME"
 
@@ -21,3 +25,15 @@ def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
 def sessions_dir(home: Path) -> Path:
     """The sessions directory of a home: ``<home>/sessions``."""
     return home / "sessions"
+
+
+def listing_cache_path(home: Path) -> Path:
+    """Where the derived cache of session summaries lives: ``<home>/index/listing.json``."""
+    return home / "index" / "listing.json"
+
+
+def store_for_home(home: Path) -> SessionStore:
+    """The session store of a home, with its listing cache."""
+    from .store import SessionStore
+
+    return SessionStore(sessions_dir(home), summary_cache=listing_cache_path(home))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -32,8 +33,7 @@ def loads_strict(raw: bytes) -> Any:
         raise JSONProblem(
             f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
         ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -52,6 +52,7 @@ def _nesting_depth(value: Any) -> int:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(node, dict):
             children = node.values()
         elif isinstance(node, list):
@@ -71,3 +72,11 @@ def dumps_compact(value: Any) -> bytes:
         return orjson.dumps(value)
     except (orjson.JSONEncodeError, TypeError):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def dumps_pretty(value: Any) -> bytes:
+    """Indented UTF-8 JSON for people and pipes (``--json``)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, ensure_ascii=False, indent=2).encode("utf-8")

@@ -7,8 +7,8 @@ every change (the chat loop redraws its status line, the indexer syncs the finis
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .errors import SessionNotFound, UsageError
 from .recording import ChatRecordingService

@@ -7,10 +7,11 @@ does not know, so files written by other tools survive a round trip.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from .errors import CorruptSession, InvalidSessionId
 from .jsonio import JSONProblem, loads_strict
@@ -66,7 +67,8 @@ def _json_type(value: Any) -> str:
         return "a boolean"
     if isinstance(value, (int, float)):
         return "a number"
-    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _require_timestamp(data: Mapping[str, Any], key: str, where: str) -> str:
@@ -270,8 +272,23 @@ def new_metadata() -> dict[str, Any]:
     return {"tokenCount": 0, "compressionCount": 0, "modeHistory": []}
 
 
+class SessionTimes:
+    """Start and last activity as aware datetimes, for anything with the two stamps."""
+
+    start_time: str
+    last_activity: str
+
+    @property
+    def started_at(self) -> datetime:
+        return parse_timestamp(self.start_time)
+
+    @property
+    def last_activity_at(self) -> datetime:
+        return parse_timestamp(self.last_activity)
+
+
 @dataclass
-class Session:
+class Session(SessionTimes):
     """One chat: its messages, tool calls and metadata. Mutable only through the recording service."""
 
     session_id: str
@@ -288,14 +305,6 @@ class Session:
     def title(self) -> str:
         """A one-line title: the start of the first user message, else of the first message."""
         return title_from_text(first_user_text(self.messages))
-
-    @property
-    def started_at(self) -> datetime:
-        return parse_timestamp(self.start_time)
-
-    @property
-    def last_activity_at(self) -> datetime:
-        return parse_timestamp(self.last_activity)
 
     @classmethod
     def from_dict(cls, data: Any, source: str) -> Session:

@@ -10,9 +10,10 @@ import copy
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import SessionLocked, SessionNotFound, UsageError
 from .locking import SessionLock

@@ -6,6 +6,7 @@ parse. Only this module builds session paths, and only from validated ids.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import re
@@ -19,6 +20,7 @@ from .jsonio import dumps_compact
 from .locking import SessionLock
 from .model import Session, validate_session_id
 from .summary import SessionSummary, check_name_matches, read_summary
+from .summary_cache import SummaryCache, file_signature
 
 LOCKS_DIR = ".locks"
 STALE_TEMP_SECONDS = 600
@@ -36,8 +38,14 @@ class Listing:
 class SessionStore:
     """One sessions directory (``<home>/sessions``): files 0600, directory 0700."""
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        summary_cache: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.directory = Path(directory)
+        self.summary_cache = Path(summary_cache) if summary_cache is not None else None
 
     def ensure_directory(self) -> None:
         """Create the directory (0700) if it is missing; refuse a path that is not a directory."""
@@ -48,6 +56,9 @@ class SessionStore:
         try:
             self.directory.mkdir(mode=0o700, parents=True)
             os.chmod(self.directory, 0o700)
+        except FileExistsError:
+            if not self.directory.is_dir():
+                raise ArchiveError(f"{self.directory} is not a directory") from None
         except OSError as exc:
             raise ArchiveError(f"cannot create {self.directory}: {exc.strerror}") from None
 
@@ -102,10 +113,13 @@ class SessionStore:
 
     def session_files(self) -> list[Path]:
         """Every ``*.json`` file of the directory, temp and hidden files left out."""
+        return [Path(entry.path) for entry in self._session_entries()]
+
+    def _session_entries(self) -> list[os.DirEntry[str]]:
         try:
             with os.scandir(self.directory) as entries:
                 return [
-                    Path(entry.path)
+                    entry
                     for entry in entries
                     if entry.name.endswith(".json") and not entry.name.startswith(".")
                 ]
@@ -117,16 +131,33 @@ class SessionStore:
             raise ArchiveError(f"cannot read {self.directory}: {exc.strerror}") from None
 
     def list(self) -> Listing:
-        """Summaries newest activity first; broken files are reported, never touched."""
+        """Summaries newest activity first; broken files are reported, never touched.
+
+        With a ``summary_cache``, only files changed since the last listing are read.
+        """
         listing = Listing()
-        for path in self.session_files():
+        cache = SummaryCache(self.summary_cache, self.directory) if self.summary_cache else None
+        entries = self._session_entries()
+        for entry in entries:
+            path = Path(entry.path)
             try:
-                listing.sessions.append(read_summary(path))
+                signature = file_signature(entry.stat()) if cache else None
+                summary = cache.get(entry.name, signature, path) if cache and signature else None
+                if summary is None:
+                    summary = read_summary(path)
+                    if cache and signature:
+                        cache.put(entry.name, signature, summary)
+                listing.sessions.append(summary)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                listing.problems.append(CorruptSession(f"{entry.name}: cannot read: {exc.strerror}"))
             except CorruptSession as problem:
                 listing.problems.append(problem)
-        listing.sessions.sort(
-            key=lambda summary: (summary.last_activity_at, summary.session_id), reverse=True
-        )
+        if cache:
+            cache.keep_only({entry.name for entry in entries})
+            cache.save()
+        listing.sessions.sort(key=_newest_first_key, reverse=True)
         listing.problems.sort(key=str)
         return listing
 
@@ -135,9 +166,9 @@ class SessionStore:
         validate_session_id(session_id)
         return SessionLock(self.directory / LOCKS_DIR / f"{session_id}.lock", session_id)
 
-    def clean_temp_files(self) -> list[Path]:
+    def clean_temp_files(self) -> builtins.list[Path]:
         """Remove temp files left by crashed writers; a live writer's temp file is left alone."""
-        removed: list[Path] = []
+        removed: builtins.list[Path] = []
         try:
             entries = list(os.scandir(self.directory))
         except OSError:
@@ -158,6 +189,10 @@ class SessionStore:
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
         return removed
+
+
+def _newest_first_key(summary: SessionSummary) -> tuple[float, str]:
+    return (summary.last_activity_at.timestamp(), summary.session_id)
 
 
 def _process_alive(pid: int) -> bool:

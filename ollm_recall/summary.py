@@ -12,23 +12,32 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
 from .errors import CorruptSession
-from .model import Message, Session, _Problem, first_user_text, title_from_text
+from .model import ROLES, Message, Session, SessionTimes, _Problem, title_from_text
 from .timestamps import parse_timestamp
 
-HEAD_BYTES = 16 * 1024
+HEAD_BYTES = 2 * 1024
+MAX_HEAD_BYTES = 256 * 1024
 _HEADER_FIELDS = ("sessionId", "startTime", "lastActivity", "model", "provider")
-_WHITESPACE = " \t\n\r"
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
 _decoder = json.JSONDecoder()
+_JSON_STRING = r'"((?:[^"\\\x00-\x1f]|\\.)*)"'
+_OWN_HEAD = re.compile(
+    r'\{"sessionId":S,"startTime":S,"lastActivity":S,"model":S,"provider":S,"messages":'.replace(
+        "S", _JSON_STRING
+    )
+)
 
 
 @dataclass(frozen=True)
-class SessionSummary:
+class SessionSummary(SessionTimes):
     """What a listing shows of a session, without its messages."""
 
     session_id: str
@@ -40,14 +49,6 @@ class SessionSummary:
     path: Path
     size: int
     modified: float
-
-    @property
-    def started_at(self) -> datetime:
-        return parse_timestamp(self.start_time)
-
-    @property
-    def last_activity_at(self) -> datetime:
-        return parse_timestamp(self.last_activity)
 
     @classmethod
     def of_session(cls, session: Session, path: Path) -> SessionSummary:
@@ -74,29 +75,40 @@ class _NotInHead(Exception):
     """The head alone cannot give the summary; parse the whole file."""
 
 
+class _NeedMore(_NotInHead):
+    """The head ended before the summary was complete; read further."""
+
+
 def read_summary(path: Path) -> SessionSummary:
     """Summarise one session file; raise ``CorruptSession`` (``<file>: <problem>``) if it is broken."""
     try:
         with open(path, "rb") as handle:
             stat = os.fstat(handle.fileno())
+            size, modified = stat.st_size, stat.st_mtime
             head = handle.read(HEAD_BYTES)
-            if stat.st_size > len(head):
+            fields = None
+            while fields is None:
+                try:
+                    fields = _parse_head(head, complete=len(head) >= size)
+                except _NeedMore:
+                    if len(head) >= min(size, MAX_HEAD_BYTES):
+                        raise _NotInHead from None
+                    head += handle.read(len(head) * 3)
+            if size > len(head):
                 handle.seek(-64, os.SEEK_END)
                 tail = handle.read()
             else:
                 tail = head
-    except OSError as exc:
-        raise CorruptSession(f"{path.name}: cannot read: {exc.strerror}") from None
-    try:
-        fields = _parse_head(head, complete=stat.st_size == len(head))
         if not tail.rstrip().endswith(b"}"):
             raise _NotInHead
-        return _summary_from_fields(fields, path, stat.st_size, stat.st_mtime)
+        return _summary_from_fields(fields, path, size, modified)
+    except OSError as exc:
+        raise CorruptSession(f"{path.name}: cannot read: {exc.strerror}") from None
     except (_NotInHead, _Problem, ValueError, RecursionError):
-        return _summary_from_full_parse(path, stat.st_size, stat.st_mtime)
+        return _summary_from_full_parse(path)
 
 
-def _summary_from_full_parse(path: Path, size: int, modified: float) -> SessionSummary:
+def _summary_from_full_parse(path: Path) -> SessionSummary:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -138,10 +150,9 @@ def _summary_from_fields(
 
 
 def _skip_ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in _WHITESPACE:
-        pos += 1
+    pos = _WHITESPACE.match(text, pos).end()  # type: ignore[union-attr]
     if pos >= len(text):
-        raise _NotInHead
+        raise _NeedMore
     return pos
 
 
@@ -154,19 +165,41 @@ def _decode_head(head: bytes, complete: bool) -> str:
         return head[: exc.start].decode("utf-8")
 
 
+def _unescape(json_string_body: str) -> str:
+    if "\\" not in json_string_body:
+        return json_string_body
+    return json.loads(f'"{json_string_body}"')
+
+
+def _raw_decode(text: str, pos: int) -> tuple[Any, int]:
+    try:
+        return _decoder.raw_decode(text, pos)
+    except json.JSONDecodeError:
+        raise _NeedMore from None
+
+
 def _parse_head(head: bytes, *, complete: bool) -> dict[str, Any]:
     """Read the top-level fields before ``messages`` and enough messages to make a title."""
     text = _decode_head(head, complete)
+    own = _OWN_HEAD.match(text)
+    if own is not None:
+        values = [_unescape(value) for value in own.groups()]
+        fields: dict[str, Any] = dict(zip(_HEADER_FIELDS, values, strict=True))
+        fields["firstText"] = _first_text_in_array(text, own.end())
+        return fields
     pos = _skip_ws(text, 0)
     if text[pos] != "{":
         raise _NotInHead
-    fields: dict[str, Any] = {}
+    fields = {}
     pos += 1
     while True:
         pos = _skip_ws(text, pos)
         if text[pos] != '"':
             raise _NotInHead
-        key, pos = json.decoder.scanstring(text, pos + 1)
+        try:
+            key, pos = scanstring(text, pos + 1)
+        except json.JSONDecodeError:
+            raise _NeedMore from None
         pos = _skip_ws(text, pos)
         if text[pos] != ":":
             raise _NotInHead
@@ -176,10 +209,7 @@ def _parse_head(head: bytes, *, complete: bool) -> dict[str, Any]:
                 raise _NotInHead
             fields["firstText"] = _first_text_in_array(text, pos)
             return fields
-        try:
-            value, pos = _decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            raise _NotInHead from None
+        value, pos = _raw_decode(text, pos)
         fields[key] = value
         pos = _skip_ws(text, pos)
         if text[pos] != ",":
@@ -188,26 +218,54 @@ def _parse_head(head: bytes, *, complete: bool) -> dict[str, Any]:
 
 
 def _first_text_in_array(text: str, pos: int) -> str:
+    """The title's text from the first messages, with the checks a listing makes of each."""
     if text[pos] != "[":
         raise _NotInHead
     pos += 1
-    messages: list[Message] = []
+    fallback = ""
+    index = 0
     while True:
         pos = _skip_ws(text, pos)
         if text[pos] == "]":
-            break
-        try:
-            raw, pos = _decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            raise _NotInHead from None
-        message = Message.from_dict(raw, f"messages[{len(messages)}]: ")
-        messages.append(message)
-        if message.role == "user" and not message.exclude_from_context and message.content.strip():
-            return message.content
+            return fallback
+        raw, pos = _raw_decode(text, pos)
+        role, content, hidden = _checked_message(raw, f"messages[{index}]: ")
+        if role == "user" and not hidden and content.strip():
+            return content
+        if not fallback and content.strip():
+            fallback = content
+        index += 1
         pos = _skip_ws(text, pos)
         if text[pos] == ",":
             pos += 1
-    return first_user_text(messages)
+
+
+def _checked_message(raw: Any, where: str) -> tuple[str, str, bool]:
+    """Role, text and hidden flag of a message dict, checked as strictly as ``Message.from_dict``
+    checks them, without building a ``Message`` (a listing reads 10,000 of these)."""
+    if not isinstance(raw, dict):
+        return _full_check(raw, where)
+    role, parts, timestamp = raw.get("role"), raw.get("parts"), raw.get("timestamp")
+    if role not in ROLES or not isinstance(parts, list) or not parts or not isinstance(timestamp, str):
+        return _full_check(raw, where)
+    texts = []
+    for part in parts:
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            return _full_check(raw, where)
+        if part["type"] == "text":
+            if not isinstance(part.get("text"), str):
+                return _full_check(raw, where)
+            texts.append(part["text"])
+    hidden = raw.get("excludeFromContext", False)
+    if not isinstance(hidden, bool) or not isinstance(raw.get("interrupted", False), bool):
+        return _full_check(raw, where)
+    parse_timestamp(timestamp)
+    return role, "\n\n".join(texts), hidden
+
+
+def _full_check(raw: Any, where: str) -> tuple[str, str, bool]:
+    message = Message.from_dict(raw, where)
+    return message.role, message.content, message.exclude_from_context
 
 
 def model_matches(model: str, wanted: str) -> bool:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def format_timestamp(moment: datetime) -> str:
     """Write a moment as ISO-8601 UTC with milliseconds and ``Z``, the one form the format writes."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def now_timestamp() -> str:
     """The current time in the written form."""
-    return format_timestamp(datetime.now(timezone.utc))
+    return format_timestamp(datetime.now(UTC))
 
 
 def parse_timestamp(text: str) -> datetime:

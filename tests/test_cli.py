@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from ollm_recall import ChatRecordingService, Message, Session, ToolCall
+from ollm_recall import ChatRecordingService, Message
 from ollm_recall.timestamps import format_timestamp
 
 
@@ -17,7 +17,7 @@ def archive(sessions_path: Path) -> dict[str, str]:
     """Three sessions at known times: two gemma3 sizes and a qwen."""
     service = ChatRecordingService(sessions_path)
     made = {}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for name, model, age_days in (("old", "gemma3:12b", 60), ("mid", "qwen2.5:7b", 10),
                                   ("new", "gemma3:4b", 1)):
         sid = service.create_session(model=model, session_id=f"s-{name}")

@@ -19,7 +19,8 @@ def _session() -> Session:
             Message.text("user", "How do I rotate nginx logs?\nDaily please.",
                          timestamp="2026-01-27T12:00:01.000Z"),
             Message(role="assistant", timestamp="2026-01-27T12:00:09.000Z", parts=(
-                Part(type="text", text="Use **logrotate**:\n\n```conf\n/var/log/nginx/*.log {\n    daily\n}\n```"),
+                Part(type="text",
+                     text="Use **logrotate**:\n\n```conf\n/var/log/nginx/*.log {\n    daily\n}\n```"),
                 Part(type="image", extra={"url": "x.png"}),
             )),
             Message.text("assistant", "Also ````four```` ticks", timestamp="2026-01-27T12:05:30.000Z",

@@ -1,6 +1,6 @@
 """Writing, cooking, travel, health and household sessions."""
 
-from .dsl import A, Chat, T, U
+from .dsl import A, Chat, U
 
 CHATS = [
     Chat("2026-01-14T19:30", "mistral-nemo:12b", [

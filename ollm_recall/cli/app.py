@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -36,7 +35,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    home: Optional[Path] = typer.Option(
+    home: Path | None = typer.Option(
         None,
         "--home",
         help="Archive folder (sessions in HOME/sessions). Default: $OLLM_HOME, else ~/.ollm.",
@@ -58,7 +57,7 @@ def main() -> None:
     """Console entry point: run the app; an unexpected failure is one line unless OLLM_DEBUG is set."""
     try:
         app()
-    except Exception as exc:  # noqa: BLE001 - the last guard against a traceback
+    except Exception as exc:
         if os.environ.get("OLLM_DEBUG"):
             raise
         exit_ = fail(f"internal error: {type(exc).__name__}: {exc} (set OLLM_DEBUG=1 for details)")

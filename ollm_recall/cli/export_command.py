@@ -5,24 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from ..errors import UsageError
 from ..export import check_format, export_to_directory, render
-from ..home import sessions_dir
-from ..store import SessionStore
+from ..home import store_for_home
 from .output import handle_errors, info, warn
 
 
 @handle_errors
 def export(
     ctx: typer.Context,
-    session_ids: Optional[list[str]] = typer.Argument(None, metavar="[ID]...", help="Sessions to export."),
+    session_ids: list[str] | None = typer.Argument(None, metavar="ID", help="Sessions to export."),
     all_sessions: bool = typer.Option(False, "--all", help="Export every session."),
     fmt: str = typer.Option("md", "--format", "-f", help="md (readable markdown) or json (the file)."),
-    out: Optional[Path] = typer.Option(
+    out: Path | None = typer.Option(
         None, "--out", "-o", help="Write one file per session into this folder instead of stdout."
     ),
 ) -> None:
@@ -31,7 +29,7 @@ def export(
     Example: ollm export --all --format md --out ./history
     """
     check_format(fmt)
-    store = SessionStore(sessions_dir(ctx.obj))
+    store = store_for_home(ctx.obj)
     if all_sessions and session_ids:
         raise UsageError("give session ids or --all, not both")
     if all_sessions:

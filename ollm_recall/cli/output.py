@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from ..errors import OllmRecallError
+from ..jsonio import dumps_pretty
 
 stdout = Console(highlight=False, soft_wrap=False)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -56,6 +57,6 @@ def handle_errors(command: F) -> F:
 
 
 def print_json(value: Any) -> None:
-    """Machine output: JSON on stdout, nothing else there."""
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    """Machine output: indented JSON on stdout, nothing else there."""
+    sys.stdout.write(dumps_pretty(value).decode("utf-8") + "\n")
     sys.stdout.flush()

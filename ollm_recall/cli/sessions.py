@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
-from rich.markdown import Markdown
-from rich.table import Table
 from rich.text import Text
 
 from ..dates import parse_date
 from ..errors import UsageError
 from ..export import human_time, to_markdown
-from ..home import sessions_dir
+from ..home import store_for_home
 from ..recording import ChatRecordingService
 from ..store import SessionStore
 from ..summary import SessionSummary, select_sessions
@@ -29,7 +27,7 @@ app = typer.Typer(
 
 def _store(ctx: typer.Context) -> SessionStore:
     home: Path = ctx.obj
-    return SessionStore(sessions_dir(home))
+    return store_for_home(home)
 
 
 def summary_json(summary: SessionSummary) -> dict[str, object]:
@@ -46,6 +44,25 @@ def summary_json(summary: SessionSummary) -> dict[str, object]:
     }
 
 
+def summary_table(summaries: list[SessionSummary], *, width: int | None) -> list[str]:
+    """Aligned rows of id, last activity (local time), model and title; titles cut to ``width``."""
+    rows = [
+        (s.session_id, s.last_activity_at.astimezone().strftime("%Y-%m-%d %H:%M"), s.model, s.title)
+        for s in summaries
+    ]
+    header = ("id", "last activity", "model", "title")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    lines = []
+    for row in [header, *rows]:
+        prefix = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  "
+        title = row[3]
+        if width is not None and len(prefix) + len(title) > width:
+            room = max(10, width - len(prefix))
+            title = title if len(title) <= room else title[: room - 1] + "…"
+        lines.append((prefix + title).rstrip())
+    return lines
+
+
 def _report_problems(problems: list) -> None:
     for problem in problems:
         warn(f"skipped {problem}")
@@ -55,14 +72,14 @@ def _report_problems(problems: list) -> None:
 @handle_errors
 def list_sessions(
     ctx: typer.Context,
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Show at most N sessions."),
-    model: Optional[str] = typer.Option(
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most N sessions."),
+    model: str | None = typer.Option(
         None, "--model", "-m", help="Only this model ('gemma3' also matches 'gemma3:4b')."
     ),
-    since: Optional[str] = typer.Option(
+    since: str | None = typer.Option(
         None, "--since", help="Active on or after: 2026-03-01, an ISO date-time, 7d, 2w, 3m."
     ),
-    until: Optional[str] = typer.Option(None, "--until", help="Started on or before: same forms."),
+    until: str | None = typer.Option(None, "--until", help="Started on or before: same forms."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
 ) -> None:
     """List sessions, newest activity first.
@@ -82,20 +99,13 @@ def list_sessions(
     if not chosen:
         info("no sessions" + (" match" if (model or since or until) else f" in {_store(ctx).directory}"))
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("id", no_wrap=True, min_width=max(len(s.session_id) for s in chosen))
-    table.add_column("last activity", no_wrap=True, min_width=16)
-    table.add_column("model", no_wrap=True, min_width=min(28, max(len(s.model) for s in chosen)))
-    table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1, min_width=10)
-    for summary in chosen:
-        table.add_row(
-            summary.session_id,
-            summary.last_activity_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-            summary.model,
-            Text(summary.title),
-        )
-    stdout.print(table)
-    shown = f"{len(chosen)} of {len(listing.sessions)}" if len(chosen) < len(listing.sessions) else str(len(chosen))
+    tty = sys.stdout.isatty()
+    lines = summary_table(chosen, width=shutil.get_terminal_size().columns if tty else None)
+    if tty:
+        lines[0] = f"\x1b[1m{lines[0]}\x1b[0m"
+    sys.stdout.write("\n".join(lines) + "\n")
+    total = len(listing.sessions)
+    shown = f"{len(chosen)} of {total}" if len(chosen) < total else str(total)
     info(f"{shown} session{'s' if len(listing.sessions) != 1 else ''}")
 
 
@@ -115,6 +125,8 @@ def show(
         sys.stdout.write(raw.decode("utf-8").rstrip("\n") + "\n")
         return
     if sys.stdout.isatty():
+        from rich.markdown import Markdown
+
         stdout.print(Markdown(to_markdown(session)))
     else:
         sys.stdout.write(to_markdown(session))
@@ -124,7 +136,7 @@ def show(
 @handle_errors
 def delete(
     ctx: typer.Context,
-    session_ids: list[str] = typer.Argument(..., metavar="ID...", help="Ids of sessions to delete."),
+    session_ids: list[str] = typer.Argument(..., metavar="ID", help="Ids of sessions to delete."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete sessions for good. Every id is checked before anything is deleted.
