@@ -11,6 +11,10 @@ what happened and, where there is something to do, what to do::
     │   ├── SessionLocked           another live process is recording into this session
     │   └── SessionWriteError       a session could not be saved; the previous file is untouched
     ├── ArchiveError                the sessions directory itself is missing or unreadable
+    ├── IndexProblem                the search index cannot be used as it is
+    │   ├── IndexMissing            there is no index yet
+    │   └── IndexCorrupt            the index is damaged, or of another format or model
+    ├── EmbeddingModelMissing       the bundled embedding model package is not installed
     ├── ExportError                 an export could not be written (unknown format, unwritable folder)
     └── UsageError                  a bad argument value (a date, a limit) reached the library
 """
@@ -48,6 +52,22 @@ class SessionWriteError(SessionError):
 
 class ArchiveError(OllmRecallError):
     """The sessions directory itself is missing, unreadable or not a directory."""
+
+
+class IndexProblem(OllmRecallError):
+    """The search index cannot be used as it is; the message says to run ``ollm index --rebuild``."""
+
+
+class IndexMissing(IndexProblem):
+    """There is no index yet."""
+
+
+class IndexCorrupt(IndexProblem):
+    """The index is damaged, or was built in another format or with another model."""
+
+
+class EmbeddingModelMissing(OllmRecallError):
+    """The bundled embedding model package is not installed; nothing is ever downloaded."""
 
 
 class ExportError(OllmRecallError):

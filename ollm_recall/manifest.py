@@ -1,0 +1,102 @@
+"""The index manifest: what was indexed, from which file version, with which model and format.
+
+Written atomically after every committed batch, so it never names work that is not on disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .atomic import write_atomic
+from .errors import IndexCorrupt, IndexMissing
+
+FORMAT_VERSION = 1
+REBUILD_HINT = "run `ollm index --rebuild`"
+
+
+@dataclass
+class IndexedSession:
+    """One session as the index knows it."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+    messages: int
+    prefix_sha256: str
+    start_ms: int
+    last_ms: int
+    model: str
+    provider: str
+    title: str
+    segments: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Manifest:
+    """The whole manifest: format, embedding model, segments and sessions."""
+
+    model_id: str
+    dimension: int
+    segments: list[str] = field(default_factory=list)
+    sessions: dict[str, IndexedSession] = field(default_factory=dict)
+    next_segment: int = 1
+
+    @classmethod
+    def load(cls, path: Path, *, model_id: str | None = None, dimension: int | None = None) -> Manifest:
+        """Read a manifest; ``IndexMissing`` or ``IndexCorrupt`` (with the rebuild hint) otherwise."""
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise IndexMissing(f"no search index at {path.parent} yet: run `ollm index`") from None
+        except OSError as exc:
+            raise IndexCorrupt(f"cannot read {path}: {exc.strerror}; {REBUILD_HINT}") from None
+        try:
+            document = orjson.loads(raw)
+            if document.get("format") != FORMAT_VERSION:
+                raise IndexCorrupt(
+                    f"the index at {path.parent} has format {document.get('format')!r}, this version "
+                    f"reads {FORMAT_VERSION}: {REBUILD_HINT}"
+                )
+            manifest = cls(
+                model_id=document["model"]["id"],
+                dimension=int(document["model"]["dimension"]),
+                segments=list(document["segments"]),
+                sessions={sid: IndexedSession(**entry) for sid, entry in document["sessions"].items()},
+                next_segment=int(document["nextSegment"]),
+            )
+        except IndexCorrupt:
+            raise
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            raise IndexCorrupt(f"the index manifest {path} is damaged: {REBUILD_HINT}") from None
+        if model_id is not None and (manifest.model_id, manifest.dimension) != (model_id, dimension):
+            raise IndexCorrupt(
+                f"the index was built with {manifest.model_id} ({manifest.dimension} dimensions), "
+                f"not {model_id}: {REBUILD_HINT}"
+            )
+        return manifest
+
+    def save(self, path: Path) -> None:
+        document = {
+            "format": FORMAT_VERSION,
+            "model": {"id": self.model_id, "dimension": self.dimension},
+            "segments": self.segments,
+            "nextSegment": self.next_segment,
+            "sessions": {sid: entry.to_json() for sid, entry in self.sessions.items()},
+        }
+        write_atomic(path, orjson.dumps(document))
+
+    def new_segment_name(self) -> str:
+        name = f"seg-{self.next_segment:06d}"
+        self.next_segment += 1
+        return name
+
+    def current_segments(self) -> dict[str, set[str]]:
+        """Session id to the segments holding its current vectors."""
+        return {sid: set(entry.segments) for sid, entry in self.sessions.items()}

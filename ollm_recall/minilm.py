@@ -1,0 +1,112 @@
+"""all-MiniLM-L6-v2 in plain numpy: the same vectors as sentence-transformers, without torch.
+
+A new ``ollm recall`` process must embed one query in well under a second; importing
+sentence-transformers alone takes seconds. This forward pass (BERT encoder, mean pooling, L2
+normalisation) reads the bundled safetensors weights directly and agrees with sentence-transformers to
+cosine > 0.9999 (a test checks it). Bulk indexing still goes through sentence-transformers, which is
+faster on many texts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_TOKENS = 256
+_HEADS = 12
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf to ~1e-7 (Abramowitz and Stegun 7.1.26), enough for float32 activations."""
+    sign = np.sign(x)
+    x = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t
+    return sign * (1.0 - poly * np.exp(-x * x))
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + _erf(x * np.float32(1 / np.sqrt(2.0))))
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    mean = x.mean(-1, keepdims=True)
+    centred = x - mean
+    variance = (centred * centred).mean(-1, keepdims=True)
+    return centred / np.sqrt(variance + np.float32(1e-12)) * weight + bias
+
+
+class NumpyMiniLM:
+    """Encode texts with the MiniLM weights in ``model_dir`` (safetensors + tokenizer.json)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        weights = load_file(str(model_dir / "model.safetensors"))
+        self._embeddings = (
+            weights["embeddings.word_embeddings.weight"],
+            weights["embeddings.position_embeddings.weight"],
+            weights["embeddings.token_type_embeddings.weight"][0],
+            weights["embeddings.LayerNorm.weight"],
+            weights["embeddings.LayerNorm.bias"],
+        )
+        self._layers: list[dict[str, Any]] = []
+        number = 0
+        while f"encoder.layer.{number}.attention.self.query.weight" in weights:
+            prefix = f"encoder.layer.{number}."
+
+            def get(name: str, prefix: str = prefix) -> np.ndarray:
+                return weights[prefix + name]
+
+            self._layers.append({
+                "qkv_w": np.concatenate([get("attention.self.query.weight"),
+                                         get("attention.self.key.weight"),
+                                         get("attention.self.value.weight")]).T,
+                "qkv_b": np.concatenate([get("attention.self.query.bias"),
+                                         get("attention.self.key.bias"),
+                                         get("attention.self.value.bias")]),
+                "out_w": get("attention.output.dense.weight").T,
+                "out_b": get("attention.output.dense.bias"),
+                "ln1": (get("attention.output.LayerNorm.weight"), get("attention.output.LayerNorm.bias")),
+                "up_w": get("intermediate.dense.weight").T,
+                "up_b": get("intermediate.dense.bias"),
+                "down_w": get("output.dense.weight").T,
+                "down_b": get("output.dense.bias"),
+                "ln2": (get("output.LayerNorm.weight"), get("output.LayerNorm.bias")),
+            })
+            number += 1
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
+        batch, length = ids.shape
+        words, positions, token_type, ln_w, ln_b = self._embeddings
+        x = _layer_norm(words[ids] + positions[:length] + token_type, ln_w, ln_b)
+        attention_bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+        head = x.shape[-1] // _HEADS
+        scale = np.float32(1 / np.sqrt(head))
+        for layer in self._layers:
+            qkv = x @ layer["qkv_w"] + layer["qkv_b"]
+            q, k, v = (
+                part.reshape(batch, length, _HEADS, head).transpose(0, 2, 1, 3)
+                for part in np.split(qkv, 3, axis=-1)
+            )
+            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + attention_bias
+            scores -= scores.max(-1, keepdims=True)
+            probs = np.exp(scores)
+            probs /= probs.sum(-1, keepdims=True)
+            attended = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, length, -1)
+            x = _layer_norm(attended @ layer["out_w"] + layer["out_b"] + x, *layer["ln1"])
+            hidden = _gelu(x @ layer["up_w"] + layer["up_b"])
+            x = _layer_norm(hidden @ layer["down_w"] + layer["down_b"] + x, *layer["ln2"])
+        pooled = (x * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -1,0 +1,236 @@
+"""``Searcher``: one question over both indexes, with filters, fusion and snippets.
+
+Hybrid ranking adds the session's normalised BM25F score and its best units' cosine similarity to the
+question, weighted; both lists are cut to the candidates either side ranks highly, so a session must be
+good on at least one side to appear.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from .errors import CorruptSession, IndexProblem, SessionNotFound, UsageError
+from .home import sessions_dir
+from .indexer import EmbedderLike, Index
+from .manifest import REBUILD_HINT
+from .model import ROLES, Session
+from .store import SessionStore
+from .summary import model_matches
+from .textsearch import TextFilters, TextIndex, analyzer, query_terms
+from .timestamps import format_timestamp
+
+Mode = Literal["hybrid", "text", "semantic"]
+MODES: tuple[str, ...] = ("hybrid", "text", "semantic")
+TEXT_WEIGHT = 0.5
+SNIPPET_CHARS = 220
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A best-matching message: its index, role, time, an excerpt and the highlighted spans in it."""
+
+    message_index: int
+    role: str
+    timestamp: str
+    text: str
+    highlights: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One session found, with its score and up to three snippets."""
+
+    session_id: str
+    score: float
+    title: str
+    start_time: str
+    model: str
+    provider: str
+    snippets: list[Snippet] = field(default_factory=list)
+
+
+def _ms(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+class Searcher:
+    """Search the index of a home; keeps the indexes and the model open between searches."""
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str],
+        *,
+        index_dir: str | os.PathLike[str] | None = None,
+        embedder: EmbedderLike | None = None,
+    ) -> None:
+        self.index = Index(home, index_dir=index_dir, embedder=embedder)
+        self.store = SessionStore(sessions_dir(Path(home)))
+        self._text: TextIndex | None = None
+        self._vectors = None
+        self._manifest = None
+        self._manifest_stamp: float | None = None
+
+    def _load(self) -> None:
+        """(Re)open the indexes when the manifest changed since the last search."""
+        try:
+            stamp = self.index.manifest_path.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if self._manifest is not None and stamp == self._manifest_stamp:
+            return
+        manifest = self.index.load_manifest()
+        from .vectorstore import VectorIndex
+
+        try:
+            vectors = VectorIndex(self.index.vector_dir, manifest.segments)
+        except (OSError, ValueError) as exc:
+            raise IndexProblem(f"the vector index is damaged ({exc}): {REBUILD_HINT}") from None
+        if self._text is not None:
+            self._text.close()
+        self._text = TextIndex(self.index.text_dir)
+        self._manifest, self._vectors, self._manifest_stamp = manifest, vectors, stamp
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        role: str | None = None,
+        session: str | None = None,
+        mode: Mode = "hybrid",
+        exclude: frozenset[str] = frozenset(),
+    ) -> list[Hit]:
+        """Sessions that match ``query`` best, best first; an empty question finds nothing."""
+        if mode not in MODES:
+            raise UsageError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if role is not None and role not in ROLES:
+            raise UsageError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+        if limit < 1:
+            raise UsageError(f"--limit must be at least 1, not {limit}")
+        self._load()
+        assert self._manifest is not None and self._text is not None and self._vectors is not None
+        terms = query_terms(query)
+        if not query.strip():
+            return []
+        allowed = {
+            sid for sid, entry in self._manifest.sessions.items()
+            if (since is None or entry.last_ms >= _ms(since))
+            and (until is None or entry.start_ms < _ms(until))
+            and (model is None or model_matches(entry.model, model))
+            and (provider is None or entry.provider.lower() == provider.lower())
+            and (session is None or sid == session)
+            and sid not in exclude
+        }
+        if not allowed:
+            return []
+        pool = max(limit * 10, 50)
+        text_scores: dict[str, float] = {}
+        if mode in ("hybrid", "text") and terms:
+            filters = TextFilters(
+                start_until=None if until is None else _ms(until) - 1,
+                model=model, provider=provider,
+                session_ids=frozenset([session]) if session else None,
+            )
+            for sid, score in self._text.rank_sessions(terms, filters, limit=pool * 2, role=role):
+                if sid in allowed:
+                    text_scores[sid] = score
+        dense: dict[str, list[tuple[float, int, int]]] = {}
+        if mode in ("hybrid", "semantic"):
+            vector = self.index.embedder.embed_query(query)
+            dense = self._vectors.best_per_session(vector, self._manifest.current_segments(), allowed=allowed)
+            if role is not None:
+                dense = self._only_role(dense, role)
+        ranked = _fuse(text_scores, {sid: units[0][0] for sid, units in dense.items()}, mode)[:limit]
+        return [self._hit(sid, score, terms, dense.get(sid, []), role) for sid, score in ranked]
+
+    def _only_role(self, dense: dict[str, list[tuple[float, int, int]]], role: str):
+        kept = {}
+        for sid, units in dense.items():
+            try:
+                session = self.store.read(sid)
+            except (SessionNotFound, CorruptSession):
+                continue
+            units = [u for u in units if u[1] < len(session.messages) and session.messages[u[1]].role == role]
+            if units:
+                kept[sid] = units
+        return kept
+
+    def _hit(self, session_id: str, score: float, terms: list[str], units, role: str | None) -> Hit:
+        entry = self._manifest.sessions[session_id]  # type: ignore[union-attr]
+        try:
+            session = self.store.read(session_id)
+        except (SessionNotFound, CorruptSession):
+            session = None
+        snippets = [] if session is None else self._snippets(session, terms, units, role)
+        return Hit(
+            session_id=session_id,
+            score=round(score, 4),
+            title=entry.title,
+            start_time=format_timestamp(datetime.fromtimestamp(entry.start_ms / 1000).astimezone()),
+            model=entry.model,
+            provider=entry.provider,
+            snippets=snippets,
+        )
+
+    def _snippets(self, session: Session, terms: list[str], units, role: str | None) -> list[Snippet]:
+        assert self._text is not None
+        chosen: list[int] = []
+        for index, _score in self._text.best_messages(terms, session.session_id, role=role, limit=3):
+            chosen.append(index)
+        for _score, first, _last in units[:3]:
+            if first not in chosen:
+                chosen.append(first)
+        snippets = []
+        for index in chosen[:3]:
+            if index >= len(session.messages):
+                continue
+            message = session.messages[index]
+            text, spans = excerpt(message.content, set(terms))
+            snippets.append(Snippet(index, message.role, message.timestamp, text, spans))
+        return snippets
+
+    def close(self) -> None:
+        if self._text is not None:
+            self._text.close()
+
+
+def _fuse(text: dict[str, float], dense: dict[str, float], mode: str) -> list[tuple[str, float]]:
+    """Weighted sum of the max-normalised BM25F score and the cosine similarity."""
+    if mode == "text":
+        return sorted(text.items(), key=lambda item: (-item[1], item[0]))
+    if mode == "semantic":
+        return sorted(dense.items(), key=lambda item: (-item[1], item[0]))
+    top_text = max(text.values(), default=0.0) or 1.0
+    combined = {}
+    for sid in set(text) | set(dense):
+        combined[sid] = TEXT_WEIGHT * text.get(sid, 0.0) / top_text + (1 - TEXT_WEIGHT) * dense.get(sid, 0.0)
+    return sorted(combined.items(), key=lambda item: (-item[1], item[0]))
+
+
+def excerpt(
+    text: str, terms: set[str], width: int = SNIPPET_CHARS
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """Up to ``width`` characters around the first matched term, with the matched spans."""
+    spans = [(t.startchar, t.endchar) for t in analyzer()(text, chars=True) if t.text in terms]
+    flat = " ".join(text.split())
+    if not spans:
+        cut = flat[:width]
+        return (cut + "…" if len(flat) > width else cut), ()
+    start = max(0, spans[0][0] - width // 4)
+    start = text.rfind(" ", 0, start) + 1 if start > 0 else 0
+    end = min(len(text), start + width)
+    window = text[start:end]
+    kept = [(a - start, b - start) for a, b in spans if a >= start and b <= end]
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if end < len(text) else ""
+    shift = len(prefix)
+    cleaned = window.replace("\n", " ")
+    return prefix + cleaned + suffix, tuple((a + shift, b + shift) for a, b in kept)

@@ -1,0 +1,207 @@
+"""The full-text index (whoosh): one document per message and one per session, BM25F scoring.
+
+Queries are plain words: every word the analyser keeps is OR-ed, so operators, quotes and
+parentheses in a question are never syntax. Sessions are ranked on their whole-session document;
+message documents give snippets and the role filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .model import Session
+
+STOP_WORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing done down during each else even ever few for from
+further get got had has have having he her here hers herself him himself his how i if in into is it its
+itself just know last let like me might more most much must my myself need no nor not now of off on
+once only or other ought our ours ourselves out over own please really same say see she should so some
+still such than thank thanks that the their theirs them themselves then there these they this those
+through time to too under until up us use very want was way we well were what when where which while
+who whom why will with would yes yet you your yours yourself yourselves
+""".split())
+
+SESSION_DOC = "s"
+MESSAGE_DOC = "m"
+
+
+def analyzer() -> Any:
+    from whoosh.analysis import StemmingAnalyzer
+
+    return StemmingAnalyzer(stoplist=STOP_WORDS, minsize=2)
+
+
+def schema() -> Any:
+    from whoosh.fields import ID, NUMERIC, TEXT, Schema
+
+    return Schema(
+        kind=ID(),
+        session_id=ID(stored=True),
+        message=NUMERIC(stored=True),
+        role=ID(),
+        model=ID(),
+        family=ID(),
+        provider=ID(),
+        start=NUMERIC(bits=64),
+        text=TEXT(analyzer=analyzer(), phrase=False),
+    )
+
+
+def query_terms(text: str) -> list[str]:
+    """The analysed, de-duplicated terms of a question, in order."""
+    seen: dict[str, None] = {}
+    for token in analyzer()(text):
+        seen.setdefault(token.text, None)
+    return list(seen)
+
+
+def model_family(model: str) -> str:
+    return model.lower().split(":", 1)[0]
+
+
+def _indexable(session: Session) -> Iterator[tuple[int, str, str]]:
+    for index, message in enumerate(session.messages):
+        if message.exclude_from_context:
+            continue
+        text = message.content
+        if text.strip():
+            yield index, message.role, text
+
+
+def session_documents(session: Session, start_ms: int) -> Iterator[dict[str, Any]]:
+    """The message documents and the session document of one session."""
+    common = {
+        "session_id": session.session_id,
+        "model": session.model.lower(),
+        "family": model_family(session.model),
+        "provider": session.provider.lower(),
+        "start": start_ms,
+    }
+    texts = []
+    for index, role, text in _indexable(session):
+        texts.append(text)
+        yield {**common, "kind": MESSAGE_DOC, "message": index, "role": role, "text": text}
+    yield {**common, "kind": SESSION_DOC, "message": -1, "role": "", "text": "\n".join(texts)}
+
+
+@dataclass(frozen=True)
+class TextFilters:
+    """What narrows a search: start time range (ms), model (name or family), provider, sessions."""
+
+    start_from: int | None = None
+    start_until: int | None = None
+    model: str | None = None
+    provider: str | None = None
+    session_ids: frozenset[str] | None = None
+
+
+class TextIndex:
+    """A whoosh index in one folder; opened lazily, written by one ``writer()`` at a time."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._index: Any = None
+        self._searcher: Any = None
+
+    def exists(self) -> bool:
+        from whoosh import index
+
+        return self.directory.is_dir() and index.exists_in(str(self.directory))
+
+    def create(self) -> None:
+        from whoosh import index
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._index = index.create_in(str(self.directory), schema())
+        self._searcher = None
+
+    def open(self) -> Any:
+        if self._index is None:
+            from whoosh import index
+
+            self._index = index.open_dir(str(self.directory))
+        return self._index
+
+    def replace_sessions(
+        self, removed: Iterable[str], added: Iterable[tuple[Session, int]]
+    ) -> None:
+        """Delete the documents of ``removed`` sessions and add those of ``added``; one commit."""
+        writer = self.open().writer()
+        try:
+            for session_id in removed:
+                writer.delete_by_term("session_id", session_id)
+            for session, start_ms in added:
+                for document in session_documents(session, start_ms):
+                    writer.add_document(**document)
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        self._searcher = None
+
+    def searcher(self) -> Any:
+        if self._searcher is None:
+            from whoosh import scoring
+
+            self._searcher = self.open().searcher(weighting=scoring.BM25F())
+        else:
+            self._searcher = self._searcher.refresh()
+        return self._searcher
+
+    def _filter(self, kind: str, filters: TextFilters, role: str | None) -> Any:
+        from whoosh.query import And, NumericRange, Or, Term
+
+        parts: list[Any] = [Term("kind", kind)]
+        if filters.start_from is not None or filters.start_until is not None:
+            parts.append(NumericRange("start", filters.start_from, filters.start_until))
+        if filters.model:
+            wanted = filters.model.lower()
+            parts.append(Term("model", wanted) if ":" in wanted else Term("family", wanted))
+        if filters.provider:
+            parts.append(Term("provider", filters.provider.lower()))
+        if filters.session_ids is not None:
+            parts.append(Or([Term("session_id", sid) for sid in sorted(filters.session_ids)]))
+        if role:
+            parts.append(Term("role", role))
+        return And(parts)
+
+    def rank_sessions(
+        self, terms: list[str], filters: TextFilters, *, limit: int, role: str | None = None
+    ) -> list[tuple[str, float]]:
+        """Sessions by BM25F of the whole session (or of their best message, with a role filter)."""
+        from whoosh.query import Or, Term
+
+        if not terms:
+            return []
+        query = Or([Term("text", term) for term in terms])
+        searcher = self.searcher()
+        if role is None:
+            results = searcher.search(query, filter=self._filter(SESSION_DOC, filters, None), limit=limit)
+            return [(hit["session_id"], float(hit.score)) for hit in results]
+        results = searcher.search(query, filter=self._filter(MESSAGE_DOC, filters, role), limit=limit * 8)
+        best: dict[str, float] = {}
+        for hit in results:
+            best.setdefault(hit["session_id"], float(hit.score))
+        return sorted(best.items(), key=lambda item: -item[1])[:limit]
+
+    def best_messages(
+        self, terms: list[str], session_id: str, *, role: str | None, limit: int
+    ) -> list[tuple[int, float]]:
+        """The messages of one session that match best: (message index, score)."""
+        from whoosh.query import Or, Term
+
+        if not terms:
+            return []
+        query = Or([Term("text", term) for term in terms])
+        filters = TextFilters(session_ids=frozenset([session_id]))
+        results = self.searcher().search(query, filter=self._filter(MESSAGE_DOC, filters, role), limit=limit)
+        return [(int(hit["message"]), float(hit.score)) for hit in results]
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
