@@ -27,13 +27,18 @@ def sessions_dir(home: Path) -> Path:
     return home / "sessions"
 
 
-def listing_cache_path(home: Path) -> Path:
-    """Where the derived cache of session summaries lives: ``<home>/index/listing.json``."""
-    return home / "index" / "listing.json"
+def index_dir_for(home: Path, index_dir: Path | None = None) -> Path:
+    """The index folder: the one given, else ``<home>/index``."""
+    return index_dir if index_dir is not None else home / "index"
 
 
-def store_for_home(home: Path) -> SessionStore:
+def listing_cache_path(home: Path, index_dir: Path | None = None) -> Path:
+    """Where the derived cache of session summaries lives: ``listing.json`` in the index folder."""
+    return index_dir_for(home, index_dir) / "listing.json"
+
+
+def store_for_home(home: Path, index_dir: Path | None = None) -> SessionStore:
     """The session store of a home, with its listing cache."""
     from .store import SessionStore
 
-    return SessionStore(sessions_dir(home), summary_cache=listing_cache_path(home))
+    return SessionStore(sessions_dir(home), summary_cache=listing_cache_path(home, index_dir))

@@ -28,7 +28,6 @@ from .model import Session, validate_session_id
 from .store import SessionStore
 from .summary import check_name_matches
 from .textsearch import TextIndex
-from .vectorstore import write_segment
 
 BATCH_TEXTS = 2048
 BATCH_SESSIONS = 200
@@ -316,6 +315,8 @@ class Index:
             progress.planned(0, len(texts))
         segment = None
         if texts:
+            from .vectorstore import write_segment
+
             vectors = self.embedder.embed(texts, progress=embedded)
             segment = manifest.new_segment_name()
             write_segment(vector_dir, segment, vectors, keys)

@@ -11,17 +11,20 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .errors import CorruptSession, IndexProblem, SessionNotFound, UsageError
 from .home import sessions_dir
 from .indexer import EmbedderLike, Index
-from .manifest import REBUILD_HINT
+from .manifest import REBUILD_HINT, Manifest
 from .model import ROLES, Session
 from .store import SessionStore
 from .summary import model_matches
 from .textsearch import TextFilters, TextIndex, analyzer, query_terms
 from .timestamps import format_timestamp
+
+if TYPE_CHECKING:
+    from .vectorstore import VectorIndex
 
 Mode = Literal["hybrid", "text", "semantic"]
 MODES: tuple[str, ...] = ("hybrid", "text", "semantic")
@@ -53,8 +56,8 @@ class Hit:
     snippets: list[Snippet] = field(default_factory=list)
 
 
-def _ms(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp() * 1000)
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 class Searcher:
@@ -70,8 +73,8 @@ class Searcher:
         self.index = Index(home, index_dir=index_dir, embedder=embedder)
         self.store = SessionStore(sessions_dir(Path(home)))
         self._text: TextIndex | None = None
-        self._vectors = None
-        self._manifest = None
+        self._vectors: VectorIndex | None = None
+        self._manifest: Manifest | None = None
         self._manifest_stamp: float | None = None
 
     def _load(self) -> None:
@@ -120,10 +123,12 @@ class Searcher:
         terms = query_terms(query)
         if not query.strip():
             return []
+        since_ms = None if since is None else _ms(since)
+        until_ms = None if until is None else _ms(until)
         allowed = {
             sid for sid, entry in self._manifest.sessions.items()
-            if (since is None or entry.last_ms >= _ms(since))
-            and (until is None or entry.start_ms < _ms(until))
+            if (since_ms is None or entry.last_ms >= since_ms)
+            and (until_ms is None or entry.start_ms < until_ms)
             and (model is None or model_matches(entry.model, model))
             and (provider is None or entry.provider.lower() == provider.lower())
             and (session is None or sid == session)
@@ -135,7 +140,7 @@ class Searcher:
         text_scores: dict[str, float] = {}
         if mode in ("hybrid", "text") and terms:
             filters = TextFilters(
-                start_until=None if until is None else _ms(until) - 1,
+                start_until=None if until_ms is None else until_ms - 1,
                 model=model, provider=provider,
                 session_ids=frozenset([session]) if session else None,
             )
@@ -164,7 +169,8 @@ class Searcher:
         return kept
 
     def _hit(self, session_id: str, score: float, terms: list[str], units, role: str | None) -> Hit:
-        entry = self._manifest.sessions[session_id]  # type: ignore[union-attr]
+        assert self._manifest is not None
+        entry = self._manifest.sessions[session_id]
         try:
             session = self.store.read(session_id)
         except (SessionNotFound, CorruptSession):

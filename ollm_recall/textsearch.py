@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import IndexCorrupt
+from .manifest import REBUILD_HINT
 from .model import Session
 
 STOP_WORDS = frozenset("""
@@ -108,9 +110,8 @@ class TextIndex:
         self._searcher: Any = None
 
     def exists(self) -> bool:
-        from whoosh import index
-
-        return self.directory.is_dir() and index.exists_in(str(self.directory))
+        """Whether a whoosh index was committed here (damaged or not: ``open`` says which)."""
+        return self.directory.is_dir() and any(p.suffix == ".toc" for p in self.directory.iterdir())
 
     def create(self) -> None:
         from whoosh import index
@@ -123,7 +124,13 @@ class TextIndex:
         if self._index is None:
             from whoosh import index
 
-            self._index = index.open_dir(str(self.directory))
+            try:
+                self._index = index.open_dir(str(self.directory))
+            except Exception as exc:  # whoosh raises many kinds on a damaged folder
+                raise IndexCorrupt(
+                    f"the full-text index in {self.directory} is damaged ({type(exc).__name__}): "
+                    f"{REBUILD_HINT}"
+                ) from None
         return self._index
 
     def replace_sessions(

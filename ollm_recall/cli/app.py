@@ -10,14 +10,14 @@ import typer
 
 from .. import __version__
 from ..home import resolve_home
-from . import export_command, sessions
-from .output import fail
+from . import export_command, index_command, recall_command, sessions
+from .output import Paths, fail
 
 app = typer.Typer(
     name="ollm",
     help=(
         "Record every local-LLM chat, search the archive, and bring past sessions back.\n\n"
-        "Example: ollm --home examples sessions list --limit 5"
+        "Example: ollm --home examples recall 'nginx 502 after the upgrade'"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -41,16 +41,25 @@ def root(
         help="Archive folder (sessions in HOME/sessions). Default: $OLLM_HOME, else ~/.ollm.",
         show_default=False,
     ),
+    index_dir: Path | None = typer.Option(
+        None,
+        "--index-dir",
+        envvar="OLLM_INDEX_DIR",
+        help="Where the search index lives. Default: HOME/index.",
+        show_default=False,
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     """Record every local-LLM chat, search the archive, and bring past sessions back."""
-    ctx.obj = resolve_home(home)
+    ctx.obj = Paths(home=resolve_home(home), index_dir=index_dir)
 
 
 app.add_typer(sessions.app, name="sessions")
 app.command("export")(export_command.export)
+app.add_typer(index_command.app, name="index")
+app.command("recall")(recall_command.recall)
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ def export(
     Example: ollm export --all --format md --out ./history
     """
     check_format(fmt)
-    store = store_for_home(ctx.obj)
+    store = store_for_home(ctx.obj.home, ctx.obj.index_dir)
     if all_sessions and session_ids:
         raise UsageError("give session ids or --all, not both")
     if all_sessions:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -18,6 +20,14 @@ stdout = Console(highlight=False, soft_wrap=False)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where this invocation's archive and index are (from --home, --index-dir and the environment)."""
+
+    home: Path
+    index_dir: Path | None = None
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

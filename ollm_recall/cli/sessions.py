@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from pathlib import Path
 
 import typer
 from rich.text import Text
@@ -26,8 +25,7 @@ app = typer.Typer(
 
 
 def _store(ctx: typer.Context) -> SessionStore:
-    home: Path = ctx.obj
-    return store_for_home(home)
+    return store_for_home(ctx.obj.home, ctx.obj.index_dir)
 
 
 def summary_json(summary: SessionSummary) -> dict[str, object]:

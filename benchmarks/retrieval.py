@@ -1,0 +1,121 @@
+"""Retrieval quality of the project's real search on a session-archive benchmark.
+
+The data folder holds ``archives/<name>/*.json`` (one archive per user, in the session format) and
+``queries.jsonl`` (``id``, ``query``, ``gold_session_ids``, ``conversation`` = archive name, optional
+``candidate_cutoff`` and ``category``). Each archive is indexed once into a work folder (kept, and
+updated incrementally on later runs); each query is searched with ``until=candidate_cutoff``, so only
+sessions that started before it can be ranked. Prints R@1, R@5, R@10, NDCG@10 and MRR per mode.
+
+    python benchmarks/retrieval.py                                   # ../shared/dev-eval/realmem
+    python benchmarks/retrieval.py --data DIR --mode hybrid --rankings-out ranks.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import statistics
+import sys
+import time
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+from ollm_recall.indexer import Index
+from ollm_recall.search import MODES, Searcher
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "dev-eval" / "realmem"
+DEFAULT_WORK = REPO / "benchmarks" / "out" / "retrieval"
+
+
+def recall_at(ranked: list[str], gold: set[str], k: int) -> float:
+    return len(gold & set(ranked[:k])) / len(gold)
+
+
+def ndcg_at_10(ranked: list[str], gold: set[str]) -> float:
+    dcg = sum(1 / math.log2(rank + 2) for rank, sid in enumerate(ranked[:10]) if sid in gold)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(gold), 10)))
+    return dcg / ideal
+
+
+def reciprocal_rank(ranked: list[str], gold: set[str]) -> float:
+    return next((1 / (rank + 1) for rank, sid in enumerate(ranked) if sid in gold), 0.0)
+
+
+METRICS = {
+    "R@1": lambda r, g: recall_at(r, g, 1),
+    "R@5": lambda r, g: recall_at(r, g, 5),
+    "R@10": lambda r, g: recall_at(r, g, 10),
+    "NDCG@10": ndcg_at_10,
+    "MRR": reciprocal_rank,
+}
+
+
+def prepare_home(data: Path, archive: str, work: Path) -> Path:
+    """A home whose sessions folder mirrors the archive (copied once, refreshed if it changed)."""
+    home = work / archive
+    sessions = home / "sessions"
+    source = sorted((data / "archives" / archive).glob("*.json"))
+    sessions.mkdir(parents=True, exist_ok=True)
+    present = {p.name for p in sessions.glob("*.json")}
+    wanted = {p.name for p in source}
+    for name in present - wanted:
+        (sessions / name).unlink()
+    for path in source:
+        target = sessions / path.name
+        if not target.exists() or target.stat().st_size != path.stat().st_size:
+            shutil.copyfile(path, target)
+    return home
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="benchmark folder")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where indexes are kept")
+    parser.add_argument("--mode", action="append", choices=MODES, help="modes to run (default: all)")
+    parser.add_argument("--rankings-out", type=Path, help="JSONL rankings of the first mode")
+    parser.add_argument("--limit", type=int, default=10, help="ranked sessions per query")
+    args = parser.parse_args()
+    modes = args.mode or ["hybrid", "text", "semantic"]
+    queries = [json.loads(line) for line in (args.data / "queries.jsonl").read_text().splitlines() if line]
+    by_archive: dict[str, list[dict]] = defaultdict(list)
+    for query in queries:
+        by_archive[query["conversation"]].append(query)
+    scores: dict[str, dict[str, list[float]]] = {m: defaultdict(list) for m in modes}
+    latencies: dict[str, list[float]] = defaultdict(list)
+    rankings: list[dict] = []
+    for archive in sorted(by_archive):
+        home = prepare_home(args.data, archive, args.work)
+        started = time.perf_counter()
+        report = Index(home).sync()
+        print(f"{archive}: {report.summary()}", file=sys.stderr)
+        searcher = Searcher(home)
+        for query in by_archive[archive]:
+            gold = set(query["gold_session_ids"])
+            cutoff = query.get("candidate_cutoff")
+            until = datetime.fromisoformat(cutoff) if cutoff else None
+            for mode in modes:
+                started = time.perf_counter()
+                hits = searcher.search(query["query"], limit=args.limit, until=until, mode=mode)
+                latencies[mode].append(time.perf_counter() - started)
+                ranked = [hit.session_id for hit in hits]
+                for name, metric in METRICS.items():
+                    scores[mode][name].append(metric(ranked, gold))
+                if mode == modes[0] and args.rankings_out:
+                    rankings.append({"id": query["id"], "ranked_session_ids": ranked})
+        searcher.close()
+    print(f"{len(queries)} queries, {len(by_archive)} archives ({args.data.name})")
+    print(f"{'mode':<10}" + "".join(f"{name:>9}" for name in METRICS) + f"{'p50 ms':>9}")
+    for mode in modes:
+        row = "".join(f"{statistics.fmean(scores[mode][name]):>9.3f}" for name in METRICS)
+        print(f"{mode:<10}{row}{statistics.median(latencies[mode]) * 1000:>9.1f}")
+    if args.rankings_out:
+        args.rankings_out.write_text("".join(json.dumps(r) + "\n" for r in rankings))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

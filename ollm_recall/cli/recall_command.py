@@ -1,0 +1,103 @@
+"""``ollm recall``: search the archive and show the sessions that match, with snippets."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.text import Text
+
+from ..dates import parse_date
+from ..errors import UsageError
+from ..search import MODES, Hit, Searcher
+from .index_command import run_sync
+from .output import Paths, handle_errors, info, stdout, warn
+
+
+def hit_json(hit: Hit) -> dict[str, object]:
+    """A hit as ``--json`` prints it (one object per line)."""
+    return {
+        "sessionId": hit.session_id,
+        "score": hit.score,
+        "title": hit.title,
+        "startTime": hit.start_time,
+        "model": hit.model,
+        "provider": hit.provider,
+        "snippets": [
+            {"messageIndex": s.message_index, "role": s.role, "timestamp": s.timestamp, "text": s.text,
+             "highlights": [list(span) for span in s.highlights]}
+            for s in hit.snippets
+        ],
+    }
+
+
+def _render(number: int, hit: Hit) -> list[Text]:
+    head = Text(f"{number}. ", style="bold")
+    head.append(hit.start_time[:10], style="cyan")
+    head.append(f"  {hit.model}  ", style="dim")
+    head.append(hit.title, style="bold")
+    head.append(f"  {hit.session_id}  score {hit.score:.2f}", style="dim")
+    lines = [head]
+    for snippet in hit.snippets:
+        line = Text(f"   {snippet.role}: ", style="dim")
+        body = Text(snippet.text)
+        for start, end in snippet.highlights:
+            body.stylize("bold yellow", start, end)
+        line.append_text(body)
+        lines.append(line)
+    return lines
+
+
+@handle_errors
+def recall(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="What you remember, in your own words."),
+    limit: int = typer.Option(5, "--limit", "-n", min=1, help="How many sessions to show."),
+    since: str | None = typer.Option(None, "--since", help="Active on or after: 2026-03-01, 7d, 2w, 3m."),
+    until: str | None = typer.Option(None, "--until", help="Started before the end of: same forms."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Only this model or model family."),
+    provider: str | None = typer.Option(None, "--provider", help="Only this provider (ollama, openai...)."),
+    role: str | None = typer.Option(None, "--role", help="Match only user, assistant or system messages."),
+    session: str | None = typer.Option(None, "--session", help="Search within one session."),
+    mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), text or semantic."),
+    no_sync: bool = typer.Option(False, "--no-sync", help="Do not bring the index up to date first."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per hit, one per line."),
+) -> None:
+    """Find past sessions by what was said in them, in words or in meaning.
+
+    The query is plain words: quotes, AND, ? and parentheses are just words. Before searching, the
+    index is brought up to date with new and changed sessions (skip with --no-sync).
+
+    Example: ollm recall "that nginx thing from march" --since 2026-03-01 --until 2026-03-31
+    """
+    paths: Paths = ctx.obj
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    since_at = parse_date(since) if since else None
+    until_at = parse_date(until, end_of_day=True) if until else None
+    if session is not None:
+        from ..model import validate_session_id
+
+        validate_session_id(session)
+    if not no_sync:
+        report = run_sync(paths, quiet=as_json)
+        for line in report.broken:
+            warn(f"skipped {line}")
+    searcher = Searcher(paths.home, index_dir=paths.index_dir)
+    hits = searcher.search(
+        query, limit=limit, since=since_at, until=until_at, model=model, provider=provider, role=role,
+        session=session, mode=mode,  # type: ignore[arg-type]
+    )
+    searcher.close()
+    if as_json:
+        import orjson
+
+        for hit in hits:
+            sys.stdout.write(orjson.dumps(hit_json(hit)).decode("utf-8") + "\n")
+        return
+    if not hits:
+        info("nothing found" if query.strip() else "nothing to search for: the query is empty")
+        return
+    for number, hit in enumerate(hits, start=1):
+        for rendered in _render(number, hit):
+            stdout.print(rendered, soft_wrap=True)

@@ -1,0 +1,81 @@
+"""`ollm index` and `ollm recall` through the CLI, on a small real archive."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_ollm
+
+from ollm_recall import ChatRecordingService, Message
+
+
+@pytest.fixture
+def small_home(isolated_home):
+    service = ChatRecordingService(isolated_home / "sessions")
+    for sid, model, words in (("s-k8s", "gemma3:4b", "kubernetes ingress timeout"),
+                              ("s-tart", "qwen2.5:7b", "lemon tart recipe")):
+        service.create_session(model=model, session_id=sid)
+        service.record_message(sid, Message.text("user", f"question about {words}"))
+        service.record_message(sid, Message.text("assistant", f"answer about {words}"))
+    service.close()
+    return isolated_home
+
+
+@pytest.mark.slow
+def test_index_then_recall_as_json(cli, small_home):
+    built = cli("index", "--json")
+    assert built.exit_code == 0, built.stderr
+    summary = json.loads(built.stdout)
+    assert (summary["added"], summary["embedded"], summary["broken"]) == (2, 4, [])
+    status = cli("index", "status", "--json")
+    assert json.loads(status.stdout)["indexed"] == 2
+    found = cli("recall", "kubernetes ingress", "--json", "--no-sync")
+    assert found.exit_code == 0, found.stderr
+    hits = [json.loads(line) for line in found.stdout.splitlines()]
+    assert hits[0]["sessionId"] == "s-k8s"
+    assert set(hits[0]) == {"sessionId", "score", "title", "startTime", "model", "provider", "snippets"}
+    assert hits[0]["snippets"][0]["messageIndex"] in (0, 1)
+
+
+@pytest.mark.slow
+def test_recall_syncs_first_and_prints_a_readable_list(cli, small_home):
+    result = cli("recall", "lemon tart", "--mode", "text")
+    assert result.exit_code == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("1. ") and "question about lemon tart recipe" in first and "s-tart" in first
+    assert "   user: question about lemon tart recipe" in result.stdout
+
+
+def test_recall_without_an_index_and_no_sync(cli, small_home):
+    result = cli("recall", "anything", "--no-sync")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: no search index at {small_home / 'index'} yet: run `ollm index`\n"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--mode", "fuzzy"], "error: unknown mode 'fuzzy': use one of hybrid, text, semantic\n"),
+    (["--role", "bot", "--no-sync"], None),
+    (["--since", "yesterdayish"], "error: invalid date 'yesterdayish'"),
+    (["--session", "../x"], "error: invalid session id '../x'"),
+])
+def test_recall_bad_arguments(cli, small_home, args, message):
+    result = cli("recall", "x", *args)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    if message:
+        assert result.stderr.startswith(message)
+
+
+@pytest.mark.slow
+def test_a_corrupt_index_is_one_line_in_a_real_process(small_home):
+    assert run_ollm("index").returncode == 0
+    (small_home / "index" / "manifest.json").write_text("{broken")
+    result = run_ollm("recall", "tart")
+    assert result.returncode == 1
+    assert result.stderr == (f"error: the index manifest {small_home / 'index' / 'manifest.json'} is "
+                             "damaged: run `ollm index --rebuild`\n")
+    rebuilt = run_ollm("index", "--rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "2 added" in rebuilt.stderr
+    assert json.loads(run_ollm("recall", "tart", "--json").stdout.splitlines()[0])["sessionId"] == "s-tart"

@@ -1,0 +1,212 @@
+"""Index and search with the real model and real whoosh, on the bundled example archive."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO, session_document, write_session_file
+
+from ollm_recall import ChatRecordingService, Message
+from ollm_recall.errors import IndexCorrupt, IndexMissing, IndexProblem, UsageError
+from ollm_recall.indexer import Index
+from ollm_recall.search import Searcher
+
+NGINX_502 = "session-1772486820000"
+SOURDOUGH = "session-1770542400000"
+ICELAND = "session-1795201200000"
+LOGROTATE = "session-1773044100000"
+
+
+@pytest.fixture(scope="module")
+def example_home(tmp_path_factory) -> Path:
+    """The example archive, indexed once for the module (read-only for the tests using it)."""
+    home = tmp_path_factory.mktemp("examples")
+    shutil.copytree(REPO / "examples" / "sessions", home / "sessions")
+    report = Index(home).sync()
+    assert report.added == 45 and not report.broken
+    return home
+
+
+@pytest.fixture(scope="module")
+def searcher(example_home) -> Searcher:
+    return Searcher(example_home)
+
+
+def ids(hits) -> list[str]:
+    return [hit.session_id for hit in hits]
+
+
+@pytest.mark.slow
+def test_query_embedding_matches_sentence_transformers():
+    from sentence_transformers import SentenceTransformer
+
+    from ollm_recall.embedder import Embedder, bundled_model_dir
+
+    texts = ["How do I rotate nginx logs?", "Café crème ☕", "x", "word " * 400]
+    reference = SentenceTransformer(str(bundled_model_dir()), device="cpu").encode(
+        texts, normalize_embeddings=True)
+    embedder = Embedder()
+    mine = np.stack([embedder.embed_query(text) for text in texts])
+    assert np.all((mine * reference).sum(axis=1) >= 0.999)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("query", "expected"), [
+    ("nginx 502 bad gateway php-fpm socket", NGINX_502),
+    ("logrotate nginx", LOGROTATE),
+    ("sourdough starter acetone", SOURDOUGH),
+])
+def test_exact_terms_find_the_session(searcher, query, expected):
+    for mode in ("hybrid", "text"):
+        assert ids(searcher.search(query, mode=mode))[0] == expected, mode
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("query", "expected"), [
+    ("my website broke with a gateway error after I updated the machine", NGINX_502),
+    ("my bread culture has a chemical smell", SOURDOUGH),
+    ("what clothes to bring for a winter road trip in the north", ICELAND),
+])
+def test_paraphrases_find_the_session(searcher, query, expected):
+    assert ids(searcher.search(query, mode="hybrid", limit=3))[0] == expected
+    assert expected in ids(searcher.search(query, mode="semantic", limit=3))
+
+
+@pytest.mark.slow
+def test_hits_carry_snippets_with_highlights(searcher):
+    hit = searcher.search("php-fpm socket", limit=1)[0]
+    assert hit.session_id == NGINX_502 and hit.title.startswith("nginx returns 502")
+    assert hit.model == "gemma3:4b" and hit.start_time.startswith("2026-03-02")
+    assert 1 <= len(hit.snippets) <= 3
+    snippet = hit.snippets[0]
+    assert snippet.highlights
+    start, end = snippet.highlights[0]
+    assert snippet.text[start:end].lower().startswith(("php", "socket", "fpm"))
+
+
+@pytest.mark.slow
+def test_filters(searcher):
+    march = {"since": datetime(2026, 3, 1, tzinfo=UTC),
+             "until": datetime(2026, 3, 31, tzinfo=UTC)}
+    assert set(ids(searcher.search("nginx", mode="text", **march))) == {NGINX_502, LOGROTATE}
+    in_march = searcher.search("nginx", **march)
+    assert set(ids(in_march[:2])) == {NGINX_502, LOGROTATE}
+    assert all(hit.start_time[:7] == "2026-03" for hit in in_march)
+    before_march = datetime(2026, 3, 1, tzinfo=UTC)
+    assert ids(searcher.search("nginx", until=before_march, mode="text")) == []
+    assert set(ids(searcher.search("nginx", model="gemma3", mode="text"))) == {NGINX_502, LOGROTATE}
+    assert all(h.model.startswith("llama3.2") for h in searcher.search("nginx", model="llama3.2"))
+    assert all(h.provider == "openai" for h in searcher.search("typescript generics", provider="openai"))
+    assert ids(searcher.search("nginx", session=LOGROTATE)) == [LOGROTATE]
+    only_users = searcher.search("imagick pecl", role="user", mode="text")
+    assert ids(only_users) == [NGINX_502]
+    assert all(s.role == "user" for s in only_users[0].snippets)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "query", ['group? AND (', '"unbalanced quote', "OR NOT *", "nginx)", "ünïcödé ☕ 東京"]
+)
+def test_odd_queries_are_plain_words(searcher, query):
+    for mode in ("hybrid", "text", "semantic"):
+        searcher.search(query, mode=mode)
+    assert ids(searcher.search("nginx) AND (logrotate", mode="text"))[0] == LOGROTATE
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("query", ["", "   ", "the and of"])
+def test_empty_and_stop_word_queries(searcher, query):
+    assert searcher.search(query, mode="text") == []
+    if not query.strip():
+        assert searcher.search(query) == []
+
+
+def test_bad_search_arguments(searcher):
+    with pytest.raises(UsageError, match="unknown mode 'fuzzy'"):
+        searcher.search("x", mode="fuzzy")
+    with pytest.raises(UsageError, match="unknown role 'bot'"):
+        searcher.search("x", role="bot")
+
+
+def _small_archive(home: Path) -> ChatRecordingService:
+    service = ChatRecordingService(home / "sessions")
+    for topic in ("kubernetes ingress timeout", "lemon tart recipe", "tax return deadline"):
+        sid = service.create_session(model="gemma3:4b", session_id=f"s-{topic.split()[0]}")
+        service.record_message(sid, Message.text("user", f"question about {topic}"))
+        service.record_message(sid, Message.text("assistant", f"answer about {topic}"))
+        service.close_session(sid)
+    return service
+
+
+@pytest.mark.slow
+def test_incremental_sync_adds_updates_and_removes(tmp_path):
+    home = tmp_path / "home"
+    service = _small_archive(home)
+    index = Index(home)
+    first = index.sync()
+    assert (first.added, first.embedded) == (3, 6)
+    assert index.sync().unchanged == 3
+    service.record_message("s-lemon", Message.text("user", "can I use lime instead of lemon?"))
+    service.close()
+    grown = index.sync()
+    assert (grown.updated, grown.embedded) == (1, 1)  # only the new message is embedded
+    searcher = Searcher(home)
+    assert ids(searcher.search("lime instead", mode="text")) == ["s-lemon"]
+    (home / "sessions" / "s-tax.json").unlink()
+    assert index.sync().removed == 1
+    assert "s-tax" not in ids(searcher.search("tax return deadline"))
+    document = json.loads((home / "sessions" / "s-kubernetes.json").read_text())
+    document["messages"][0]["parts"][0]["text"] = "question about helm charts"
+    (home / "sessions" / "s-kubernetes.json").write_text(json.dumps(document))
+    changed = index.sync()
+    assert (changed.updated, changed.embedded) == (1, 2)  # an edit re-embeds the whole session
+    assert ids(searcher.search("helm charts", mode="text")) == ["s-kubernetes"]
+    assert ids(searcher.search("kubernetes ingress", mode="text")) == ["s-kubernetes"]
+
+
+@pytest.mark.slow
+def test_a_broken_session_is_skipped_and_reported(tmp_path):
+    home = tmp_path / "home"
+    _small_archive(home).close()
+    write_session_file(home / "sessions", session_document("bad-1"))
+    (home / "sessions" / "bad-1.json").write_text('{"sessionId": "bad-1", ')
+    report = Index(home).sync()
+    assert report.added == 3
+    assert report.broken == ["bad-1.json: truncated JSON: Expecting property name enclosed in double "
+                             "quotes (line 1, column 24)"]
+    assert (home / "sessions" / "bad-1.json").read_text() == '{"sessionId": "bad-1", '
+
+
+def test_missing_index(tmp_path):
+    with pytest.raises(IndexMissing, match="no search index at .* yet: run `ollm index`"):
+        Searcher(tmp_path / "home").search("x")
+
+
+@pytest.mark.slow
+def test_old_format_and_corrupt_indexes_say_rebuild(tmp_path):
+    home = tmp_path / "home"
+    _small_archive(home).close()
+    Index(home).sync()
+    manifest = home / "index" / "manifest.json"
+    good = manifest.read_bytes()
+    document = json.loads(good)
+    document["format"] = 0
+    manifest.write_text(json.dumps(document))
+    with pytest.raises(IndexCorrupt, match="has format 0, this version reads 1: run `ollm index --rebuild`"):
+        Searcher(home).search("tart")
+    manifest.write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="damaged: run `ollm index --rebuild`"):
+        Searcher(home).search("tart")
+    manifest.write_bytes(good)
+    for path in (home / "index" / "fulltext").iterdir():
+        path.write_bytes(b"garbage")
+    with pytest.raises(IndexProblem, match="ollm index --rebuild"):
+        Searcher(home).search("tart", mode="text")
+    report = Index(home).sync(rebuild=True)
+    assert report.added == 3
+    assert ids(Searcher(home).search("lemon tart", mode="text")) == ["s-lemon"]
