@@ -20,29 +20,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC
 from pathlib import Path
 
-from ollm_recall import ChatRecordingService, Message, Session, SessionStore
+from synthetic import make_archive, message_text
+
+from ollm_recall import ChatRecordingService, Message, SessionStore
 from ollm_recall.home import listing_cache_path, store_for_home
-from ollm_recall.model import new_metadata
-from ollm_recall.timestamps import format_timestamp
-
-WORDS = (
-    "the server nginx config python error log request model token session backup disk "
-    "memory query index user reply timeout socket docker compose file path value list "
-    "table column data function return result test build deploy cache restart update "
-    "version network port key"
-).split()
-
-
-def message_text(rng: random.Random, index: int) -> str:
-    """A chat-like message: short questions, longer answers, now and then a code block."""
-    length = rng.randint(8, 40) if index % 2 == 0 else rng.randint(60, 260)
-    text = " ".join(rng.choice(WORDS) for _ in range(length))
-    if index % 7 == 3:
-        text += "\n\n```bash\nsudo systemctl restart nginx\njournalctl -u nginx --since today\n```"
-    return text
 
 
 def bare_durable_write(path: Path, data: bytes) -> None:
@@ -100,32 +83,6 @@ def bench_record(size: int, samples: int, work: Path, rng: random.Random) -> dic
         "bare_p50": statistics.median(bare_ms),
         "bare_p99": percentile(bare_ms, 0.99),
     }
-
-
-def make_archive(directory: Path, count: int, rng: random.Random) -> None:
-    """``count`` sessions of 4 to 40 messages, spread over two years."""
-    store = SessionStore(directory)
-    store.ensure_directory()
-    start_ms = 1_735_689_600_000
-    for number in range(count):
-        started = start_ms + number * 6_000_000 + rng.randint(0, 5_000_000)
-        stamp = format_timestamp_ms(started)
-        messages = [
-            Message.text("user" if i % 2 == 0 else "assistant", message_text(rng, i),
-                         timestamp=format_timestamp_ms(started + i * 20_000))
-            for i in range(rng.randint(4, 40))
-        ]
-        store.write(Session(
-            session_id=f"session-{started}", start_time=stamp,
-            last_activity=messages[-1].timestamp, model=rng.choice(["gemma3:4b", "qwen2.5:7b"]),
-            provider="ollama", messages=messages, metadata=new_metadata(),
-        ))
-
-
-def format_timestamp_ms(milliseconds: int) -> str:
-    from datetime import datetime
-
-    return format_timestamp(datetime.fromtimestamp(milliseconds / 1000, UTC))
 
 
 def bench_list(home: Path, repeats: int) -> dict[str, float]:
@@ -189,7 +146,7 @@ def main() -> None:
               f"{'ollm sessions list --json, cold cache':>38} {'warm cache':>11}")
         for count in archive_sizes:
             home = work / f"home-{count}"
-            make_archive(home / "sessions", count, rng)
+            make_archive(home / "sessions", count)
             row = bench_list(home, args.repeats)
             print(f"{row['sessions']:>9,} {row['in_process']:>11.3f} {row['in_process_cached']:>7.3f} "
                   f"{row['process_cold']:>38.3f} {row['process_warm']:>11.3f}")

@@ -99,7 +99,9 @@ def main() -> int:
             until = datetime.fromisoformat(cutoff) if cutoff else None
             for mode in modes:
                 started = time.perf_counter()
-                hits = searcher.search(query["query"], limit=args.limit, until=until, mode=mode)
+                hits = searcher.search(
+                    query["query"], limit=args.limit, until=until, mode=mode, snippets=False
+                )
                 latencies[mode].append(time.perf_counter() - started)
                 ranked = [hit.session_id for hit in hits]
                 for name, metric in METRICS.items():

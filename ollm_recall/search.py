@@ -110,8 +110,13 @@ class Searcher:
         session: str | None = None,
         mode: Mode = "hybrid",
         exclude: frozenset[str] = frozenset(),
+        snippets: bool = True,
     ) -> list[Hit]:
-        """Sessions that match ``query`` best, best first; an empty question finds nothing."""
+        """Sessions that match ``query`` best, best first; an empty question finds nothing.
+
+        ``exclude`` leaves sessions out (the chat's own); ``snippets=False`` skips reading the
+        sessions for excerpts when only the ranking is wanted.
+        """
         if mode not in MODES:
             raise UsageError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         if role is not None and role not in ROLES:
@@ -154,7 +159,7 @@ class Searcher:
             if role is not None:
                 dense = self._only_role(dense, role)
         ranked = _fuse(text_scores, {sid: units[0][0] for sid, units in dense.items()}, mode)[:limit]
-        return [self._hit(sid, score, terms, dense.get(sid, []), role) for sid, score in ranked]
+        return [self._hit(sid, score, terms, dense.get(sid, []), role, snippets) for sid, score in ranked]
 
     def _only_role(self, dense: dict[str, list[tuple[float, int, int]]], role: str):
         kept = {}
@@ -168,13 +173,17 @@ class Searcher:
                 kept[sid] = units
         return kept
 
-    def _hit(self, session_id: str, score: float, terms: list[str], units, role: str | None) -> Hit:
+    def _hit(
+        self, session_id: str, score: float, terms: list[str], units, role: str | None, with_snippets: bool
+    ) -> Hit:
         assert self._manifest is not None
         entry = self._manifest.sessions[session_id]
-        try:
-            session = self.store.read(session_id)
-        except (SessionNotFound, CorruptSession):
-            session = None
+        session = None
+        if with_snippets:
+            try:
+                session = self.store.read(session_id)
+            except (SessionNotFound, CorruptSession):
+                session = None
         snippets = [] if session is None else self._snippets(session, terms, units, role)
         return Hit(
             session_id=session_id,

@@ -210,3 +210,29 @@ def test_old_format_and_corrupt_indexes_say_rebuild(tmp_path):
     report = Index(home).sync(rebuild=True)
     assert report.added == 3
     assert ids(Searcher(home).search("lemon tart", mode="text")) == ["s-lemon"]
+
+
+@pytest.mark.slow
+def test_recording_and_indexing_at_the_same_time_lose_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    from test_crash_and_concurrency import RECORDER, new_session
+
+    home = tmp_path / "home"
+    session_id = new_session(home / "sessions")
+    child = subprocess.Popen([sys.executable, "-c", RECORDER, str(home / "sessions"), session_id, "w", "150"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    index = Index(home)
+    syncs = 0
+    while child.poll() is None:
+        report = index.sync()
+        assert not report.broken
+        syncs += 1
+    assert child.returncode == 0, child.stderr.read() if child.stderr else ""
+    index.sync()
+    assert syncs >= 2
+    manifest = json.loads((home / "index" / "manifest.json").read_text())
+    assert manifest["sessions"][session_id]["messages"] == 150
+    found = Searcher(home).search("w-149", mode="text", role="user")
+    assert ids(found) == [session_id]

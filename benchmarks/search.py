@@ -1,0 +1,130 @@
+"""Index and search at scale on a synthetic archive: build, incremental sync, recall latency, memory.
+
+For each archive size it generates (once, kept in the work folder) a deterministic archive, builds the
+index from scratch, then measures: the build's time and throughput beside the raw model's batch
+throughput on a sample of the same texts; an incremental ``ollm index`` after one new session (a new
+process, end to end); ``ollm recall`` as a new process (p50/p95, hybrid and text); warm in-process
+search; and the peak resident memory of the indexing and the recall processes. Prints a table.
+
+    python benchmarks/search.py --sessions 1000            # one size
+    python benchmarks/search.py                            # 1,000, 10,000 and 50,000 (hours)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from synthetic import make_archive, make_session
+
+from ollm_recall import SessionStore
+from ollm_recall.search import Searcher
+
+REPO = Path(__file__).resolve().parent.parent
+QUERIES = ["nginx restart after the config error", "sourdough flour recipe", "budget loan interest",
+           "docker compose port timeout", "knee pain after training", "train and hotel for travel"]
+
+
+def run(args: list[str], home: Path) -> tuple[float, int, str]:
+    """Run ``python -m ollm_recall --home HOME ARGS``: seconds, peak RSS in MiB, stdout."""
+    code = (
+        "import resource, runpy, sys\n"
+        "sys.argv = ['ollm'] + sys.argv[1:]\n"
+        "try:\n"
+        "    runpy.run_module('ollm_recall', run_name='__main__')\n"
+        "finally:\n"
+        "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    )
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code, "--home", str(home), *args],
+                            capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"ollm {' '.join(args)} failed: {result.stderr.strip()}")
+    peak_kib = int(result.stderr.strip().splitlines()[-1])
+    return seconds, peak_kib // 1024, result.stdout
+
+
+def raw_model_throughput(home: Path, sample: int = 2000) -> float:
+    """Texts per second of sentence-transformers alone, batch 32, on a sample of the archive's texts."""
+    from ollm_recall.embedder import Embedder
+
+    texts: list[str] = []
+    for summary in SessionStore(home / "sessions").list().sessions:
+        session = SessionStore(home / "sessions").read(summary.session_id)
+        texts += [m.content for m in session.messages]
+        if len(texts) >= sample:
+            break
+    embedder = Embedder()
+    embedder._encode_bulk(texts[:64])
+    started = time.perf_counter()
+    embedder._encode_bulk(texts[:sample])
+    return min(sample, len(texts)) / (time.perf_counter() - started)
+
+
+def bench(count: int, work: Path, repeats: int) -> dict[str, float]:
+    home = work / f"archive-{count}"
+    messages = make_archive(home / "sessions", count)
+    extra = SessionStore(home / "sessions").path_for(make_session(random.Random(99), count + 10).session_id)
+    extra.unlink(missing_ok=True)
+    shutil.rmtree(home / "index", ignore_errors=True)
+    build_seconds, build_rss, out = run(["index", "--json"], home)
+    build = json.loads(out)
+    raw = raw_model_throughput(home)
+    SessionStore(home / "sessions").write(make_session(random.Random(99), count + 10))
+    sync_seconds, _, out = run(["index", "--json"], home)
+    assert json.loads(out)["added"] == 1
+    timings: dict[str, list[float]] = {"hybrid": [], "text": []}
+    recall_rss = 0
+    for _ in range(repeats):
+        for mode in timings:
+            seconds, rss, _ = run(["recall", random.choice(QUERIES), "--mode", mode, "--json"], home)
+            timings[mode].append(seconds)
+            recall_rss = max(recall_rss, rss)
+    searcher = Searcher(home)
+    searcher.search("warm up")
+    warm = []
+    for query in QUERIES * 5:
+        started = time.perf_counter()
+        searcher.search(query)
+        warm.append(time.perf_counter() - started)
+    warm_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return {
+        "sessions": count, "messages": messages, "build_s": build_seconds,
+        "texts_per_s": build["embedded"] / build_seconds, "raw_texts_per_s": raw,
+        "sync_s": sync_seconds, "build_rss": build_rss,
+        "hybrid_p50": statistics.median(timings["hybrid"]),
+        "hybrid_p95": sorted(timings["hybrid"])[int(0.95 * (len(timings["hybrid"]) - 1))],
+        "text_p50": statistics.median(timings["text"]), "recall_rss": recall_rss,
+        "warm_p50_ms": statistics.median(warm) * 1000, "warm_rss": warm_rss,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, action="append", help="archive size (repeatable)")
+    parser.add_argument("--repeats", type=int, default=7, help="new-process recalls per mode")
+    parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "search")
+    args = parser.parse_args()
+    sizes = args.sessions or [1_000, 10_000, 50_000]
+    print("sessions messages  build s  texts/s (raw model)  +1 session s  recall hybrid p50/p95 s  "
+          "text p50 s  warm p50 ms  RSS MiB build/recall/warm")
+    for count in sizes:
+        row = bench(count, args.work, args.repeats)
+        print(f"{row['sessions']:>8,} {row['messages']:>8,} {row['build_s']:>8.1f} "
+              f"{row['texts_per_s']:>8.0f} ({row['raw_texts_per_s']:>6.0f}) {row['sync_s']:>13.2f} "
+              f"{row['hybrid_p50']:>14.2f}/{row['hybrid_p95']:.2f} {row['text_p50']:>11.2f} "
+              f"{row['warm_p50_ms']:>12.1f}  {row['build_rss']}/{row['recall_rss']}/{row['warm_rss']}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
