@@ -14,7 +14,7 @@ import orjson
 from .atomic import write_atomic
 from .errors import IndexCorrupt, IndexMissing
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 REBUILD_HINT = "run `ollm index --rebuild`"
 
 

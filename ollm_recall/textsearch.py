@@ -41,8 +41,7 @@ def schema() -> Any:
     from whoosh.fields import ID, NUMERIC, TEXT, Schema
 
     return Schema(
-        kind=ID(),
-        session_id=ID(stored=True),
+            session_id=ID(stored=True),
         message=NUMERIC(stored=True),
         role=ID(),
         model=ID(),
@@ -101,8 +100,8 @@ class TextFilters:
     session_ids: frozenset[str] | None = None
 
 
-class TextIndex:
-    """A whoosh index in one folder; opened lazily, written by one ``writer()`` at a time."""
+class _WhooshFolder:
+    """One whoosh index in one folder, opened lazily; a damaged folder is ``IndexCorrupt``."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -133,36 +132,64 @@ class TextIndex:
                 ) from None
         return self._index
 
-    def replace_sessions(
-        self, removed: Iterable[str], added: Iterable[tuple[Session, int]]
-    ) -> None:
-        """Delete the documents of ``removed`` sessions and add those of ``added``; one commit."""
-        writer = self.open().writer()
-        try:
-            for session_id in removed:
-                writer.delete_by_term("session_id", session_id)
-            for session, start_ms in added:
-                for document in session_documents(session, start_ms):
-                    writer.add_document(**document)
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
-        self._searcher = None
-
     def searcher(self) -> Any:
         if self._searcher is None:
             from whoosh import scoring
 
-            self._searcher = self.open().searcher(weighting=scoring.BM25F())
+            self._searcher = self.open().searcher(weighting=scoring.BM25F(B=0.75, K1=1.5))
         else:
             self._searcher = self._searcher.refresh()
         return self._searcher
 
-    def _filter(self, kind: str, filters: TextFilters, role: str | None) -> Any:
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+
+
+class TextIndex:
+    """Two whoosh indexes under one folder: whole sessions (ranking) and messages (snippets, roles).
+
+    Kept apart so each has its own term and length statistics: mixed in one index, short message
+    documents would distort the BM25 length normalisation of the long session documents.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._sessions = _WhooshFolder(directory / "sessions")
+        self._messages = _WhooshFolder(directory / "messages")
+
+    def exists(self) -> bool:
+        return self._sessions.exists() or self._messages.exists()
+
+    def create(self) -> None:
+        self._sessions.create()
+        self._messages.create()
+
+    def replace_sessions(
+        self, removed: Iterable[str], added: Iterable[tuple[Session, int]]
+    ) -> None:
+        """Delete the documents of ``removed`` sessions and add those of ``added``; one commit each."""
+        removed, added = list(removed), list(added)
+        writers = {SESSION_DOC: self._sessions.open().writer(), MESSAGE_DOC: self._messages.open().writer()}
+        try:
+            for writer in writers.values():
+                for session_id in removed:
+                    writer.delete_by_term("session_id", session_id)
+            for session, start_ms in added:
+                for document in session_documents(session, start_ms):
+                    writers[document.pop("kind")].add_document(**document)
+        except BaseException:
+            for writer in writers.values():
+                writer.cancel()
+            raise
+        writers[MESSAGE_DOC].commit()
+        writers[SESSION_DOC].commit()
+
+    def _filter(self, filters: TextFilters, role: str | None) -> Any:
         from whoosh.query import And, NumericRange, Or, Term
 
-        parts: list[Any] = [Term("kind", kind)]
+        parts: list[Any] = []
         if filters.start_from is not None or filters.start_until is not None:
             parts.append(NumericRange("start", filters.start_from, filters.start_until))
         if filters.model:
@@ -174,7 +201,7 @@ class TextIndex:
             parts.append(Or([Term("session_id", sid) for sid in sorted(filters.session_ids)]))
         if role:
             parts.append(Term("role", role))
-        return And(parts)
+        return And(parts) if parts else None
 
     def rank_sessions(
         self, terms: list[str], filters: TextFilters, *, limit: int, role: str | None = None
@@ -185,11 +212,10 @@ class TextIndex:
         if not terms:
             return []
         query = Or([Term("text", term) for term in terms])
-        searcher = self.searcher()
         if role is None:
-            results = searcher.search(query, filter=self._filter(SESSION_DOC, filters, None), limit=limit)
+            results = self._sessions.searcher().search(query, filter=self._filter(filters, None), limit=limit)
             return [(hit["session_id"], float(hit.score)) for hit in results]
-        results = searcher.search(query, filter=self._filter(MESSAGE_DOC, filters, role), limit=limit * 8)
+        results = self._messages.searcher().search(query, filter=self._filter(filters, role), limit=limit * 8)
         best: dict[str, float] = {}
         for hit in results:
             best.setdefault(hit["session_id"], float(hit.score))
@@ -205,10 +231,9 @@ class TextIndex:
             return []
         query = Or([Term("text", term) for term in terms])
         filters = TextFilters(session_ids=frozenset([session_id]))
-        results = self.searcher().search(query, filter=self._filter(MESSAGE_DOC, filters, role), limit=limit)
+        results = self._messages.searcher().search(query, filter=self._filter(filters, role), limit=limit)
         return [(int(hit["message"]), float(hit.score)) for hit in results]
 
     def close(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
-            self._searcher = None
+        self._sessions.close()
+        self._messages.close()

@@ -197,14 +197,15 @@ def test_old_format_and_corrupt_indexes_say_rebuild(tmp_path):
     document = json.loads(good)
     document["format"] = 0
     manifest.write_text(json.dumps(document))
-    with pytest.raises(IndexCorrupt, match="has format 0, this version reads 1: run `ollm index --rebuild`"):
+    with pytest.raises(IndexCorrupt, match="has format 0, this version reads 2: run `ollm index --rebuild`"):
         Searcher(home).search("tart")
     manifest.write_text("{not json")
     with pytest.raises(IndexCorrupt, match="damaged: run `ollm index --rebuild`"):
         Searcher(home).search("tart")
     manifest.write_bytes(good)
-    for path in (home / "index" / "fulltext").iterdir():
-        path.write_bytes(b"garbage")
+    for path in (home / "index" / "fulltext").rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"garbage")
     with pytest.raises(IndexProblem, match="ollm index --rebuild"):
         Searcher(home).search("tart", mode="text")
     report = Index(home).sync(rebuild=True)
