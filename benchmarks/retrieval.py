@@ -23,6 +23,7 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
+from ollm_recall.errors import IndexProblem
 from ollm_recall.indexer import Index
 from ollm_recall.search import MODES, Searcher
 
@@ -90,7 +91,11 @@ def main() -> int:
     for archive in sorted(by_archive):
         home = prepare_home(args.data, archive, args.work)
         started = time.perf_counter()
-        report = Index(home).sync()
+        try:
+            report = Index(home).sync()
+        except IndexProblem as problem:  # an index of an older format: build it again
+            print(f"{archive}: {problem}", file=sys.stderr)
+            report = Index(home).sync(rebuild=True)
         print(f"{archive}: {report.summary()}", file=sys.stderr)
         searcher = Searcher(home)
         for query in by_archive[archive]:

@@ -14,7 +14,7 @@ import orjson
 from .atomic import write_atomic
 from .errors import IndexCorrupt, IndexMissing
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 REBUILD_HINT = "run `ollm index --rebuild`"
 
 

@@ -7,6 +7,7 @@ good on at least one side to appear.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +29,10 @@ if TYPE_CHECKING:
 
 Mode = Literal["hybrid", "text", "semantic"]
 MODES: tuple[str, ...] = ("hybrid", "text", "semantic")
-TEXT_WEIGHT = 0.5
+TEXT_WEIGHT = 0.2
+DENSE_WEIGHT = 0.8
+RECENCY_WEIGHT = 0.2
+RECENCY_DAYS = 30.0
 SNIPPET_CHARS = 220
 
 
@@ -152,25 +156,35 @@ class Searcher:
             for sid, score in self._text.rank_sessions(terms, filters, limit=pool * 2, role=role):
                 if sid in allowed:
                     text_scores[sid] = score
-        dense: dict[str, list[tuple[float, int, int]]] = {}
+        dense: dict[str, tuple[float, list[tuple[float, int, int]]]] = {}
         if mode in ("hybrid", "semantic"):
             vector = self.index.embedder.embed_query(query)
             dense = self._vectors.best_per_session(vector, self._manifest.current_segments(), allowed=allowed)
             if role is not None:
                 dense = self._only_role(dense, role)
-        ranked = _fuse(text_scores, {sid: units[0][0] for sid, units in dense.items()}, mode)[:limit]
-        return [self._hit(sid, score, terms, dense.get(sid, []), role, snippets) for sid, score in ranked]
+        reference_ms = until_ms if until_ms is not None else _ms(datetime.now().astimezone())
+        age_days = {
+            sid: max(0.0, (reference_ms - self._manifest.sessions[sid].last_ms) / 86_400_000)
+            for sid in set(text_scores) | set(dense)
+        }
+        dense_scores = {sid: value[0] for sid, value in dense.items()}
+        ranked = _fuse(text_scores, dense_scores, age_days, mode)[:limit]
+        return [
+            self._hit(sid, score, terms, dense.get(sid, (0.0, []))[1], role, snippets)
+            for sid, score in ranked
+        ]
 
-    def _only_role(self, dense: dict[str, list[tuple[float, int, int]]], role: str):
+    def _only_role(self, dense: dict[str, tuple[float, list[tuple[float, int, int]]]], role: str):
+        """Keep the sessions whose closest units are messages of ``role``, scored by those alone."""
         kept = {}
-        for sid, units in dense.items():
+        for sid, (_score, units) in dense.items():
             try:
                 session = self.store.read(sid)
             except (SessionNotFound, CorruptSession):
                 continue
             units = [u for u in units if u[1] < len(session.messages) and session.messages[u[1]].role == role]
             if units:
-                kept[sid] = units
+                kept[sid] = (sum(u[0] for u in units) / len(units), units)
         return kept
 
     def _hit(
@@ -217,16 +231,27 @@ class Searcher:
             self._text.close()
 
 
-def _fuse(text: dict[str, float], dense: dict[str, float], mode: str) -> list[tuple[str, float]]:
-    """Weighted sum of the max-normalised BM25F score and the cosine similarity."""
+def _fuse(
+    text: dict[str, float], dense: dict[str, float], age_days: dict[str, float], mode: str
+) -> list[tuple[str, float]]:
+    """Rank by one side, or (hybrid) by a weighted sum of the max-normalised BM25F score, the dense
+    score and a recency prior.
+
+    Weights tuned on the dev set (see docs/search.md): recent sessions are the likelier subject of a
+    question about "last time", so a session's age counts a little when the words and the meaning
+    are close.
+    """
     if mode == "text":
         return sorted(text.items(), key=lambda item: (-item[1], item[0]))
     if mode == "semantic":
         return sorted(dense.items(), key=lambda item: (-item[1], item[0]))
     top_text = max(text.values(), default=0.0) or 1.0
-    combined = {}
-    for sid in set(text) | set(dense):
-        combined[sid] = TEXT_WEIGHT * text.get(sid, 0.0) / top_text + (1 - TEXT_WEIGHT) * dense.get(sid, 0.0)
+    combined = {
+        sid: TEXT_WEIGHT * text.get(sid, 0.0) / top_text
+        + DENSE_WEIGHT * dense.get(sid, 0.0)
+        + RECENCY_WEIGHT * math.exp(-age_days.get(sid, 0.0) / RECENCY_DAYS)
+        for sid in set(text) | set(dense)
+    }
     return sorted(combined.items(), key=lambda item: (-item[1], item[0]))
 
 

@@ -1,7 +1,7 @@
 """The vector index: immutable segments of unit vectors, memory-mapped, searched by exact dot product.
 
 A segment is three files written once: ``<name>.npy`` (float32 rows), ``<name>.rows.npy`` (int32:
-session ordinal, first message, last message) and ``<name>.sessions.json`` (the ordinals' ids). The
+session ordinal, message index, chunk index) and ``<name>.sessions.json`` (the ordinals' ids). The
 manifest says which segments are current for each session, so a re-indexed or deleted session's old
 rows are simply not counted; nothing is rewritten in place.
 """
@@ -44,7 +44,7 @@ def write_segment(
     directory.mkdir(parents=True, exist_ok=True)
     ordinals: dict[str, int] = {}
     rows = np.array(
-        [(ordinals.setdefault(session_id, len(ordinals)), first, last) for session_id, first, last in keys],
+        [(ordinals.setdefault(sid, len(ordinals)), message, chunk) for sid, message, chunk in keys],
         dtype=np.int32,
     ).reshape(-1, 3)
     write_atomic(directory / f"{name}.sessions.json", orjson.dumps(list(ordinals)))
@@ -64,14 +64,16 @@ class VectorIndex:
         current: dict[str, set[str]],
         *,
         allowed: set[str] | None = None,
-        top_units: int = 2000,
-    ) -> dict[str, list[tuple[float, int, int]]]:
-        """Sessions owning the ``top_units`` closest units, each with its units' (score, first, last).
+        top: int = 3,
+    ) -> dict[str, tuple[float, list[tuple[float, int, int]]]]:
+        """Each session's score (the mean similarity of its ``top`` closest units) and those units
+        as (score, message, chunk), best first.
 
         ``current`` maps a session id to the segment names that hold its current vectors; rows of other
         segments are stale. ``allowed`` limits the sessions (filters).
         """
-        scored: list[tuple[np.ndarray, np.ndarray, Segment]] = []
+        number: dict[str, int] = {}
+        all_scores, all_sessions, all_messages, all_chunks = [], [], [], []
         for segment in self.segments:
             live = np.fromiter(
                 (
@@ -83,20 +85,32 @@ class VectorIndex:
             )
             if not live.any():
                 continue
+            global_ids = np.array([number.setdefault(sid, len(number)) for sid in segment.session_ids])
             indices = np.flatnonzero(live[segment.rows[:, 0]])
-            scores = np.asarray(segment.vectors[indices] @ query, dtype=np.float32)
-            if len(indices) > top_units:
-                keep = np.argpartition(-scores, top_units)[:top_units]
-                indices, scores = indices[keep], scores[keep]
-            scored.append((indices, scores, segment))
-        candidates = [
-            (float(score), segment, int(row))
-            for indices, scores, segment in scored
-            for row, score in zip(indices.tolist(), scores.tolist(), strict=True)
-        ]
-        candidates.sort(key=lambda item: -item[0])
-        found: dict[str, list[tuple[float, int, int]]] = {}
-        for score, segment, row in candidates[:top_units]:
-            ordinal, first, last = (int(value) for value in segment.rows[row])
-            found.setdefault(segment.session_ids[ordinal], []).append((score, first, last))
+            all_scores.append(np.asarray(segment.vectors[indices] @ query, dtype=np.float32))
+            all_sessions.append(global_ids[segment.rows[indices, 0]])
+            all_messages.append(segment.rows[indices, 1])
+            all_chunks.append(segment.rows[indices, 2])
+        if not all_scores:
+            return {}
+        names = list(number)
+        scores = np.concatenate(all_scores)
+        sessions = np.concatenate(all_sessions)
+        order = np.lexsort((-scores, sessions))
+        sessions, scores = sessions[order], scores[order]
+        messages, chunks = np.concatenate(all_messages)[order], np.concatenate(all_chunks)[order]
+        starts = np.flatnonzero(np.r_[True, sessions[1:] != sessions[:-1]])
+        sizes = np.diff(np.r_[starts, len(sessions)])
+        rank = np.arange(len(sessions)) - np.repeat(starts, sizes)
+        keep = rank < top
+        sums = np.bincount(sessions[keep], weights=scores[keep], minlength=len(names))
+        counts = np.bincount(sessions[keep], minlength=len(names))
+        found: dict[str, tuple[float, list[tuple[float, int, int]]]] = {}
+        for start, size in zip(starts.tolist(), sizes.tolist(), strict=True):
+            session = int(sessions[start])
+            units = [
+                (float(scores[row]), int(messages[row]), int(chunks[row]))
+                for row in range(start, start + min(size, top))
+            ]
+            found[names[session]] = (float(sums[session] / counts[session]), units)
         return found
