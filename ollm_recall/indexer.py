@@ -132,6 +132,7 @@ class Index:
         self.directory = Path(index_dir) if index_dir is not None else self.home / "index"
         self.store = SessionStore(sessions_dir(self.home))
         self._embedder = embedder
+        self.synced: tuple[Manifest, int] | None = None
 
     @property
     def embedder(self) -> EmbedderLike:
@@ -176,6 +177,8 @@ class Index:
             else:
                 manifest = self._manifest_for_update()
                 report = self._update(manifest, TextIndex(self.text_dir), self.vector_dir, progress)
+                if not report.interrupted and self.manifest_path.exists():
+                    self.synced = (manifest, self.manifest_path.stat().st_mtime_ns)
         finally:
             lock.release()
         report.seconds = time.perf_counter() - started

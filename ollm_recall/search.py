@@ -73,8 +73,9 @@ class Searcher:
         *,
         index_dir: str | os.PathLike[str] | None = None,
         embedder: EmbedderLike | None = None,
+        index: Index | None = None,
     ) -> None:
-        self.index = Index(home, index_dir=index_dir, embedder=embedder)
+        self.index = index or Index(home, index_dir=index_dir, embedder=embedder)
         self.store = SessionStore(sessions_dir(Path(home)))
         self._text: TextIndex | None = None
         self._vectors: VectorIndex | None = None
@@ -89,7 +90,11 @@ class Searcher:
             stamp = None
         if self._manifest is not None and stamp == self._manifest_stamp:
             return
-        manifest = self.index.load_manifest()
+        synced = self.index.synced
+        if synced is not None and synced[1] == stamp and self.index.text_dir.exists():
+            manifest = synced[0]
+        else:
+            manifest = self.index.load_manifest()
         from .vectorstore import VectorIndex
 
         try:

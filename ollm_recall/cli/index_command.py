@@ -56,9 +56,11 @@ class BarProgress:
         self.progress.stop()
 
 
-def run_sync(paths: Paths, *, rebuild: bool = False, quiet: bool = False) -> SyncReport:
+def run_sync(
+    paths: Paths, *, rebuild: bool = False, quiet: bool = False, index: Index | None = None
+) -> SyncReport:
     """Sync the index of ``paths``, with a progress bar when stderr is a terminal."""
-    index = Index(paths.home, index_dir=paths.index_dir)
+    index = index or Index(paths.home, index_dir=paths.index_dir)
     if quiet or not sys.stderr.isatty():
         return index.sync(rebuild=rebuild)
     with BarProgress() as bar:

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from ..dates import parse_date
 from ..errors import UsageError
+from ..indexer import Index
 from ..search import MODES, Hit, Searcher
 from .index_command import run_sync
 from .output import Paths, handle_errors, info, stdout, warn
@@ -79,11 +80,12 @@ def recall(
         from ..model import validate_session_id
 
         validate_session_id(session)
+    index = Index(paths.home, index_dir=paths.index_dir)
     if not no_sync:
-        report = run_sync(paths, quiet=as_json)
+        report = run_sync(paths, quiet=as_json, index=index)
         for line in report.broken:
             warn(f"skipped {line}")
-    searcher = Searcher(paths.home, index_dir=paths.index_dir)
+    searcher = Searcher(paths.home, index=index)
     hits = searcher.search(
         query, limit=limit, since=since_at, until=until_at, model=model, provider=provider, role=role,
         session=session, mode=mode,  # type: ignore[arg-type]
