@@ -70,15 +70,19 @@ def raw_model_throughput(home: Path, sample: int = 2000) -> float:
     return min(sample, len(texts)) / (time.perf_counter() - started)
 
 
-def bench(count: int, work: Path, repeats: int) -> dict[str, float]:
+def bench(count: int, work: Path, repeats: int, reuse: bool) -> dict[str, float]:
     home = work / f"archive-{count}"
     messages = make_archive(home / "sessions", count)
     extra = SessionStore(home / "sessions").path_for(make_session(random.Random(99), count + 10).session_id)
     extra.unlink(missing_ok=True)
-    shutil.rmtree(home / "index", ignore_errors=True)
-    build_seconds, build_rss, out = run(["index", "--json"], home)
-    build = json.loads(out)
-    raw = raw_model_throughput(home)
+    if reuse and (home / "index" / "manifest.json").exists():
+        run(["index", "--json"], home)
+        build_seconds, build_rss, build, raw = float("nan"), 0, {"embedded": 0}, float("nan")
+    else:
+        shutil.rmtree(home / "index", ignore_errors=True)
+        build_seconds, build_rss, out = run(["index", "--json"], home)
+        build = json.loads(out)
+        raw = raw_model_throughput(home)
     SessionStore(home / "sessions").write(make_session(random.Random(99), count + 10))
     sync_seconds, _, out = run(["index", "--json"], home)
     assert json.loads(out)["added"] == 1
@@ -113,12 +117,14 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, action="append", help="archive size (repeatable)")
     parser.add_argument("--repeats", type=int, default=7, help="new-process recalls per mode")
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "search")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep an index built by an earlier run (no build figures)")
     args = parser.parse_args()
     sizes = args.sessions or [1_000, 10_000, 50_000]
     print("sessions messages  build s  texts/s (raw model)  +1 session s  recall hybrid p50/p95 s  "
           "text p50 s  warm p50 ms  RSS MiB build/recall/warm")
     for count in sizes:
-        row = bench(count, args.work, args.repeats)
+        row = bench(count, args.work, args.repeats, args.reuse)
         print(f"{row['sessions']:>8,} {row['messages']:>8,} {row['build_s']:>8.1f} "
               f"{row['texts_per_s']:>8.0f} ({row['raw_texts_per_s']:>6.0f}) {row['sync_s']:>13.2f} "
               f"{row['hybrid_p50']:>14.2f}/{row['hybrid_p95']:.2f} {row['text_p50']:>11.2f} "

@@ -7,8 +7,10 @@ good on at least one side to appear.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +23,7 @@ from .manifest import REBUILD_HINT, Manifest
 from .model import ROLES, Session
 from .store import SessionStore
 from .summary import model_matches
-from .textsearch import TextFilters, TextIndex, analyzer, query_terms
+from .textsearch import TextFilters, TextIndex, query_terms
 from .timestamps import format_timestamp
 
 if TYPE_CHECKING:
@@ -216,9 +218,7 @@ class Searcher:
 
     def _snippets(self, session: Session, terms: list[str], units, role: str | None) -> list[Snippet]:
         assert self._text is not None
-        chosen: list[int] = []
-        for index, _score in self._text.best_messages(terms, session.session_id, role=role, limit=3):
-            chosen.append(index)
+        chosen = best_text_messages(session, set(terms), role=role, limit=3)
         for _score, first, _last in units[:3]:
             if first not in chosen:
                 chosen.append(first)
@@ -260,11 +260,45 @@ def _fuse(
     return sorted(combined.items(), key=lambda item: (-item[1], item[0]))
 
 
+_WORD = re.compile(r"\w+")
+
+
+@functools.lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    from whoosh.lang.porter import stem
+
+    return stem(word)
+
+
+def _word_stems(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, stem) of each word: the index's analysis, done fast for snippets and highlights."""
+    return [(m.start(), m.end(), _stem(m.group().lower())) for m in _WORD.finditer(text)
+            if len(m.group()) >= 2]
+
+
+def best_text_messages(session: Session, terms: set[str], *, role: str | None, limit: int) -> list[int]:
+    """Indexes of the messages with the most distinct query terms (then the most matches).
+
+    Scored here rather than in whoosh: the session is already loaded, and whoosh reads the whole
+    posting list of every common query word before it can narrow to one session.
+    """
+    if not terms:
+        return []
+    scored = []
+    for index, message in enumerate(session.messages):
+        if message.exclude_from_context or (role is not None and message.role != role):
+            continue
+        matched = [stem for _start, _end, stem in _word_stems(message.content) if stem in terms]
+        if matched:
+            scored.append((-len(set(matched)), -len(matched), index))
+    return [index for *_score, index in sorted(scored)[:limit]]
+
+
 def excerpt(
     text: str, terms: set[str], width: int = SNIPPET_CHARS
 ) -> tuple[str, tuple[tuple[int, int], ...]]:
     """Up to ``width`` characters around the first matched term, with the matched spans."""
-    spans = [(t.startchar, t.endchar) for t in analyzer()(text, chars=True) if t.text in terms]
+    spans = [(start, end) for start, end, stem in _word_stems(text) if stem in terms]
     flat = " ".join(text.split())
     if not spans:
         cut = flat[:width]

@@ -7,6 +7,7 @@ message documents give snippets and the role filter.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,9 @@ SESSION_DOC = "s"
 MESSAGE_DOC = "m"
 
 
+@functools.lru_cache(maxsize=1)
 def analyzer() -> Any:
+    """The one analyser (its stem cache is per instance, so it is built once)."""
     from whoosh.analysis import StemmingAnalyzer
 
     return StemmingAnalyzer(stoplist=STOP_WORDS, minsize=2)
@@ -220,19 +223,6 @@ class TextIndex:
         for hit in results:
             best.setdefault(hit["session_id"], float(hit.score))
         return sorted(best.items(), key=lambda item: -item[1])[:limit]
-
-    def best_messages(
-        self, terms: list[str], session_id: str, *, role: str | None, limit: int
-    ) -> list[tuple[int, float]]:
-        """The messages of one session that match best: (message index, score)."""
-        from whoosh.query import Or, Term
-
-        if not terms:
-            return []
-        query = Or([Term("text", term) for term in terms])
-        filters = TextFilters(session_ids=frozenset([session_id]))
-        results = self._messages.searcher().search(query, filter=self._filter(filters, role), limit=limit)
-        return [(int(hit["message"]), float(hit.score)) for hit in results]
 
     def close(self) -> None:
         self._sessions.close()
