@@ -31,6 +31,7 @@ from .textsearch import TextIndex
 
 BATCH_TEXTS = 2048
 BATCH_SESSIONS = 200
+MERGE_BATCH_SESSIONS = 50
 
 
 class EmbedderLike(Protocol):
@@ -250,7 +251,7 @@ class Index:
             progress.planned(len(candidates), 0)
         try:
             if removed:
-                text_index.replace_sessions(removed, [])
+                text_index.replace_sessions(removed, [], merge=len(removed) >= MERGE_BATCH_SESSIONS)
                 for sid in removed:
                     del manifest.sessions[sid]
                 manifest.save(manifest_path)
@@ -341,6 +342,7 @@ class Index:
         text_index.replace_sessions(
             [c.session.session_id for c in batch if c.known is not None],
             [(c.session, start_ms(c.session.start_time)) for c in batch],
+            merge=len(batch) >= MERGE_BATCH_SESSIONS,
         )
         with_vectors = {key[0] for key in keys}
         for change in batch:

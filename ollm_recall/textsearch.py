@@ -170,9 +170,13 @@ class TextIndex:
         self._messages.create()
 
     def replace_sessions(
-        self, removed: Iterable[str], added: Iterable[tuple[Session, int]]
+        self, removed: Iterable[str], added: Iterable[tuple[Session, int]], *, merge: bool = True
     ) -> None:
-        """Delete the documents of ``removed`` sessions and add those of ``added``; one commit each."""
+        """Delete the documents of ``removed`` sessions and add those of ``added``; one commit each.
+
+        ``merge=False`` only appends a segment: whoosh's merge of small segments can take seconds,
+        which an incremental sync of one session must not pay; large batches merge as usual.
+        """
         removed, added = list(removed), list(added)
         writers = {SESSION_DOC: self._sessions.open().writer(), MESSAGE_DOC: self._messages.open().writer()}
         try:
@@ -186,8 +190,8 @@ class TextIndex:
             for writer in writers.values():
                 writer.cancel()
             raise
-        writers[MESSAGE_DOC].commit()
-        writers[SESSION_DOC].commit()
+        writers[MESSAGE_DOC].commit(merge=merge)
+        writers[SESSION_DOC].commit(merge=merge)
 
     def _filter(self, filters: TextFilters, role: str | None) -> Any:
         from whoosh.query import And, NumericRange, Or, Term
