@@ -103,6 +103,17 @@ class TextFilters:
     session_ids: frozenset[str] | None = None
 
 
+MAX_UNMERGED_SEGMENTS = 24
+
+
+def _merge_when_many(writer: Any, segments: list[Any]) -> list[Any]:
+    """whoosh merge policy for small commits: append, until segments pile up past a bound."""
+    from whoosh.writing import MERGE_SMALL, NO_MERGE
+
+    policy = MERGE_SMALL if len(segments) > MAX_UNMERGED_SEGMENTS else NO_MERGE
+    return policy(writer, segments)
+
+
 class _WhooshFolder:
     """One whoosh index in one folder, opened lazily; a damaged folder is ``IndexCorrupt``."""
 
@@ -190,8 +201,8 @@ class TextIndex:
             for writer in writers.values():
                 writer.cancel()
             raise
-        writers[MESSAGE_DOC].commit(merge=merge)
-        writers[SESSION_DOC].commit(merge=merge)
+        for kind in (MESSAGE_DOC, SESSION_DOC):
+            writers[kind].commit(mergetype=None if merge else _merge_when_many)
 
     def _filter(self, filters: TextFilters, role: str | None) -> Any:
         from whoosh.query import And, NumericRange, Or, Term
