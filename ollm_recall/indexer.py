@@ -186,14 +186,20 @@ class Index:
         return report
 
     def _manifest_for_update(self) -> Manifest:
+        """The current manifest, or a new empty index when there is none.
+
+        Without a manifest nothing in the folder is known to be complete (a first build interrupted
+        before its first batch), so derived files are cleared and the build starts over; the empty
+        manifest is written at once, so a build interrupted later resumes from its last batch.
+        """
         try:
             return self.load_manifest()
         except IndexMissing:
-            if self.text_dir.exists() or self.vector_dir.exists():
-                raise IndexProblem(
-                    f"the index in {self.directory} has no manifest: {REBUILD_HINT}"
-                ) from None
-            return self._fresh(self.text_dir)
+            shutil.rmtree(self.text_dir, ignore_errors=True)
+            shutil.rmtree(self.vector_dir, ignore_errors=True)
+            manifest = self._fresh(self.text_dir)
+            manifest.save(self.manifest_path)
+            return manifest
 
     def _fresh(self, text_dir: Path) -> Manifest:
         TextIndex(text_dir).create()

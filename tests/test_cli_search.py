@@ -79,3 +79,34 @@ def test_a_corrupt_index_is_one_line_in_a_real_process(small_home):
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "2 added" in rebuilt.stderr
     assert json.loads(run_ollm("recall", "tart", "--json").stdout.splitlines()[0])["sessionId"] == "s-tart"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.5, 3.0, 6.0])
+def test_ctrl_c_during_index_keeps_a_usable_index(isolated_home, delay):
+    """SIGINT at any moment: no traceback, exit 130 or 0, and the next run completes the index."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    shutil.copytree(REPO / "examples" / "sessions", isolated_home / "sessions")
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from ollm_recall.cli.app import main; main()", "index"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "OLLM_HOME": str(isolated_home)},
+    )
+    time.sleep(delay)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=120)
+    assert "Traceback" not in err
+    assert child.returncode in (0, 1, 130), err
+    again = run_ollm("index", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(run_ollm("index", "status", "--json").stdout)["indexed"] == 45
+    found = run_ollm("recall", "php-fpm socket", "--json", "--no-sync", "--mode", "text")
+    assert json.loads(found.stdout.splitlines()[0])["sessionId"] == "session-1772486820000"

@@ -66,6 +66,8 @@ def main() -> None:
     """Console entry point: run the app; an unexpected failure is one line unless OLLM_DEBUG is set."""
     try:
         app()
+    except KeyboardInterrupt:
+        sys.exit(fail("interrupted", 130).exit_code)
     except Exception as exc:
         if os.environ.get("OLLM_DEBUG"):
             raise
