@@ -64,9 +64,12 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_message(sessions_path):
             acknowledged.append(first)
         time.sleep(rng.uniform(0.0, 0.06))
         child.send_signal(signal.SIGKILL)
-        remaining, _ = child.communicate(timeout=30)
+        # read the rest through the same buffered file: communicate() would bypass what readline()
+        # has already buffered, and lose acknowledgements
+        remaining = child.stdout.read()
+        child.wait(timeout=30)
         acknowledged.extend(line for line in remaining.split() if line)
-        assert child.returncode == -signal.SIGKILL
+        assert child.returncode == -signal.SIGKILL, child.stderr.read() if child.stderr else ""
         on_disk = read_texts(sessions_path, session_id)
         assert on_disk[: len(acknowledged)] == acknowledged, f"round {round_number}"
         # at most the one message being written when the kill came may be there unacknowledged

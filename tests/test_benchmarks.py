@@ -1,0 +1,55 @@
+"""The benchmark scripts run as the README says, on small inputs (their figures are not checked)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+
+def run_script(*args: str, timeout: int = 600) -> str:
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=REPO,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_recording_benchmark_quick(tmp_path):
+    out = run_script("benchmarks/recording.py", "--quick", "--samples", "10", "--repeats", "1",
+                     "--dir", str(tmp_path))
+    assert "record_message with auto-save" in out and "sessions list" in out
+    assert len([line for line in out.splitlines() if line.strip().startswith(("10 ", "100 ", "1,000"))]) >= 3
+
+
+@pytest.mark.slow
+def test_retrieval_benchmark_on_a_small_layout(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(REPO / "examples" / "sessions", data / "archives" / "examples")
+    queries = [
+        {"id": "q1", "query": "php site 502 after upgrading", "gold_session_ids": ["session-1772486820000"],
+         "conversation": "examples", "candidate_cutoff": "2026-12-01T00:00:00.000Z"},
+        {"id": "q2", "query": "starter smells of acetone", "gold_session_ids": ["session-1770542400000"],
+         "conversation": "examples"},
+    ]
+    (data / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
+    rankings = tmp_path / "rankings.jsonl"
+    out = run_script("benchmarks/retrieval.py", "--data", str(data), "--work", str(tmp_path / "work"),
+                     "--mode", "hybrid", "--mode", "text", "--rankings-out", str(rankings))
+    assert "2 queries, 1 archives" in out
+    header, hybrid, text = out.splitlines()[-3:]
+    assert header.split()[:6] == ["mode", "R@1", "R@5", "R@10", "NDCG@10", "MRR"]
+    assert hybrid.split()[0] == "hybrid" and float(hybrid.split()[2]) == 1.0
+    lines = [json.loads(line) for line in rankings.read_text().splitlines()]
+    assert [line["id"] for line in lines] == ["q1", "q2"]
+    assert lines[0]["ranked_session_ids"][0] == "session-1772486820000"
+
+
+@pytest.mark.slow
+def test_search_benchmark_on_a_tiny_archive(tmp_path):
+    out = run_script("benchmarks/search.py", "--sessions", "12", "--repeats", "1", "--work", str(tmp_path))
+    assert out.splitlines()[1].split()[0] == "12"
