@@ -237,3 +237,15 @@ def test_recording_and_indexing_at_the_same_time_lose_nothing(tmp_path):
     assert manifest["sessions"][session_id]["messages"] == 150
     found = Searcher(home).search("w-149", mode="text", role="user")
     assert ids(found) == [session_id]
+
+
+@pytest.mark.slow
+def test_exclude_leaves_out_the_current_session(searcher):
+    assert NGINX_502 in ids(searcher.search("nginx 502 php", limit=3))
+    assert NGINX_502 not in ids(searcher.search("nginx 502 php", limit=3, exclude=frozenset([NGINX_502])))
+
+
+@pytest.mark.slow
+def test_ranking_only_skips_snippets(searcher):
+    hits = searcher.search("nginx 502 php", limit=2, snippets=False)
+    assert hits[0].session_id == NGINX_502 and all(hit.snippets == [] for hit in hits)
