@@ -13,15 +13,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .errors import CorruptSession, IndexProblem, SessionNotFound, UsageError
-from .home import sessions_dir
 from .indexer import EmbedderLike, Index
 from .manifest import REBUILD_HINT, Manifest
 from .model import ROLES, Session
-from .store import SessionStore
 from .summary import model_matches
 from .textsearch import TextFilters, TextIndex, query_terms
 from .timestamps import format_timestamp
@@ -78,7 +75,7 @@ class Searcher:
         index: Index | None = None,
     ) -> None:
         self.index = index or Index(home, index_dir=index_dir, embedder=embedder)
-        self.store = SessionStore(sessions_dir(Path(home)))
+        self.store = self.index.store
         self._text: TextIndex | None = None
         self._vectors: VectorIndex | None = None
         self._manifest: Manifest | None = None
@@ -168,7 +165,7 @@ class Searcher:
             vector = self.index.embedder.embed_query(query)
             dense = self._vectors.best_per_session(vector, self._manifest.current_segments(), allowed=allowed)
             if role is not None:
-                dense = self._only_role(dense, role)
+                dense = self._only_role(dense, role, keep=pool)
         reference_ms = until_ms if until_ms is not None else _ms(datetime.now().astimezone())
         age_days = {
             sid: max(0.0, (reference_ms - self._manifest.sessions[sid].last_ms) / 86_400_000)
@@ -181,10 +178,14 @@ class Searcher:
             for sid, score in ranked
         ]
 
-    def _only_role(self, dense: dict[str, tuple[float, list[tuple[float, int, int]]]], role: str):
-        """Keep the sessions whose closest units are messages of ``role``, scored by those alone."""
+    def _only_role(
+        self, dense: dict[str, tuple[float, list[tuple[float, int, int]]]], role: str, *, keep: int
+    ):
+        """Of the ``keep`` best sessions, those whose closest units are messages of ``role``, scored by
+        those alone (the vectors do not record roles, so only the best candidates' files are read)."""
+        best = sorted(dense.items(), key=lambda item: -item[1][0])[:keep]
         kept = {}
-        for sid, (_score, units) in dense.items():
+        for sid, (_score, units) in best:
             try:
                 session = self.store.read(sid)
             except (SessionNotFound, CorruptSession):

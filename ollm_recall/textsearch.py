@@ -94,9 +94,8 @@ def session_documents(session: Session, start_ms: int) -> Iterator[dict[str, Any
 
 @dataclass(frozen=True)
 class TextFilters:
-    """What narrows a search: start time range (ms), model (name or family), provider, sessions."""
+    """What narrows a full-text search: latest start (ms), model (name or family), provider, sessions."""
 
-    start_from: int | None = None
     start_until: int | None = None
     model: str | None = None
     provider: str | None = None
@@ -208,8 +207,8 @@ class TextIndex:
         from whoosh.query import And, NumericRange, Or, Term
 
         parts: list[Any] = []
-        if filters.start_from is not None or filters.start_until is not None:
-            parts.append(NumericRange("start", filters.start_from, filters.start_until))
+        if filters.start_until is not None:
+            parts.append(NumericRange("start", None, filters.start_until))
         if filters.model:
             wanted = filters.model.lower()
             parts.append(Term("model", wanted) if ":" in wanted else Term("family", wanted))
