@@ -16,6 +16,12 @@ what happened and, where there is something to do, what to do::
     │   └── IndexCorrupt            the index is damaged, or of another format or model
     ├── EmbeddingModelMissing       the bundled embedding model package is not installed
     ├── ExportError                 an export could not be written (unknown format, unwritable folder)
+    ├── ChatError                   a model server could not give a reply
+    │   ├── ServerUnreachable       nothing answers at the base URL (or it timed out)
+    │   ├── ModelNotFound           the server does not have the model; the message lists what it has
+    │   ├── ServerError             the server answered with an HTTP error; its own message is quoted
+    │   └── StreamBroken            the reply stream was cut off or malformed part-way
+    ├── ConfigError                 config.toml is unreadable or has a bad value
     └── UsageError                  a bad argument value (a date, a limit) reached the library
 """
 
@@ -72,6 +78,34 @@ class EmbeddingModelMissing(OllmRecallError):
 
 class ExportError(OllmRecallError):
     """An export could not be written: an unknown format or an unwritable folder."""
+
+
+class ChatError(OllmRecallError):
+    """A model server could not give a reply."""
+
+
+class ServerUnreachable(ChatError):
+    """Nothing answers at the base URL, or the server did not answer in time."""
+
+
+class ModelNotFound(ChatError):
+    """The server does not have the model asked for; the message lists the models it has."""
+
+
+class ServerError(ChatError):
+    """The server answered with an HTTP error; the message quotes the server's own words."""
+
+
+class StreamBroken(ChatError):
+    """The reply stream ended early or carried a line that is not what the protocol says."""
+
+    def __init__(self, message: str, partial: str = "") -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+class ConfigError(OllmRecallError):
+    """``config.toml`` cannot be read, or one of its values is of the wrong kind."""
 
 
 class UsageError(OllmRecallError):

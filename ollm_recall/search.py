@@ -48,7 +48,11 @@ class Snippet:
 
 @dataclass(frozen=True)
 class Hit:
-    """One session found, with its score and up to three snippets."""
+    """One session found, with its score and up to three snippets.
+
+    ``similarity`` is the cosine similarity of the session's best passages to the question (0 when
+    the dense side was not searched): unlike ``score``, it means the same from one question to the next.
+    """
 
     session_id: str
     score: float
@@ -57,6 +61,7 @@ class Hit:
     model: str
     provider: str
     snippets: list[Snippet] = field(default_factory=list)
+    similarity: float = 0.0
 
 
 def _ms(moment: datetime) -> int:
@@ -174,7 +179,8 @@ class Searcher:
         dense_scores = {sid: value[0] for sid, value in dense.items()}
         ranked = _fuse(text_scores, dense_scores, age_days, mode)[:limit]
         return [
-            self._hit(sid, score, terms, dense.get(sid, (0.0, []))[1], role, snippets)
+            self._hit(sid, score, terms, dense.get(sid, (0.0, []))[1], role, snippets,
+                      dense_scores.get(sid, 0.0))
             for sid, score in ranked
         ]
 
@@ -196,7 +202,8 @@ class Searcher:
         return kept
 
     def _hit(
-        self, session_id: str, score: float, terms: list[str], units, role: str | None, with_snippets: bool
+        self, session_id: str, score: float, terms: list[str], units, role: str | None, with_snippets: bool,
+        similarity: float,
     ) -> Hit:
         assert self._manifest is not None
         entry = self._manifest.sessions[session_id]
@@ -215,6 +222,7 @@ class Searcher:
             model=entry.model,
             provider=entry.provider,
             snippets=snippets,
+            similarity=round(similarity, 4),
         )
 
     def _snippets(self, session: Session, terms: list[str], units, role: str | None) -> list[Snippet]:

@@ -77,3 +77,31 @@ def run_ollm(*args: str, env: dict | None = None, input: str | None = None, cwd:
         cwd=cwd,
         timeout=120,
     )
+
+
+def _load_model_server_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("model_server", REPO / "examples" / "model_server.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+model_server_module = _load_model_server_module()
+
+
+@pytest.fixture
+def model_server():
+    """Start the stand-in model server (both APIs) on 127.0.0.1; every server started is stopped."""
+    started = []
+
+    def start(**options: object):
+        server = model_server_module.ModelServer(**options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

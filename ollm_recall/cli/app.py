@@ -10,7 +10,7 @@ import typer
 
 from .. import __version__
 from ..home import resolve_home
-from . import export_command, index_command, recall_command, sessions
+from . import chat_command, export_command, index_command, recall_command, sessions
 from .output import Paths, fail
 
 app = typer.Typer(
@@ -60,6 +60,8 @@ app.add_typer(sessions.app, name="sessions")
 app.command("export")(export_command.export)
 app.add_typer(index_command.app, name="index")
 app.command("recall")(recall_command.recall)
+app.command("chat")(chat_command.chat)
+app.command("config")(chat_command.config)
 
 
 def main() -> None:

@@ -1,0 +1,308 @@
+"""``Chat``: one conversation with a model server, recorded as it happens and helped by recall.
+
+Each turn: the user's words are saved before anything is sent; relevant past sessions are searched
+(the current one excluded) and put, within a token budget, into a system message the session file never
+holds (only their ids, in ``metadata.recalledSessions``); the reply is saved while it streams (at
+least every second, marked ``interrupted`` until it is complete), so a Ctrl-C, a dropped connection or
+a crash keeps what had arrived. Sessions ended by the chat are indexed before the next recall and
+when the chat closes, so they are searchable without a manual ``ollm index``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .chatclient import ChatClient, ReplyStream, Usage
+from .config import Settings
+from .errors import ChatError, IndexMissing, IndexProblem, OllmRecallError, SessionWriteError, UsageError
+from .home import sessions_dir
+from .indexer import Index
+from .manager import SessionManager
+from .model import Message
+from .recall_context import Recall, estimate_tokens, message_tokens, recall_for
+from .recording import ChatRecordingService
+from .search import Hit, Searcher
+
+SAVE_EVERY_SECONDS = 1.0
+REPLY_RESERVE_SHARE = 0.25
+REPLY_RESERVE_MAX = 2048
+
+Warn = Callable[[str], None]
+
+
+@dataclass
+class Turn:
+    """One exchange: the reply as received, what was recalled for it, the server's token counts."""
+
+    reply: str
+    recall: Recall | None = None
+    usage: Usage = field(default_factory=Usage)
+    interrupted: bool = False
+
+
+class Chat:
+    """A chat with one model server, recorded into ``<home>/sessions`` and helped by the archive."""
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str],
+        settings: Settings,
+        *,
+        index_dir: str | os.PathLike[str] | None = None,
+        client: ChatClient | None = None,
+        warn: Warn | None = None,
+    ) -> None:
+        self.home = Path(home)
+        self.settings = settings
+        self.client = client or ChatClient(
+            settings.provider,
+            settings.base_url,
+            api_key=os.environ.get(settings.api_key_env) if settings.provider == "openai" else None,
+            read_timeout=settings.timeout,
+        )
+        self.recording = ChatRecordingService(sessions_dir(self.home))
+        self.manager = SessionManager(self.recording, model=settings.model, provider=settings.provider)
+        self.index = Index(self.home, index_dir=index_dir)
+        self.recall_enabled = bool(settings.recall)
+        self._warn = warn or (lambda message: None)
+        self._searcher: Searcher | None = None
+        self._needs_sync = True
+        self._recall_broken = False
+        self.manager.on_session_change(self._session_changed)
+
+    @property
+    def session_id(self) -> str | None:
+        return self.manager.current_session_id
+
+    @property
+    def model(self) -> str | None:
+        return self.manager.current_model
+
+    def context_size(self) -> int:
+        """The current session's context window: its own ``contextSize``, else the setting."""
+        session_id = self.manager.current_session_id
+        if session_id is not None:
+            session = self.recording.get_session(session_id)
+            size = session.metadata.get("contextSize") if session is not None else None
+            if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+                return size
+            return int(self.settings.context_size)
+        return self.manager.pending_context_size or int(self.settings.context_size)
+
+    def send(
+        self,
+        text: str,
+        *,
+        on_recall: Callable[[Recall], None] | None = None,
+        on_piece: Callable[[str], None] | None = None,
+        stream: bool = True,
+    ) -> Turn:
+        """Record ``text``, recall what bears on it, stream the model's reply and record it.
+
+        Raises ``ChatError`` if the server fails (the user's message stays recorded, and so does any
+        part of the reply that arrived) and ``KeyboardInterrupt`` after saving a partial reply.
+        """
+        if not text.strip():
+            raise UsageError("an empty message is not sent")
+        if not self.manager.current_model:
+            raise UsageError("no model chosen: pass --model NAME or set model in config.toml")
+        session_id = self.manager.ensure_session()
+        self._record(session_id, Message.text("user", text), replace=False)
+        context_size = self.context_size()
+        history = self._history(session_id)
+        recall = self._recall(text, session_id, context_size, history[-1])
+        if recall is not None:
+            self._remember_recall(session_id, recall)
+            if on_recall is not None:
+                on_recall(recall)
+        messages = _fit(history, recall, context_size)
+        reply = self.client.chat(
+            self.manager.current_model, messages, context_size=context_size, stream=stream
+        )
+        return self._receive(session_id, reply, recall, on_piece)
+
+    def preview_recall(self, query: str, limit: int = 5) -> list[Hit]:
+        """What the archive holds for ``query`` (``/recall``), the current session left out."""
+        self._sync_if_needed()
+        exclude = frozenset([self.session_id]) if self.session_id else frozenset()
+        return self._get_searcher().search(query, limit=limit, exclude=exclude)
+
+    def new_session(self) -> str:
+        """End the current session; the next message starts a new one (``/new``)."""
+        return self.manager.create_new_session()
+
+    def switch_model(self, model: str) -> str:
+        """Talk to another model; a different model starts a new session (``/model``)."""
+        if not model.strip():
+            raise UsageError("/model needs a model name, e.g. /model llama3.2")
+        return self.manager.switch_model(model.strip())
+
+    def set_context_size(self, size: int) -> None:
+        """Context size for the next new session only (``/context N``)."""
+        self.manager.set_pending_context_size(size)
+
+    def resume(self, session_id: str) -> str:
+        """Go on with an earlier session (``/resume ID`` or ``--resume``)."""
+        return self.manager.resume(session_id)
+
+    def close(self) -> None:
+        """Release the session and index what this chat recorded, so the next recall finds it."""
+        recorded = self.session_id is not None
+        self.recording.close()
+        if recorded and self.recall_enabled and not self._recall_broken:
+            try:
+                self._sync(quiet=True)
+            except OllmRecallError as exc:
+                self._warn(f"the index was not brought up to date ({exc}); `ollm index` will do it")
+        if self._searcher is not None:
+            self._searcher.close()
+        self.client.close()
+
+    def _session_changed(self, _session_id: str, _model: str) -> None:
+        self._needs_sync = True
+
+    def _record(self, session_id: str, message: Message, *, replace: bool) -> None:
+        try:
+            if replace:
+                self.recording.replace_last_message(session_id, message)
+            else:
+                self.recording.record_message(session_id, message)
+        except SessionWriteError as exc:  # kept in memory; the next save writes it
+            self._warn(f"{exc} (kept in memory; the next save retries)")
+
+    def _history(self, session_id: str) -> list[dict[str, str]]:
+        session = self.recording.get_session(session_id)
+        assert session is not None
+        return [
+            {"role": m.role, "content": m.content} for m in session.messages if not m.exclude_from_context
+        ]
+
+    def _recall(self, text: str, session_id: str, context_size: int, last: dict[str, str]) -> Recall | None:
+        if not self.recall_enabled or self._recall_broken:
+            return None
+        budget = min(
+            int(context_size * self.settings.recall_budget),
+            context_size - _reply_reserve(context_size) - message_tokens(last),
+        )
+        if budget < 64:
+            return None
+        try:
+            if not self._sync_if_needed():
+                return None
+            return recall_for(
+                self._get_searcher(),
+                text,
+                budget_tokens=budget,
+                threshold=self.settings.recall_threshold,
+                most=self.settings.recall_sessions,
+                exclude=frozenset([session_id]),
+            )
+        except OllmRecallError as exc:
+            self._recall_broken = True
+            self._warn(f"recall is off for this chat: {exc}")
+            return None
+
+    def _sync_if_needed(self) -> bool:
+        """Bring the index up to date if a session ended since the last sync; False if there is none."""
+        if not self._needs_sync:
+            return True
+        return self._sync(quiet=False)
+
+    def _sync(self, *, quiet: bool) -> bool:
+        if not self.index.manifest_path.exists():
+            if not quiet:
+                self._recall_broken = True
+                self._warn("recall is off: the archive has no index yet (run `ollm index` once)")
+            return False
+        try:
+            self.index.sync()
+        except IndexMissing:
+            return False
+        except IndexProblem as exc:
+            if "another" not in str(exc):  # another process is indexing: search what is there
+                raise
+        self._needs_sync = False
+        return True
+
+    def _get_searcher(self) -> Searcher:
+        if self._searcher is None:
+            self._searcher = Searcher(self.home, index=self.index)
+        return self._searcher
+
+    def _remember_recall(self, session_id: str, recall: Recall) -> None:
+        session = self.recording.get_session(session_id)
+        before = session.metadata.get("recalledSessions") if session is not None else None
+        known = list(before) if isinstance(before, list) else []
+        added = [s.session_id for s in recall.sessions if s.session_id not in known]
+        if added:
+            try:
+                self.recording.update_metadata(session_id, {"recalledSessions": known + added})
+            except SessionWriteError as exc:
+                self._warn(f"{exc} (kept in memory; the next save retries)")
+
+    def _receive(
+        self,
+        session_id: str,
+        reply: ReplyStream,
+        recall: Recall | None,
+        on_piece: Callable[[str], None] | None,
+    ) -> Turn:
+        started = None
+        saved_at = 0.0
+        timestamp = None
+        try:
+            for piece in reply:
+                if on_piece is not None:
+                    on_piece(piece)
+                now = time.monotonic()
+                if started is None or now - saved_at >= SAVE_EVERY_SECONDS:
+                    partial = Message.text("assistant", reply.text, timestamp=timestamp, interrupted=True)
+                    timestamp = partial.timestamp
+                    self._record(session_id, partial, replace=started is not None)
+                    started, saved_at = True, now
+        except (KeyboardInterrupt, ChatError):
+            reply.close()
+            if reply.text:
+                message = Message.text("assistant", reply.text, timestamp=timestamp, interrupted=True)
+                self._record(session_id, message, replace=started is not None)
+            raise
+        final = Message.text("assistant", reply.text, timestamp=timestamp)
+        self._record(session_id, final, replace=started is not None)
+        if reply.usage.total:
+            session = self.recording.get_session(session_id)
+            count = session.metadata.get("tokenCount", 0) if session is not None else 0
+            count = count if isinstance(count, int) else 0
+            try:
+                self.recording.update_metadata(session_id, {"tokenCount": count + reply.usage.total})
+            except SessionWriteError as exc:
+                self._warn(f"{exc} (kept in memory; the next save retries)")
+        return Turn(reply.text, recall, reply.usage)
+
+
+def _reply_reserve(context_size: int) -> int:
+    """Tokens kept free for the model's answer."""
+    return min(REPLY_RESERVE_MAX, int(context_size * REPLY_RESERVE_SHARE))
+
+
+def _fit(history: list[dict[str, str]], recall: Recall | None, context_size: int) -> list[dict[str, str]]:
+    """The messages to send: the recall block just before the newest message, and as much of the
+    conversation as fits beside it and the reply's reserve (oldest turns dropped first)."""
+    room = context_size - _reply_reserve(context_size) - (recall.tokens if recall else 0)
+    kept: list[dict[str, str]] = []
+    for message in reversed(history):
+        cost = message_tokens(message)
+        if kept and cost > room:
+            break
+        kept.append(message)
+        room -= cost
+    kept.reverse()
+    if recall is not None:
+        kept.insert(len(kept) - 1, {"role": "system", "content": recall.system_message})
+    return kept
+
+
+__all__ = ["Chat", "Turn", "estimate_tokens"]

@@ -1,0 +1,270 @@
+"""``ollm chat``: the terminal chat. Interactive on a terminal; one message per line otherwise."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import typer
+
+from ..config import load_settings
+from ..errors import ChatError, OllmRecallError, UsageError
+from ..recall_context import Recall
+from .output import Paths, fail, handle_errors, info, stderr, stdout, warn
+from .recall_command import _render
+
+if TYPE_CHECKING:
+    from ..chat import Chat
+
+HELP = """commands:
+  /new             start a new session (the current one stays in the archive)
+  /model NAME      chat with another model (starts a new session)
+  /context N       context size in tokens for the next new session
+  /recall QUERY    show what the archive has on QUERY
+  /sessions        the ten most recent sessions
+  /resume ID       go on with an earlier session
+  /help            this list
+  /exit            leave (Ctrl-D too)"""
+
+
+class ChatExit(Exception):
+    """``/exit``: leave the loop."""
+
+
+@dataclass
+class Io:
+    """Where the loop reads and writes: a terminal (prompt, live rendering) or plain pipes."""
+
+    interactive: bool
+
+    def notice(self, text: str) -> None:
+        if self.interactive:
+            stdout.print(text, style="dim", highlight=False, markup=False)
+        else:
+            info(text)
+
+
+def run_command(chat: Chat, line: str, io: Io) -> None:
+    """Carry out one slash command; a bad one raises ``UsageError`` with what to type instead."""
+    name, _, argument = line[1:].partition(" ")
+    argument = argument.strip()
+    if name in ("exit", "quit", "q"):
+        raise ChatExit
+    if name == "help":
+        io.notice(HELP)
+    elif name == "new":
+        chat.new_session()
+        io.notice(f"new session {chat.session_id} with {chat.model}")
+    elif name == "model":
+        if not argument:
+            raise UsageError(f"/model needs a model name (now: {chat.model or 'none'})")
+        before = chat.session_id
+        chat.switch_model(argument)
+        changed = "new session " + str(chat.session_id) if chat.session_id != before else "same session"
+        io.notice(f"model {chat.model} ({changed})")
+    elif name == "context":
+        try:
+            size = int(argument)
+        except ValueError:
+            raise UsageError(
+                f"/context needs a number of tokens, e.g. /context 8192, not {argument!r}"
+            ) from None
+        chat.set_context_size(size)
+        io.notice(f"the next new session gets a {size}-token context (/new starts one)")
+    elif name == "recall":
+        if not argument:
+            raise UsageError("/recall needs something to look for, e.g. /recall nginx 502")
+        hits = chat.preview_recall(argument)
+        if not hits:
+            io.notice("nothing found")
+        for number, hit in enumerate(hits, start=1):
+            for rendered in _render(number, hit):
+                (stdout if io.interactive else stderr).print(rendered, soft_wrap=True)
+    elif name == "sessions":
+        for summary in chat.recording.store.list().sessions[:10]:
+            io.notice(
+                f"{summary.session_id}  {summary.last_activity[:16].replace('T', ' ')}  "
+                f"{summary.model}  {summary.title}"
+            )
+    elif name == "resume":
+        if not argument:
+            raise UsageError("/resume needs a session id (see /sessions)")
+        chat.resume(argument)
+        io.notice(f"resumed {chat.session_id} with {chat.model}")
+    else:
+        raise UsageError(f"unknown command /{name}: /help lists them")
+
+
+def _lines(prompt: Callable[[], str] | None) -> Iterator[str]:
+    """The user's lines: from the prompt on a terminal, else from stdin until it ends."""
+    if prompt is None:
+        for line in sys.stdin:
+            yield line.rstrip("\n")
+        return
+    while True:
+        try:
+            yield prompt()
+        except KeyboardInterrupt:
+            continue  # Ctrl-C at the prompt clears the line, as in a shell
+        except EOFError:
+            return
+
+
+def _prompt(paths: Paths) -> Callable[[], str]:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    history_path = paths.home / "chat_history"
+    paths.home.mkdir(parents=True, exist_ok=True)
+    history_path.touch(mode=0o600, exist_ok=True)
+    session: PromptSession[str] = PromptSession(history=FileHistory(str(history_path)))
+    return lambda: session.prompt("› ")
+
+
+def _turn(chat: Chat, text: str, io: Io) -> None:
+    def recalled(recall: Recall) -> None:
+        io.notice(recall.summary())
+
+    if not io.interactive:
+
+        def written(piece: str) -> None:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+
+        turn = chat.send(text, on_recall=recalled, on_piece=written)
+        if not turn.reply.endswith("\n"):
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+        return
+    from rich.live import Live
+    from rich.markdown import Markdown
+
+    with Live(console=stdout, refresh_per_second=8, vertical_overflow="visible") as live:
+        pieces: list[str] = []
+
+        def shown(piece: str) -> None:
+            pieces.append(piece)
+            live.update(Markdown("".join(pieces)))
+
+        chat.send(text, on_recall=recalled, on_piece=shown)
+
+
+def _loop(chat: Chat, paths: Paths, io: Io) -> int:
+    prompt = _prompt(paths) if io.interactive else None
+    for line in _lines(prompt):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            if text.startswith("/"):
+                run_command(chat, text, io)
+            else:
+                _turn(chat, line, io)
+        except ChatExit:
+            return 0
+        except KeyboardInterrupt:
+            if not io.interactive:
+                raise
+            io.notice("interrupted: the partial reply is saved")
+        except OllmRecallError as exc:
+            if not io.interactive:
+                raise
+            stderr.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return 0
+
+
+@handle_errors
+def chat(
+    ctx: typer.Context,
+    model: str | None = typer.Option(None, "--model", "-m", help="Model to chat with (default: config)."),
+    provider: str | None = typer.Option(None, "--provider", help="ollama (default) or openai."),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="Server URL; OpenAI-compatible ones include /v1. Default: $OLLAMA_HOST."
+    ),
+    context_size: int | None = typer.Option(None, "--context-size", help="Context window in tokens."),
+    no_recall: bool = typer.Option(False, "--no-recall", help="Do not bring past sessions into the chat."),
+    resume: str | None = typer.Option(None, "--resume", metavar="ID", help="Go on with an earlier session."),
+    prompt: str | None = typer.Option(None, "--prompt", "-p", help="Ask once, print the reply, exit."),
+) -> None:
+    """Chat with a local model; every message is recorded and relevant past sessions are recalled.
+
+    On a terminal it is interactive (line editing, history, /help for commands). Otherwise each line
+    of standard input is one message and each reply goes to standard output, so it can be scripted.
+
+    Example: ollm chat --model llama3.2
+
+    Example: ollm chat --provider openai --base-url http://127.0.0.1:8080/v1 -p "what did I fix?"
+    """
+    from ..chat import Chat
+
+    paths: Paths = ctx.obj
+    flags = {
+        "model": model,
+        "provider": provider,
+        "base_url": base_url,
+        "context_size": context_size,
+        "recall": False if no_recall else None,
+    }
+    settings = load_settings(paths.home, flags)
+    interactive = prompt is None and sys.stdin.isatty() and sys.stdout.isatty()
+    io = Io(interactive)
+    session = Chat(paths.home, settings, index_dir=paths.index_dir, warn=warn)
+    try:
+        if resume:
+            session.resume(resume)
+        elif context_size is not None:
+            session.set_context_size(context_size)
+        if interactive:
+            recall_state = "recall on" if session.recall_enabled else "recall off"
+            io.notice(
+                f"ollm chat · {session.model or 'no model (/model NAME)'} via {session.client.server_name}"
+                f" at {session.client.base_url} · {recall_state} · /help for commands"
+            )
+        if prompt is not None:
+            if not prompt.strip():
+                raise UsageError("-p needs a question")
+            _turn(session, prompt, io)
+        else:
+            _loop(session, paths, io)
+    except KeyboardInterrupt:
+        raise fail("interrupted: the partial reply is saved", 130) from None
+    except ChatError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        session.close()
+
+
+@handle_errors
+def config(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the settings as a JSON object."),
+) -> None:
+    """Show the effective chat settings and where each comes from (default, config.toml, env, flag).
+
+    Settings live in HOME/config.toml as plain keys, e.g. model = "llama3.2".
+
+    Example: ollm config --json
+    """
+    from .output import print_json
+
+    paths: Paths = ctx.obj
+    settings = load_settings(paths.home)
+    if as_json:
+        print_json(
+            {
+                "configFile": str(settings.config_path),
+                "settings": {s.name: {"value": s.value, "source": s.source} for s in settings.items()},
+            }
+        )
+        return
+    exists = "" if settings.config_path.exists() else " (not created yet)"
+    info(f"config file: {settings.config_path}{exists}")
+    width = max(len(s.name) for s in settings.items())
+    for setting in settings.items():
+        value = "(not set)" if setting.value is None else str(setting.value)
+        sys.stdout.write(f"{setting.name:<{width}}  {value:<28} {setting.source}\n")
+
+
+__all__ = ["chat", "config"]

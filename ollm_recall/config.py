@@ -1,0 +1,168 @@
+"""Settings for ``ollm chat``: defaults, then ``<home>/config.toml``, then the environment, then flags.
+
+Each effective value remembers where it came from, so ``ollm config`` can say why a setting is what it
+is. ``config.toml`` holds plain top-level keys::
+
+    provider = "ollama"          # or "openai" for any OpenAI-compatible server
+    base_url = "http://127.0.0.1:11434"
+    model = "llama3.2"
+    context_size = 8192
+    recall = true                # bring relevant past sessions into new chats
+    recall_budget = 0.25         # share of the context the recalled excerpts may fill
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+CONFIG_NAME = "config.toml"
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting: its default, its type, and what it means (shown by ``ollm config``)."""
+
+    default: Any
+    kind: type
+    help: str
+
+
+SETTINGS: dict[str, SettingSpec] = {
+    "provider": SettingSpec("ollama", str, "ollama, or openai for any OpenAI-compatible server"),
+    "base_url": SettingSpec(None, str, "server URL (OpenAI-compatible: including /v1)"),
+    "model": SettingSpec(None, str, "model to chat with"),
+    "context_size": SettingSpec(4096, int, "context window in tokens (sent to Ollama as num_ctx)"),
+    "recall": SettingSpec(True, bool, "bring relevant past sessions into the chat"),
+    "recall_budget": SettingSpec(0.25, float, "share of the context recalled excerpts may fill"),
+    "recall_threshold": SettingSpec(0.5, float, "similarity a past session needs to be recalled"),
+    "recall_sessions": SettingSpec(3, int, "most past sessions recalled for one message"),
+    "api_key_env": SettingSpec("OPENAI_API_KEY", str, "environment variable holding the API key"),
+    "timeout": SettingSpec(300.0, float, "seconds to wait for the server's next words"),
+}
+
+ENVIRONMENT = {"OLLM_MODEL": "model", "OLLM_PROVIDER": "provider", "OLLM_BASE_URL": "base_url"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """An effective value and where it came from (``default``, the config file, a variable, a flag)."""
+
+    name: str
+    value: Any
+    source: str
+
+
+class Settings:
+    """The effective settings of one run; read them as attributes (``settings.model``)."""
+
+    def __init__(self, values: Mapping[str, Setting], config_path: Path) -> None:
+        self._values = dict(values)
+        self.config_path = config_path
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name].value
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def items(self) -> list[Setting]:
+        return [self._values[name] for name in SETTINGS]
+
+    def with_value(self, name: str, value: Any, source: str) -> Settings:
+        """A copy with one setting changed (a slash command choosing another model, say)."""
+        values = dict(self._values)
+        values[name] = Setting(name, _checked(name, value, source), source)
+        return Settings(values, self.config_path)
+
+
+def load_settings(
+    home: Path,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Defaults, overridden by ``<home>/config.toml``, by ``OLLM_*`` variables, then by ``flags`` that
+    are not None."""
+    config_path = home / CONFIG_NAME
+    values = {name: Setting(name, spec.default, "default") for name, spec in SETTINGS.items()}
+    for name, value in read_config(config_path).items():
+        values[name] = Setting(name, _checked(name, value, str(config_path)), str(config_path))
+    env = os.environ if environ is None else environ
+    for variable, name in ENVIRONMENT.items():
+        if env.get(variable):
+            values[name] = Setting(name, _checked(name, env[variable], f"${variable}"), f"${variable}")
+    for name, value in (flags or {}).items():
+        if value is not None:
+            flag = "--" + name.replace("_", "-")
+            values[name] = Setting(name, _checked(name, value, flag), flag)
+    return Settings(values, config_path)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The settings in a config file (none if it does not exist); unknown keys are an error."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - set(SETTINGS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(SETTINGS)})")
+    return data
+
+
+def _checked(name: str, value: Any, source: str) -> Any:
+    spec = SETTINGS[name]
+    if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, str) and spec.kind is not str:
+        value = _from_text(name, value, spec.kind, source)
+    if not isinstance(value, spec.kind) or (spec.kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{source}: {name} must be {_kind_name(spec.kind)}, not {value!r}")
+    problem = _range_problem(name, value)
+    if problem:
+        raise ConfigError(f"{source}: {name} {problem}, not {value!r}")
+    return value
+
+
+def _from_text(name: str, text: str, kind: type, source: str) -> Any:
+    try:
+        if kind is bool:
+            lowered = text.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        return kind(text)
+    except ValueError:
+        raise ConfigError(f"{source}: {name} must be {_kind_name(kind)}, not {text!r}") from None
+
+
+def _range_problem(name: str, value: Any) -> str | None:
+    if name == "provider" and value not in ("ollama", "openai"):
+        return "must be ollama or openai"
+    if name in ("context_size", "recall_sessions") and value < 1:
+        return "must be at least 1"
+    if name == "context_size" and value < 256:
+        return "must be at least 256 tokens"
+    if name in ("recall_budget", "recall_threshold") and not 0 < value < 1:
+        return "must be between 0 and 1"
+    if name == "timeout" and value <= 0:
+        return "must be more than 0 seconds"
+    return None
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}[kind]

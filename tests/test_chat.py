@@ -1,0 +1,373 @@
+"""``ollm chat`` end to end: real HTTP on 127.0.0.1, the real index and model, real processes for Ctrl-C
+and crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import session_document, write_session_file
+
+from ollm_recall import SessionStore
+from ollm_recall.chat import Chat
+from ollm_recall.config import load_settings
+from ollm_recall.indexer import Index
+from ollm_recall.recall_context import build_recall, estimate_tokens
+from ollm_recall.search import Searcher
+
+PLANTED = "session-1767225600000"
+PAST = [
+    (
+        PLANTED,
+        "We set up the cabin router today. What should the wifi password be?",
+        "Use a passphrase: the cabin wifi password is now blue-otter-42, WPA3 only.",
+    ),
+    (
+        "session-1767312000000",
+        "How long should sourdough proof in a cold kitchen?",
+        "About 10 to 14 hours at 18 degrees; look for a domed top and bubbles at the edges.",
+    ),
+    (
+        "session-1767398400000",
+        "My knee hurts after running downhill, what helps?",
+        "Ease off descents, strengthen quads and hips, and ice after long runs for a week.",
+    ),
+]
+
+
+def plant_archive(home: Path) -> None:
+    for number, (session_id, question, answer) in enumerate(PAST):
+        day = f"2026-01-0{number + 1}"
+        write_session_file(
+            home / "sessions",
+            session_document(
+                session_id,
+                startTime=f"{day}T10:00:00.000Z",
+                lastActivity=f"{day}T10:05:00.000Z",
+                messages=[
+                    {
+                        "role": "user",
+                        "parts": [{"type": "text", "text": question}],
+                        "timestamp": f"{day}T10:00:00.000Z",
+                    },
+                    {
+                        "role": "assistant",
+                        "parts": [{"type": "text", "text": answer}],
+                        "timestamp": f"{day}T10:01:00.000Z",
+                    },
+                ],
+            ),
+        )
+    Index(home).sync()
+
+
+def sessions_of(home: Path) -> list:
+    store = SessionStore(home / "sessions")
+    return [store.read(s.session_id) for s in sorted(store.list().sessions, key=lambda s: s.start_time)]
+
+
+def new_sessions(home: Path) -> list:
+    return [s for s in sessions_of(home) if s.session_id not in {p[0] for p in PAST}]
+
+
+def server_flags(server, provider: str) -> list[str]:
+    url = server.url + ("/v1" if provider == "openai" else "")
+    return ["--provider", provider, "--base-url", url, "--model", "demo"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("provider", ["ollama", "openai"])
+def test_a_planted_fact_reaches_the_server_and_everything_is_recorded(
+    isolated_home: Path, model_server, cli, provider: str
+) -> None:
+    plant_archive(isolated_home)
+    server = model_server()
+    result = cli("chat", *server_flags(server, provider), "-p", "what was the wifi password for the cabin?")
+    assert result.exit_code == 0, result.stderr
+    sent = server.requests[-1]["body"]["messages"]
+    assert sent[-1] == {"role": "user", "content": "what was the wifi password for the cabin?"}
+    assert sent[-2]["role"] == "system" and "blue-otter-42" in sent[-2]["content"]
+    assert "2026-01-01" in sent[-2]["content"]
+    assert "sourdough" not in sent[-2]["content"]
+    assert "recalled 1 session: 2026-01-01 We set up the cabin router" in result.stderr
+    [session] = new_sessions(isolated_home)
+    assert [m.role for m in session.messages] == ["user", "assistant"]
+    assert session.messages[0].content == "what was the wifi password for the cabin?"
+    assert session.messages[1].content == result.stdout.strip()
+    assert "1 earlier session" in result.stdout and not session.messages[1].interrupted
+    assert session.provider == provider
+    assert session.metadata["recalledSessions"] == [PLANTED]
+    assert session.metadata["tokenCount"] > 0
+    # recorded by the chat, indexed when it closed: the next search finds it without `ollm index`
+    manifest = json.loads((isolated_home / "index" / "manifest.json").read_text())
+    assert session.session_id in manifest["sessions"]
+
+
+@pytest.mark.slow
+def test_no_recall_and_small_talk_send_no_context(isolated_home: Path, model_server, cli) -> None:
+    plant_archive(isolated_home)
+    server = model_server()
+    assert (
+        cli(
+            "chat", *server_flags(server, "ollama"), "--no-recall", "-p", "the cabin wifi password?"
+        ).exit_code
+        == 0
+    )
+    assert cli("chat", *server_flags(server, "ollama"), "-p", "hi!").exit_code == 0
+    for request in server.requests:
+        assert [m["role"] for m in request["body"]["messages"]] == ["user"]
+
+
+@pytest.mark.slow
+def test_the_recall_budget_is_never_exceeded(isolated_home: Path) -> None:
+    long_answer = "The cabin wifi password is blue-otter-42. " + "Router notes and channel plans. " * 400
+    for number in range(6):
+        write_session_file(
+            isolated_home / "sessions",
+            session_document(
+                f"session-17672256000{number:02d}",
+                messages=[
+                    {
+                        "role": "user",
+                        "parts": [{"type": "text", "text": f"cabin wifi password setup, part {number}"}],
+                        "timestamp": "2026-01-01T10:00:00.000Z",
+                    },
+                    {
+                        "role": "assistant",
+                        "parts": [{"type": "text", "text": long_answer}],
+                        "timestamp": "2026-01-01T10:01:00.000Z",
+                    },
+                ],
+            ),
+        )
+    Index(isolated_home).sync()
+    searcher = Searcher(isolated_home)
+    hits = searcher.search("what is the cabin wifi password", limit=6)
+    found = [(hit, searcher.store.read(hit.session_id)) for hit in hits]
+    assert len(found) == 6
+    for budget in (40, 64, 100, 257, 600, 1000, 3000, 20000):
+        recall = build_recall(found, budget)
+        if recall is None:
+            assert budget < 100
+            continue
+        assert recall.tokens <= budget
+        assert estimate_tokens(recall.system_message) < budget
+    assert len(build_recall(found, 3000).sessions) == 6
+
+
+@pytest.mark.slow
+def test_a_small_context_keeps_recall_and_history_inside_the_window(
+    isolated_home: Path, model_server
+) -> None:
+    plant_archive(isolated_home)
+    server = model_server()
+    settings = load_settings(isolated_home, {"model": "demo", "base_url": server.url, "context_size": 512})
+    chat = Chat(isolated_home, settings)
+    try:
+        for _ in range(6):
+            chat.send("and the cabin wifi password again? " + "please " * 40)
+    finally:
+        chat.close()
+    for request in server.requests:
+        sent = request["body"]["messages"]
+        assert sum(estimate_tokens(m["content"]) + 4 for m in sent) <= 512 - 128
+        assert request["body"]["options"] == {"num_ctx": 512}
+    assert any(m["role"] == "system" for m in server.requests[-1]["body"]["messages"])
+    assert len(server.requests[-1]["body"]["messages"]) < 12  # older turns were left out, not the window
+
+
+def test_new_and_model_start_sessions_and_the_context_size_applies_once(
+    isolated_home: Path, model_server, cli
+) -> None:
+    server = model_server(models=("demo", "other"))
+    script = (
+        "first\n/context 8192\nsecond, same session\n/new\nthird\n/model other\nfourth\n/model other\n/exit\n"
+    )
+    result = cli("chat", *server_flags(server, "ollama"), "--no-recall", input=script)
+    assert result.exit_code == 0, result.stderr
+    sessions = new_sessions(isolated_home)
+    assert [[m.content for m in s.messages if m.role == "user"] for s in sessions] == [
+        ["first", "second, same session"],
+        ["third"],
+        ["fourth"],
+    ]
+    assert [s.model for s in sessions] == ["demo", "demo", "other"]
+    assert ["contextSize" in s.metadata for s in sessions] == [False, True, False]
+    assert sessions[1].metadata["contextSize"] == 8192
+    assert [r["body"]["options"]["num_ctx"] for r in server.requests] == [4096, 4096, 8192, 4096]
+    assert len(result.stdout.strip().splitlines()) == 4  # one reply a line on stdout, notices on stderr
+
+
+def test_resume_goes_on_with_the_same_session(isolated_home: Path, model_server, cli) -> None:
+    server = model_server()
+    assert (
+        cli("chat", *server_flags(server, "ollama"), "--no-recall", "-p", "remember the number 7").exit_code
+        == 0
+    )
+    [first] = new_sessions(isolated_home)
+    result = cli(
+        "chat",
+        *server_flags(server, "ollama"),
+        "--no-recall",
+        "--resume",
+        first.session_id,
+        input="what number?\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    [again] = new_sessions(isolated_home)
+    assert [m.content for m in again.messages if m.role == "user"] == [
+        "remember the number 7",
+        "what number?",
+    ]
+    assert [m["content"] for m in server.requests[-1]["body"]["messages"]][0] == "remember the number 7"
+
+
+@pytest.mark.parametrize(
+    "command,words",
+    [
+        ("/model", "/model needs a model name"),
+        ("/context lots", "/context needs a number"),
+        ("/resume ../etc", "invalid session id"),
+        ("/resume session-404", "no session"),
+        ("/frobnicate", "unknown command /frobnicate"),
+    ],
+)
+def test_bad_slash_commands_are_one_line_errors(model_server, cli, command: str, words: str) -> None:
+    server = model_server()
+    result = cli("chat", *server_flags(server, "ollama"), "--no-recall", input=command + "\n")
+    assert result.exit_code == 1
+    assert words in result.stderr.lower() or words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("provider", ["ollama", "openai"])
+@pytest.mark.parametrize(
+    "problem,words",
+    [
+        ("down", "cannot reach"),
+        ("unknown-model", "has no model 'nope'; it has: demo"),
+        ("http500", "HTTP 500: model runner crashed"),
+        ("malformed", "malformed line"),
+    ],
+)
+def test_server_failures_exit_non_zero_with_one_line_and_keep_the_message(
+    isolated_home: Path, model_server, cli, provider: str, problem: str, words: str
+) -> None:
+    server = model_server(
+        behaviour="http500" if problem == "http500" else "malformed" if problem == "malformed" else "normal"
+    )
+    flags = server_flags(server, provider)
+    if problem == "down":
+        server.stop()
+    if problem == "unknown-model":
+        flags[-1] = "nope"
+    result = cli("chat", *flags, "--no-recall", input="is anyone there?\nnever sent\n")
+    assert result.exit_code == 1
+    assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    [session] = new_sessions(isolated_home)
+    assert session.messages[0].content == "is anyone there?"
+    if problem == "malformed":  # what streamed before the bad line is kept and marked
+        assert session.messages[1].interrupted and session.messages[1].content
+    else:
+        assert len(session.messages) == 1
+
+
+def _chat_process(home: Path, server, prompt: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from ollm_recall.cli.app import main; main()",
+            "--home",
+            str(home),
+            "chat",
+            *server_flags(server, "ollama"),
+            "--no-recall",
+            "-p",
+            prompt,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def _wait_for_partial_reply(home: Path, words: int, deadline: float = 30.0) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < deadline:
+        for path in (home / "sessions").glob("session-*.json"):
+            try:
+                document = json.loads(path.read_text())
+            except ValueError:
+                continue
+            messages = document["messages"]
+            if len(messages) == 2 and len(messages[1]["parts"][0]["text"].split()) >= words:
+                return
+        time.sleep(0.05)
+    raise AssertionError("no partial reply was saved while streaming")
+
+
+LONG_REPLY = " ".join(f"word{number}" for number in range(400))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["sigint", "sigkill", "server-dies"])
+def test_a_reply_cut_short_is_kept_and_marked_interrupted(
+    isolated_home: Path, model_server, how: str
+) -> None:
+    server = model_server(
+        reply=LONG_REPLY, piece_delay=0.02, behaviour="die" if how == "server-dies" else "normal"
+    )
+    process = _chat_process(isolated_home, server, "tell me a long story")
+    if how != "server-dies":
+        _wait_for_partial_reply(isolated_home, words=5)
+        process.send_signal(signal.SIGINT if how == "sigint" else signal.SIGKILL)
+    _out, err = process.communicate(timeout=60)
+    [session] = sessions_of(isolated_home)
+    user, reply = session.messages
+    assert user.content == "tell me a long story"
+    assert reply.interrupted and reply.role == "assistant"
+    assert LONG_REPLY.startswith(reply.content) and 0 < len(reply.content) < len(LONG_REPLY)
+    assert "Traceback" not in err
+    if how == "sigint":
+        assert process.returncode == 130 and err.strip() == "error: interrupted: the partial reply is saved"
+    elif how == "sigkill":
+        assert process.returncode == -signal.SIGKILL
+    else:
+        assert process.returncode == 1 and "cut off" in err and reply.content == "word0 word1 word2 "
+    assert not list((isolated_home / "sessions").glob("*.tmp*"))
+
+
+def test_config_shows_each_setting_and_its_source(isolated_home: Path, cli) -> None:
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / "config.toml").write_text('model = "llama3.2"\nrecall = false\n')
+    result = cli("config", "--json")
+    assert result.exit_code == 0
+    settings = json.loads(result.stdout)["settings"]
+    assert settings["model"] == {"value": "llama3.2", "source": str(isolated_home / "config.toml")}
+    assert settings["recall"]["value"] is False
+    assert settings["context_size"] == {"value": 4096, "source": "default"}
+    (isolated_home / "config.toml").write_text("recall = maybe\n")
+    result = cli("config")
+    assert result.exit_code == 1 and "not valid TOML" in result.stderr
+
+
+def test_a_missing_index_turns_recall_off_with_one_warning(isolated_home: Path, model_server, cli) -> None:
+    server = model_server()
+    result = cli("chat", *server_flags(server, "ollama"), "-p", "what was the cabin wifi password?")
+    assert result.exit_code == 0
+    assert "recall is off: the archive has no index yet (run `ollm index` once)" in result.stderr
+    assert [m["role"] for m in server.requests[-1]["body"]["messages"]] == ["user"]
+
+
+def test_chat_needs_a_model(cli) -> None:
+    result = cli("chat", "-p", "hello")
+    assert result.exit_code == 1 and "no model chosen" in result.stderr
