@@ -4,13 +4,15 @@ Each turn: the user's words are saved before anything is sent; relevant past ses
 (the current one excluded) and put, within a token budget, into a system message the session file never
 holds (only their ids, in ``metadata.recalledSessions``); the reply is saved while it streams (at
 least every second, marked ``interrupted`` until it is complete), so a Ctrl-C, a dropped connection or
-a crash keeps what had arrived. Sessions ended by the chat are indexed before the next recall and
-when the chat closes, so they are searchable without a manual ``ollm index``.
+a crash keeps what had arrived. The index is brought up to date in the background when the chat starts
+and whenever a session ends, and once more when the chat closes, so what the chat recorded is
+searchable without a manual ``ollm index`` and no turn waits for indexing.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,9 +72,13 @@ class Chat:
         self.recall_enabled = bool(settings.recall)
         self._warn = warn or (lambda message: None)
         self._searcher: Searcher | None = None
-        self._needs_sync = True
         self._recall_broken = False
+        self._sync_mutex = threading.Lock()
+        self._sync_thread: threading.Thread | None = None
+        self._sync_again = False
+        self._sync_error: OllmRecallError | None = None
         self.manager.on_session_change(self._session_changed)
+        self._start_background_sync()
 
     @property
     def session_id(self) -> str | None:
@@ -127,7 +133,6 @@ class Chat:
 
     def preview_recall(self, query: str, limit: int = 5) -> list[Hit]:
         """What the archive holds for ``query`` (``/recall``), the current session left out."""
-        self._sync_if_needed()
         exclude = frozenset([self.session_id]) if self.session_id else frozenset()
         return self._get_searcher().search(query, limit=limit, exclude=exclude)
 
@@ -153,9 +158,11 @@ class Chat:
         """Release the session and index what this chat recorded, so the next recall finds it."""
         recorded = self.session_id is not None
         self.recording.close()
-        if recorded and self.recall_enabled and not self._recall_broken:
+        if self._sync_thread is not None:
+            self._sync_thread.join()
+        if recorded and self.recall_enabled and not self._recall_broken and self.index.manifest_path.exists():
             try:
-                self._sync(quiet=True)
+                self._sync()
             except OllmRecallError as exc:
                 self._warn(f"the index was not brought up to date ({exc}); `ollm index` will do it")
         if self._searcher is not None:
@@ -163,7 +170,31 @@ class Chat:
         self.client.close()
 
     def _session_changed(self, _session_id: str, _model: str) -> None:
-        self._needs_sync = True
+        self._start_background_sync()
+
+    def _start_background_sync(self) -> None:
+        """Index what changed (a session this chat just ended, say) off the turn's path; searches go on
+        over the index as it was until the sync's new manifest lands."""
+        if not self.recall_enabled or self._recall_broken or not self.index.manifest_path.exists():
+            return
+        with self._sync_mutex:
+            if self._sync_thread is not None and self._sync_thread.is_alive():
+                self._sync_again = True
+                return
+            self._sync_thread = threading.Thread(target=self._sync_in_background, daemon=True)
+            self._sync_thread.start()
+
+    def _sync_in_background(self) -> None:
+        while True:
+            self._sync_again = False
+            try:
+                self._sync()
+            except OllmRecallError as exc:
+                self._sync_error = exc
+                return
+            with self._sync_mutex:
+                if not self._sync_again:
+                    return
 
     def _record(self, session_id: str, message: Message, *, replace: bool) -> None:
         try:
@@ -191,7 +222,7 @@ class Chat:
         if budget < 64:
             return None
         try:
-            if not self._sync_if_needed():
+            if not self._index_ready():
                 return None
             return recall_for(
                 self._get_searcher(),
@@ -206,27 +237,25 @@ class Chat:
             self._warn(f"recall is off for this chat: {exc}")
             return None
 
-    def _sync_if_needed(self) -> bool:
-        """Bring the index up to date if a session ended since the last sync; False if there is none."""
-        if not self._needs_sync:
-            return True
-        return self._sync(quiet=False)
-
-    def _sync(self, *, quiet: bool) -> bool:
+    def _index_ready(self) -> bool:
+        """Whether there is an index to search; says once why recall is off when there is none."""
+        if self._sync_error is not None:
+            error, self._sync_error = self._sync_error, None
+            self._warn(f"the index could not be brought up to date ({error}); searching it as it is")
         if not self.index.manifest_path.exists():
-            if not quiet:
-                self._recall_broken = True
-                self._warn("recall is off: the archive has no index yet (run `ollm index` once)")
+            self._recall_broken = True
+            self._warn("recall is off: the archive has no index yet (run `ollm index` once)")
             return False
+        return True
+
+    def _sync(self) -> None:
         try:
             self.index.sync()
         except IndexMissing:
-            return False
+            return
         except IndexProblem as exc:
             if "another" not in str(exc):  # another process is indexing: search what is there
                 raise
-        self._needs_sync = False
-        return True
 
     def _get_searcher(self) -> Searcher:
         if self._searcher is None:

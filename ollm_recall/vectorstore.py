@@ -86,8 +86,11 @@ class VectorIndex:
             if not live.any():
                 continue
             global_ids = np.array([number.setdefault(sid, len(number)) for sid in segment.session_ids])
-            indices = np.flatnonzero(live[segment.rows[:, 0]])
-            all_scores.append(np.asarray(segment.vectors[indices] @ query, dtype=np.float32))
+            row_live = live[segment.rows[:, 0]]
+            # score every row of the mapped file in place: gathering the live rows first would copy them
+            scores = np.asarray(segment.vectors @ query, dtype=np.float32)
+            indices = np.flatnonzero(row_live)
+            all_scores.append(scores if len(indices) == len(scores) else scores[indices])
             all_sessions.append(global_ids[segment.rows[indices, 0]])
             all_messages.append(segment.rows[indices, 1])
             all_chunks.append(segment.rows[indices, 2])

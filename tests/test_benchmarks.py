@@ -53,3 +53,15 @@ def test_retrieval_benchmark_on_a_small_layout(tmp_path):
 def test_search_benchmark_on_a_tiny_archive(tmp_path):
     out = run_script("benchmarks/search.py", "--sessions", "12", "--repeats", "1", "--work", str(tmp_path))
     assert out.splitlines()[1].split()[0] == "12"
+
+
+@pytest.mark.slow
+def test_chat_turn_benchmark_on_a_tiny_archive(tmp_path):
+    out = run_script("benchmarks/chat_turn.py", "--sessions", "12", "--turns", "3", "--work", str(tmp_path))
+    lines = out.splitlines()
+    assert lines[0].startswith("12 sessions, 3 turns")
+    assert [line.split("  ")[0] for line in lines[2:]] == [
+        "recording only (recall off)", "recall, default threshold", "recall forced: 3 sessions a turn"]
+    forced = lines[-1].split()
+    assert float(forced[-1]) == 3.0
+    assert sorted(p.name for p in (tmp_path / "archive-12" / "sessions").glob("*.json")).__len__() == 12

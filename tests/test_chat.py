@@ -371,3 +371,22 @@ def test_a_missing_index_turns_recall_off_with_one_warning(isolated_home: Path, 
 def test_chat_needs_a_model(cli) -> None:
     result = cli("chat", "-p", "hello")
     assert result.exit_code == 1 and "no model chosen" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_session_ended_by_new_is_indexed_in_the_background(isolated_home: Path, model_server) -> None:
+    plant_archive(isolated_home)
+    server = model_server()
+    chat = Chat(isolated_home, load_settings(isolated_home, {"model": "demo", "base_url": server.url}))
+    try:
+        chat.send("my bicycle chain squeaks after rain, which lube should I use?")
+        first = chat.session_id
+        chat.new_session()
+        assert chat._sync_thread is not None
+        chat._sync_thread.join(timeout=60)
+        hits = chat.preview_recall("bicycle chain lube")
+        assert hits[0].session_id == first
+        turn = chat.send("which lube for the squeaky bicycle chain again?")
+        assert turn.recall is not None and turn.recall.sessions[0].session_id == first
+    finally:
+        chat.close()
