@@ -91,7 +91,10 @@ def main() -> int:
         rows = [
             ("recording only (recall off)", measure(home, server.url, args.turns, recall=False)),
             ("recall, default threshold", measure(home, server.url, args.turns)),
-            ("recall forced: 3 sessions a turn", measure(home, server.url, args.turns, recall_threshold=0.01)),
+            (
+                "recall forced: 3 sessions a turn",
+                measure(home, server.url, args.turns, recall_threshold=0.01),
+            ),
         ]
     finally:
         server.stop()
@@ -99,8 +102,10 @@ def main() -> int:
     print(f"{args.sessions:,} sessions, {args.turns} turns per variant after the first")
     print(f"{'variant':<34} {'first ms':>9} {'p50 ms':>8} {'p95 ms':>8} {'recalled/turn':>14}")
     for name, row in rows:
-        print(f"{name:<34} {row['first_ms']:>9.1f} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
-              f"{row['recalled']:>14.1f}")
+        print(
+            f"{name:<34} {row['first_ms']:>9.1f} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
+            f"{row['recalled']:>14.1f}"
+        )
     return 0
 
 
