@@ -11,6 +11,7 @@ import functools
 import math
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -24,7 +25,7 @@ from .textsearch import TextFilters, TextIndex, query_terms
 from .timestamps import format_timestamp
 
 if TYPE_CHECKING:
-    from .vectorstore import VectorIndex
+    from .vectorstore import RowScores, VectorIndex
 
 Mode = Literal["hybrid", "text", "semantic"]
 MODES: tuple[str, ...] = ("hybrid", "text", "semantic")
@@ -85,6 +86,7 @@ class Searcher:
         self._vectors: VectorIndex | None = None
         self._manifest: Manifest | None = None
         self._manifest_stamp: float | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     def _load(self) -> None:
         """(Re)open the indexes when the manifest changed since the last search."""
@@ -102,7 +104,7 @@ class Searcher:
         from .vectorstore import VectorIndex
 
         try:
-            vectors = VectorIndex(self.index.vector_dir, manifest.segments)
+            vectors = VectorIndex(self.index.vector_dir, manifest.segments, manifest.current_segments())
         except (OSError, ValueError) as exc:
             raise IndexProblem(f"the vector index is damaged ({exc}): {REBUILD_HINT}") from None
         if self._text is not None:
@@ -143,6 +145,7 @@ class Searcher:
             return []
         since_ms = None if since is None else _ms(since)
         until_ms = None if until is None else _ms(until)
+        filtered = any(value is not None for value in (since, until, model, provider, session))
         allowed = {
             sid for sid, entry in self._manifest.sessions.items()
             if (since_ms is None or entry.last_ms >= since_ms)
@@ -151,10 +154,13 @@ class Searcher:
             and (provider is None or entry.provider.lower() == provider.lower())
             and (session is None or sid == session)
             and sid not in exclude
-        }
-        if not allowed:
+        } if filtered else None
+        if allowed is not None and not allowed:
             return []
         pool = max(limit * 10, 50)
+        row_scores = None
+        if mode in ("hybrid", "semantic"):  # embedding and scoring run beside the full-text search
+            row_scores = self._executor().submit(self._score_rows, query)
         text_scores: dict[str, float] = {}
         if mode in ("hybrid", "text") and terms:
             filters = TextFilters(
@@ -163,12 +169,13 @@ class Searcher:
                 session_ids=frozenset([session]) if session else None,
             )
             for sid, score in self._text.rank_sessions(terms, filters, limit=pool * 2, role=role):
-                if sid in allowed:
+                if (sid in allowed) if allowed is not None else (sid not in exclude):
                     text_scores[sid] = score
         dense: dict[str, tuple[float, list[tuple[float, int, int]]]] = {}
-        if mode in ("hybrid", "semantic"):
-            vector = self.index.embedder.embed_query(query)
-            dense = self._vectors.best_per_session(vector, self._manifest.current_segments(), allowed=allowed)
+        if row_scores is not None:
+            dense = self._vectors.best(
+                row_scores.result(), allowed=allowed, exclude=exclude, candidates=pool, also=text_scores
+            )
             if role is not None:
                 dense = self._only_role(dense, role, keep=pool)
         reference_ms = until_ms if until_ms is not None else _ms(datetime.now().astimezone())
@@ -183,6 +190,15 @@ class Searcher:
                       dense_scores.get(sid, 0.0))
             for sid, score in ranked
         ]
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ollm-vectors")
+        return self._pool
+
+    def _score_rows(self, query: str) -> RowScores:
+        assert self._vectors is not None
+        return self._vectors.score(self.index.embedder.embed_query(query))
 
     def _only_role(
         self, dense: dict[str, tuple[float, list[tuple[float, int, int]]]], role: str, *, keep: int
@@ -243,6 +259,9 @@ class Searcher:
     def close(self) -> None:
         if self._text is not None:
             self._text.close()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
 
 def _fuse(
