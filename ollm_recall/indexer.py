@@ -32,6 +32,7 @@ from .textsearch import TextIndex
 BATCH_TEXTS = 2048
 BATCH_SESSIONS = 200
 MERGE_BATCH_SESSIONS = 50
+LARGE_SYNC_SESSIONS = 400  # a sync this large (a build, an import) ends by merging the session index
 
 
 class EmbedderLike(Protocol):
@@ -277,6 +278,8 @@ class Index:
                     batch, batch_texts = [], 0
             if batch:
                 self._commit(batch, manifest, text_index, vector_dir, manifest_path, report, progress)
+            if report.added + report.updated >= LARGE_SYNC_SESSIONS:
+                text_index.optimize_sessions()
             dropped = [sid for sid in report.broken_ids if sid in manifest.sessions]
             if dropped:
                 text_index.replace_sessions(dropped, [])

@@ -288,7 +288,6 @@ def _fuse(
     return sorted(combined.items(), key=lambda item: (-item[1], item[0]))
 
 
-_WORD = re.compile(r"\w+")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -298,10 +297,27 @@ def _stem(word: str) -> str:
     return stem(word)
 
 
-def _word_stems(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, stem) of each word: the index's analysis, done fast for snippets and highlights."""
-    return [(m.start(), m.end(), _stem(m.group().lower())) for m in _WORD.finditer(text)
-            if len(m.group()) >= 2]
+@functools.lru_cache(maxsize=256)
+def _candidate_words(terms: frozenset[str]) -> re.Pattern[str]:
+    """Words that may stem to one of ``terms``: a Porter stem minus its last letter always begins the
+    word it came from, so only words that begin so are stemmed (most words of a message are not)."""
+    prefixes = sorted({term[: max(1, len(term) - 1)] for term in terms}, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, prefixes)) + r")\w*", re.IGNORECASE)
+
+
+def matched_words(text: str, terms: frozenset[str]) -> list[tuple[int, int, str]]:
+    """(start, end, stem) of each word of ``text`` whose stem is a query term: the index's analysis,
+    done fast for snippets and highlights."""
+    if not terms:
+        return []
+    found = []
+    for match in _candidate_words(terms).finditer(text):
+        word = match.group()
+        if len(word) >= 2:
+            stem = _stem(word.lower())
+            if stem in terms:
+                found.append((match.start(), match.end(), stem))
+    return found
 
 
 def best_text_messages(session: Session, terms: set[str], *, role: str | None, limit: int) -> list[int]:
@@ -312,11 +328,12 @@ def best_text_messages(session: Session, terms: set[str], *, role: str | None, l
     """
     if not terms:
         return []
+    wanted = frozenset(terms)
     scored = []
     for index, message in enumerate(session.messages):
         if message.exclude_from_context or (role is not None and message.role != role):
             continue
-        matched = [stem for _start, _end, stem in _word_stems(message.content) if stem in terms]
+        matched = [stem for _start, _end, stem in matched_words(message.content, wanted)]
         if matched:
             scored.append((-len(set(matched)), -len(matched), index))
     return [index for *_score, index in sorted(scored)[:limit]]
@@ -326,7 +343,7 @@ def excerpt(
     text: str, terms: set[str], width: int = SNIPPET_CHARS
 ) -> tuple[str, tuple[tuple[int, int], ...]]:
     """Up to ``width`` characters around the first matched term, with the matched spans."""
-    spans = [(start, end) for start, end, stem in _word_stems(text) if stem in terms]
+    spans = [(start, end) for start, end, _stem_ in matched_words(text, frozenset(terms))]
     flat = " ".join(text.split())
     if not spans:
         cut = flat[:width]
