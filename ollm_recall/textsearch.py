@@ -121,6 +121,19 @@ def _merge_small(writer: Any, segments: list[Any]) -> list[Any]:
     return MERGE_SMALL(writer, segments)
 
 
+MAX_QUERY_TERMS = 24
+
+
+def rarest_terms(terms: list[str], doc_frequency: Any, most: int) -> list[str]:
+    """At most ``most`` of the terms, those in the fewest sessions (they carry the most weight in
+    BM25, and every term costs a pass over its postings: a pasted log must not cost seconds)."""
+    if len(terms) <= most:
+        return terms
+    ranked = sorted(terms, key=lambda term: (doc_frequency("text", term), term))
+    kept = set(ranked[:most])
+    return [term for term in terms if term in kept]
+
+
 class _WhooshFolder:
     """One whoosh index in one folder, opened lazily; a damaged folder is ``IndexCorrupt``."""
 
@@ -243,9 +256,11 @@ class TextIndex:
 
         if not terms:
             return []
+        searcher = self._sessions.searcher()
+        terms = rarest_terms(terms, searcher.doc_frequency, MAX_QUERY_TERMS)
         query = Or([Term("text", term) for term in terms])
         if role is None:
-            results = self._sessions.searcher().search(query, filter=self._filter(filters, None), limit=limit)
+            results = searcher.search(query, filter=self._filter(filters, None), limit=limit)
             return [(hit["session_id"], float(hit.score)) for hit in results]
         results = self._messages.searcher().search(query, filter=self._filter(filters, role), limit=limit * 8)
         best: dict[str, float] = {}

@@ -249,3 +249,13 @@ def test_exclude_leaves_out_the_current_session(searcher):
 def test_ranking_only_skips_snippets(searcher):
     hits = searcher.search("nginx 502 php", limit=2, snippets=False)
     assert hits[0].session_id == NGINX_502 and all(hit.snippets == [] for hit in hits)
+
+
+def test_a_long_pasted_message_is_ranked_by_its_rarest_words():
+    from ollm_recall.textsearch import MAX_QUERY_TERMS, rarest_terms
+
+    frequency = {f"w{n}": n for n in range(100)}
+    terms = [f"w{n}" for n in reversed(range(100))]
+    kept = rarest_terms(terms, lambda _field, term: frequency[term], MAX_QUERY_TERMS)
+    assert kept == [f"w{n}" for n in reversed(range(MAX_QUERY_TERMS))]
+    assert rarest_terms(["b", "a"], lambda _field, term: 1, MAX_QUERY_TERMS) == ["b", "a"]
