@@ -73,6 +73,7 @@ class Chat:
         self._warn = warn or (lambda message: None)
         self._searcher: Searcher | None = None
         self._recall_broken = False
+        self._save_failing = False
         self._sync_mutex = threading.Lock()
         self._sync_thread: threading.Thread | None = None
         self._sync_again = False
@@ -197,13 +198,24 @@ class Chat:
                     return
 
     def _record(self, session_id: str, message: Message, *, replace: bool) -> None:
+        if replace:
+            self._save(self.recording.replace_last_message, session_id, message)
+        else:
+            self._save(self.recording.record_message, session_id, message)
+
+    def _save(self, change: Callable[..., None], *args: object) -> None:
+        """Apply a recording change; a failed save warns once (until saving works again) and the chat
+        goes on: the change stays in memory and the next save writes it."""
         try:
-            if replace:
-                self.recording.replace_last_message(session_id, message)
-            else:
-                self.recording.record_message(session_id, message)
-        except SessionWriteError as exc:  # kept in memory; the next save writes it
-            self._warn(f"{exc} (kept in memory; the next save retries)")
+            change(*args)
+        except SessionWriteError as exc:
+            if not self._save_failing:
+                self._warn(f"{exc} (kept in memory; the next save retries)")
+            self._save_failing = True
+            return
+        if self._save_failing:
+            self._save_failing = False
+            self._warn("saving works again: everything recorded so far is on disk")
 
     def _history(self, session_id: str) -> list[dict[str, str]]:
         session = self.recording.get_session(session_id)
@@ -268,10 +280,7 @@ class Chat:
         known = list(before) if isinstance(before, list) else []
         added = [s.session_id for s in recall.sessions if s.session_id not in known]
         if added:
-            try:
-                self.recording.update_metadata(session_id, {"recalledSessions": known + added})
-            except SessionWriteError as exc:
-                self._warn(f"{exc} (kept in memory; the next save retries)")
+            self._save(self.recording.update_metadata, session_id, {"recalledSessions": known + added})
 
     def _receive(
         self,
@@ -305,10 +314,7 @@ class Chat:
             session = self.recording.get_session(session_id)
             count = session.metadata.get("tokenCount", 0) if session is not None else 0
             count = count if isinstance(count, int) else 0
-            try:
-                self.recording.update_metadata(session_id, {"tokenCount": count + reply.usage.total})
-            except SessionWriteError as exc:
-                self._warn(f"{exc} (kept in memory; the next save retries)")
+            self._save(self.recording.update_metadata, session_id, {"tokenCount": count + reply.usage.total})
         return Turn(reply.text, recall, reply.usage)
 
 

@@ -390,3 +390,130 @@ def test_a_session_ended_by_new_is_indexed_in_the_background(isolated_home: Path
         assert turn.recall is not None and turn.recall.sessions[0].session_id == first
     finally:
         chat.close()
+
+
+def _read_until(fd: int, wanted: bytes, seen: bytearray, deadline: float = 30.0) -> None:
+    import select
+
+    started = time.monotonic()
+    while wanted not in seen:
+        if time.monotonic() - started > deadline:
+            raise AssertionError(f"{wanted!r} never appeared in {bytes(seen)[-400:]!r}")
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+
+
+@pytest.mark.slow
+def test_interactive_chat_on_a_terminal(isolated_home: Path, model_server) -> None:
+    """On a real pseudo-terminal: the prompt, a streamed reply, Ctrl-C at the prompt, /help, /exit."""
+    import pty
+
+    server = model_server(reply="Interactive replies stream in.")
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from ollm_recall.cli.app import main; main()",
+            "--home",
+            str(isolated_home),
+            "chat",
+            *server_flags(server, "ollama"),
+            "--no-recall",
+        ],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        close_fds=True,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "100", "LINES": "30"},
+    )
+    os.close(terminal)
+    seen = bytearray()
+    try:
+        _read_until(controller, b"/help for commands", seen)
+        _read_until(controller, b"\xe2\x80\xba", seen)  # the prompt
+        os.write(controller, b"hello from a terminal\r")
+        _read_until(controller, b"Interactive replies stream in.", seen)
+        os.write(controller, b"\x03")  # Ctrl-C at the prompt clears the line, the chat goes on
+        os.write(controller, b"/help\r")
+        _read_until(controller, b"/resume ID", seen)
+        os.write(controller, b"/exit\r")
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(controller)
+    [session] = sessions_of(isolated_home)
+    assert [m.content for m in session.messages] == [
+        "hello from a terminal",
+        "Interactive replies stream in.",
+    ]
+    assert b"Traceback" not in seen
+    history = isolated_home / "chat_history"
+    assert "hello from a terminal" in history.read_text() and history.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.slow
+def test_a_failed_save_is_one_warning_and_the_chat_goes_on(isolated_home: Path, model_server) -> None:
+    """The sessions folder turns read-only mid-chat: one warning, the reply still shown, and once the
+    folder is writable again the next save writes everything, the missed exchange included. (Tests run
+    as root, who writes anywhere, so the chat runs without root's permission-override capabilities.)"""
+    import shutil
+
+    prefix = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.fail("setpriv (util-linux) is needed to drop root's file-permission override")
+        prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+    server = model_server()
+    process = subprocess.Popen(
+        [
+            *prefix,
+            sys.executable,
+            "-c",
+            "from ollm_recall.cli.app import main; main()",
+            "--home",
+            str(isolated_home),
+            "chat",
+            *server_flags(server, "ollama"),
+            "--no-recall",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    sessions = isolated_home / "sessions"
+    try:
+        process.stdin.write("first message\n")
+        assert "You said: first message" in process.stdout.readline()
+        os.chmod(sessions, 0o500)
+        process.stdin.write("second message\n")
+        assert "You said: second message" in process.stdout.readline()
+        os.chmod(sessions, 0o700)
+        process.stdin.write("third message\n")
+        assert "You said: third message" in process.stdout.readline()
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0
+    finally:
+        os.chmod(sessions, 0o700)
+        if process.poll() is None:
+            process.kill()
+    warnings = [line for line in process.stderr.read().splitlines() if line.strip()]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith("warning: cannot save session ")
+    assert "Permission denied" in warnings[0] and "the next save retries" in warnings[0]
+    assert warnings[1] == "warning: saving works again: everything recorded so far is on disk"
+    [session] = sessions_of(isolated_home)
+    assert [m.content for m in session.messages if m.role == "user"] == [
+        "first message",
+        "second message",
+        "third message",
+    ]
+    assert len(session.messages) == 6 and not any(m.interrupted for m in session.messages)
