@@ -374,7 +374,7 @@ def _server_message(response: httpx.Response) -> str:
 
 
 def _error_text(body: dict[str, Any]) -> str:
-    error = body.get("error", body.get("detail", body))
+    error = body.get("error") or body.get("detail") or body.get("message") or body  # Ollama, FastAPI, vLLM
     if isinstance(error, dict):
         error = error.get("message", error)
     return _clip(str(error))

@@ -145,3 +145,27 @@ def test_bad_config_is_one_line_naming_the_file(tmp_path, text: str, words: str)
         load_settings(tmp_path, environ={})
     assert words in str(caught.value) and str(tmp_path / "config.toml") in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "body,said",
+    [
+        ({"error": "model 'x' not found"}, "model 'x' not found"),  # Ollama
+        (
+            {"error": {"message": "The model `x` does not exist.", "type": "invalid_request_error"}},
+            "The model `x` does not exist.",
+        ),  # OpenAI, LM Studio
+        (
+            {"object": "error", "message": "The model `x` does not exist.", "code": 404},
+            "The model `x` does not exist.",
+        ),
+        ({"detail": "Not authenticated"}, "Not authenticated"),
+    ],
+)
+def test_the_servers_own_words_are_quoted(body, said) -> None:
+    import httpx
+
+    from ollm_recall.chatclient import _server_message
+
+    assert _server_message(httpx.Response(404, json=body)) == said
+    assert _server_message(httpx.Response(502, text="<html>Bad Gateway</html>")) == "<html>Bad Gateway</html>"
