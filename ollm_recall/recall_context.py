@@ -79,15 +79,17 @@ def recall_for(
     most: int,
     exclude: frozenset[str] = frozenset(),
 ) -> Recall | None:
-    """Search the archive for ``message`` and build the context block, or None if nothing is relevant
-    or the budget cannot hold even a header and one line.
+    """Search the archive for ``message`` by meaning and build the context block, or None if nothing
+    is relevant or the budget cannot hold even a header and one line.
 
     A message of fewer than two words that are not stop words ("hi", "thanks!") recalls nothing: it
     carries too little to say what is relevant, and greetings would bring back every other greeting.
     """
     if len(query_terms(message)) < MIN_QUERY_TERMS:
         return None
-    hits = searcher.search(message, limit=max(most * 3, 10), exclude=exclude)
+    # Ranked by meaning alone: the gate is the similarity, and the full-text side (which can only
+    # reorder sessions that pass it) is most of a search's cost on a large archive.
+    hits = searcher.search(message, limit=max(most * 3, 10), exclude=exclude, mode="semantic")
     chosen = relevant_hits(hits, threshold=threshold, most=most)
     if not chosen:
         return None
