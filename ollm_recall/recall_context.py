@@ -9,7 +9,7 @@ count never exceeds the budget it is given.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import CorruptSession, SessionNotFound
 from .model import Session
@@ -89,16 +89,17 @@ def recall_for(
         return None
     # Ranked by meaning alone: the gate is the similarity, and the full-text side (which can only
     # reorder sessions that pass it) is most of a search's cost on a large archive.
-    hits = searcher.search(message, limit=max(most * 3, 10), exclude=exclude, mode="semantic")
+    hits = searcher.search(message, limit=max(most * 3, 10), exclude=exclude, mode="semantic", snippets=False)
     chosen = relevant_hits(hits, threshold=threshold, most=most)
     if not chosen:
         return None
     sessions = []
     for hit in chosen:
         try:
-            sessions.append((hit, searcher.store.read(hit.session_id)))
+            session = searcher.store.read(hit.session_id)
         except (SessionNotFound, CorruptSession):  # gone or damaged since it was indexed
             continue
+        sessions.append((replace(hit, snippets=searcher.snippets_for(hit, session, message)), session))
     return build_recall(sessions, budget_tokens)
 
 

@@ -63,6 +63,7 @@ class Hit:
     provider: str
     snippets: list[Snippet] = field(default_factory=list)
     similarity: float = 0.0
+    units: tuple[tuple[float, int, int], ...] = field(default=(), repr=False, compare=False)
 
 
 def _ms(moment: datetime) -> int:
@@ -239,7 +240,13 @@ class Searcher:
             provider=entry.provider,
             snippets=snippets,
             similarity=round(similarity, 4),
+            units=tuple(units),
         )
+
+    def snippets_for(self, hit: Hit, session: Session, query: str) -> list[Snippet]:
+        """Snippets of a hit found with ``snippets=False``, from its session already loaded (recall
+        reads only the sessions it keeps, once)."""
+        return self._snippets(session, query_terms(query), list(hit.units), None)
 
     def _snippets(self, session: Session, terms: list[str], units, role: str | None) -> list[Snippet]:
         assert self._text is not None
