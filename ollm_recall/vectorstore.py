@@ -82,7 +82,7 @@ class _Groups:
 
 
 class VectorIndex:
-    """All current segments; ``best_per_session`` scores sessions by their closest units.
+    """All current segments; ``score`` then ``best`` rank sessions by their closest units.
 
     ``current`` maps a session id to the segments that hold its current vectors (rows in other segments
     are stale). Which groups of rows are live is worked out once here, not on every search.
@@ -116,21 +116,6 @@ class VectorIndex:
         self._live_masks = live_masks
         self._live_numbers = live_numbers
         self._session_groups = session_groups
-
-    def best_per_session(
-        self,
-        query: np.ndarray,
-        *,
-        allowed: Collection[str] | None = None,
-        exclude: Collection[str] = (),
-        top: int = 3,
-        candidates: int | None = None,
-        also: Iterable[str] = (),
-    ) -> dict[str, tuple[float, list[tuple[float, int, int]]]]:
-        """Sessions' scores (the mean similarity of their ``top`` closest units) with those units as
-        (score, message, chunk), best first: ``score`` then ``best`` in one call."""
-        return self.best(self.score(query), allowed=allowed, exclude=exclude, top=top,
-                         candidates=candidates, also=also)
 
     def score(self, query: np.ndarray) -> RowScores:
         """Every live row's similarity to ``query`` (one matrix-vector product per segment, the costly

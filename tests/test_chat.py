@@ -279,20 +279,15 @@ def test_server_failures_exit_non_zero_with_one_line_and_keep_the_message(
         assert len(session.messages) == 1
 
 
+def chat_command(home: Path, server, *extra: str) -> list[str]:
+    """The command line of a real ``ollm chat`` process against ``server``, recall off."""
+    return [sys.executable, "-c", "from ollm_recall.cli.app import main; main()", "--home", str(home),
+            "chat", *server_flags(server, "ollama"), "--no-recall", *extra]
+
+
 def _chat_process(home: Path, server, prompt: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from ollm_recall.cli.app import main; main()",
-            "--home",
-            str(home),
-            "chat",
-            *server_flags(server, "ollama"),
-            "--no-recall",
-            "-p",
-            prompt,
-        ],
+        chat_command(home, server, "-p", prompt),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -415,16 +410,7 @@ def test_interactive_chat_on_a_terminal(isolated_home: Path, model_server) -> No
     server = model_server(reply="Interactive replies stream in.")
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from ollm_recall.cli.app import main; main()",
-            "--home",
-            str(isolated_home),
-            "chat",
-            *server_flags(server, "ollama"),
-            "--no-recall",
-        ],
+        chat_command(isolated_home, server),
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
@@ -472,17 +458,7 @@ def test_a_failed_save_is_one_warning_and_the_chat_goes_on(isolated_home: Path, 
         prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
     server = model_server()
     process = subprocess.Popen(
-        [
-            *prefix,
-            sys.executable,
-            "-c",
-            "from ollm_recall.cli.app import main; main()",
-            "--home",
-            str(isolated_home),
-            "chat",
-            *server_flags(server, "ollama"),
-            "--no-recall",
-        ],
+        [*prefix, *chat_command(isolated_home, server)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
