@@ -161,7 +161,7 @@ class Searcher:
         pool = max(limit * 10, 50)
         row_scores = None
         if mode in ("hybrid", "semantic"):  # embedding and scoring run beside the full-text search
-            row_scores = self._executor().submit(self._score_rows, query)
+            row_scores = self._executor().submit(self._score_rows, query, allowed)
         text_scores: dict[str, float] = {}
         if mode in ("hybrid", "text") and terms:
             filters = TextFilters(
@@ -197,9 +197,9 @@ class Searcher:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ollm-vectors")
         return self._pool
 
-    def _score_rows(self, query: str) -> RowScores:
+    def _score_rows(self, query: str, allowed: set[str] | None) -> RowScores:
         assert self._vectors is not None
-        return self._vectors.score(self.index.embedder.embed_query(query))
+        return self._vectors.score(self.index.embedder.embed_query(query), allowed)
 
     def _only_role(
         self, dense: dict[str, tuple[float, list[tuple[float, int, int]]]], role: str, *, keep: int

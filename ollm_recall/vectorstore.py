@@ -1,14 +1,21 @@
-"""The vector index: immutable segments of unit vectors, memory-mapped, searched by exact dot product.
+"""The vector index: immutable segments of unit vectors, memory-mapped, searched by dot product.
 
-A segment is three files written once: ``<name>.npy`` (float32 rows), ``<name>.rows.npy`` (int32:
-session ordinal, message index, chunk index) and ``<name>.sessions.json`` (the ordinals' ids). The
-manifest says which segments are current for each session, so a re-indexed or deleted session's old
+A segment is files written once: ``<name>.npy`` (float32 rows), ``<name>.rows.npy`` (int32:
+session ordinal, message index, chunk index), ``<name>.sessions.json`` (the ordinals' ids) and
+``<name>.bits.npy`` (the sign bit of every dimension, derived from the rows and rewritten when missing).
+The manifest says which segments are current for each session, so a re-indexed or deleted session's old
 rows are simply not counted; nothing is rewritten in place.
+
+Small indexes are scored exactly, every row. Past ``EXACT_ROWS`` rows the float rows are too many to
+read on every search (the product is bound by memory bandwidth, and at 50,000 sessions they would not
+stay resident): the rows whose sign bits are closest to the query's (Hamming distance) are scored
+exactly, and the sessions with the best of those rows are scored in full.
 """
 
 from __future__ import annotations
 
 import heapq
+import os
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,16 +34,76 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+EXACT_ROWS = 400_000
+"""Up to this many live rows every row is scored exactly; past it, sign bits choose what to score."""
+
+RESCORE_ROWS = 4096
+"""How many rows with the closest sign bits are scored exactly, to choose the sessions to score."""
+
+SHORTLIST = 3
+"""After the sign-bit pass, this many times the sessions asked for are scored exactly."""
+
+
+def sign_bits(vectors: np.ndarray) -> np.ndarray:
+    """Each row's sign bits packed into 64-bit words (rows x ceil(dim / 64))."""
+    packed = np.packbits(np.asarray(vectors) > 0, axis=-1)
+    padding = (-packed.shape[-1]) % 8
+    if padding:
+        packed = np.pad(packed, [(0, 0)] * (packed.ndim - 1) + [(0, padding)])
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
 class Segment:
     """One segment, loaded lazily and memory-mapped."""
 
     def __init__(self, directory: Path, name: str) -> None:
+        self.directory = directory
         self.name = name
         self.vectors: np.ndarray = np.load(directory / f"{name}.npy", mmap_mode="r")
         self.rows: np.ndarray = np.load(directory / f"{name}.rows.npy")
         self.session_ids: list[str] = orjson.loads((directory / f"{name}.sessions.json").read_bytes())
         if self.vectors.shape[0] != self.rows.shape[0]:
             raise ValueError(f"segment {name}: {self.vectors.shape[0]} vectors, {self.rows.shape[0]} rows")
+        self._bits: np.ndarray | None = None
+        self._path = str(directory / f"{name}.npy")
+        self._offset: int = self.vectors.offset  # type: ignore[attr-defined]  # a np.memmap's
+
+    def read_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The float rows at ``rows`` (ascending), read from the file rather than through the memory
+        map: a fault in the map pages in its neighbours too, and scattered rows would then bring in
+        whole segments."""
+        dimension, dtype = self.vectors.shape[1], self.vectors.dtype
+        width = dimension * dtype.itemsize
+        wanted = rows.tolist()
+        data = bytearray()
+        descriptor = os.open(self._path, os.O_RDONLY)
+        try:
+            first = 0
+            for position in range(1, len(wanted) + 1):  # one read per run of consecutive rows
+                if position == len(wanted) or wanted[position] != wanted[position - 1] + 1:
+                    offset = self._offset + wanted[first] * width
+                    data += os.pread(descriptor, (position - first) * width, offset)
+                    first = position
+        finally:
+            os.close(descriptor)
+        return np.frombuffer(data, dtype=dtype).reshape(len(wanted), dimension)
+
+    def bits(self) -> np.ndarray:
+        """The rows' sign bits, read from their file, or derived (and saved, if the folder allows)."""
+        if self._bits is None:
+            path = self.directory / f"{self.name}.bits.npy"
+            try:
+                bits = np.load(path)
+                if bits.shape[0] != self.vectors.shape[0]:
+                    raise ValueError("stale")
+            except (OSError, ValueError):
+                bits = sign_bits(self.vectors)
+                try:
+                    write_atomic(path, _npy_bytes(bits))
+                except OSError:
+                    pass  # a read-only index still answers; the bits are derived again next time
+            self._bits = bits
+        return self._bits
 
 
 def write_segment(
@@ -51,16 +118,22 @@ def write_segment(
     ).reshape(-1, 3)
     write_atomic(directory / f"{name}.sessions.json", orjson.dumps(list(ordinals)))
     write_atomic(directory / f"{name}.rows.npy", _npy_bytes(rows))
+    write_atomic(directory / f"{name}.bits.npy", _npy_bytes(sign_bits(vectors).reshape(len(rows), -1)))
     write_atomic(directory / f"{name}.npy", _npy_bytes(np.ascontiguousarray(vectors, dtype=np.float32)))
 
 
 @dataclass(frozen=True)
 class RowScores:
-    """The similarity of every live row to one query (per segment, session-sorted) and each session's
-    best row, from which exact session scores are taken."""
+    """What one query's first pass found: each session's best row (its similarity when ``scored`` holds
+    every live row's similarity, per segment and session-sorted; else minus its sign-bit distance)."""
 
-    scored: list[np.ndarray | None]
+    query: np.ndarray
+    scored: list[np.ndarray | None] | None
     bound: np.ndarray
+
+    @property
+    def exact(self) -> bool:
+        return self.scored is not None
 
 
 class _Groups:
@@ -116,10 +189,28 @@ class VectorIndex:
         self._live_masks = live_masks
         self._live_numbers = live_numbers
         self._session_groups = session_groups
+        self._row_numbers: list[np.ndarray] = []
+        for groups, mask, numbers in zip(self._groups, live_masks, live_numbers, strict=True):
+            sizes = groups.ends - groups.starts
+            row_numbers = np.full(int(sizes.sum()), len(number), dtype=np.int64)  # stale rows: len(number)
+            row_numbers[np.repeat(mask, sizes)] = np.repeat(numbers, sizes[mask])
+            if groups.order is not None:  # back from session-sorted positions to segment rows
+                row_numbers[groups.order] = row_numbers.copy()
+            self._row_numbers.append(row_numbers)
+        self._live_rows = sum(int((numbers < len(number)).sum()) for numbers in self._row_numbers)
+        self._bits_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
-    def score(self, query: np.ndarray) -> RowScores:
-        """Every live row's similarity to ``query`` (one matrix-vector product per segment, the costly
-        part: it releases the GIL, so it can run beside the full-text search) and each session's best."""
+    @property
+    def live_rows(self) -> int:
+        """How many rows count (current for their session)."""
+        return self._live_rows
+
+    def score(self, query: np.ndarray, allowed: Collection[str] | None = None) -> RowScores:
+        """The first pass of a search (the costly part: it releases the GIL, so it can run beside the
+        full-text search): every live row's similarity to ``query`` when the index is small, else a
+        sign-bit shortlist of rows (only of ``allowed`` sessions, when given) scored exactly."""
+        if self._live_rows > EXACT_ROWS:
+            return self._score_bits(query, allowed)
         bound = np.full(len(self.session_ids), -np.inf, dtype=np.float32)
         scored: list[np.ndarray | None] = []
         for segment, groups, mask, numbers in zip(
@@ -133,7 +224,43 @@ class VectorIndex:
                 scores = scores[groups.order]
             scored.append(scores)
             np.maximum.at(bound, numbers, np.maximum.reduceat(scores, groups.starts)[mask])
-        return RowScores(scored, bound)
+        return RowScores(query, scored, bound)
+
+    def _score_bits(self, query: np.ndarray, allowed: Collection[str] | None) -> RowScores:
+        """Score exactly the ``RESCORE_ROWS`` rows whose sign bits are closest to the query's; a
+        session's best row among them is its estimate."""
+        columns, numbers, offsets = self._all_bits()
+        wanted = sign_bits(query.reshape(1, -1))[0]
+        distance = np.bitwise_count(columns[0] ^ wanted[0]).astype(np.int16)
+        for column, word in zip(columns[1:], wanted[1:], strict=True):
+            distance += np.bitwise_count(column ^ word)
+        keep = np.append(np.ones(len(self.session_ids), dtype=bool) if allowed is None
+                         else self._mask(allowed), False)  # the last one is for dead rows
+        unwanted = 64 * len(columns) + 1  # farther than any two rows can be
+        distance[~keep[numbers]] = unwanted
+        within = np.cumsum(np.bincount(distance, minlength=unwanted + 1))  # rows within each distance
+        threshold = int(np.searchsorted(within, RESCORE_ROWS)) if within[unwanted - 1] > RESCORE_ROWS \
+            else unwanted - 1
+        closest = np.flatnonzero(distance <= threshold)[:RESCORE_ROWS * 2]
+        bound = np.full(len(self.session_ids), -np.inf, dtype=np.float32)
+        cuts = np.searchsorted(closest, offsets)
+        for k, segment in enumerate(self.segments):
+            rows = closest[cuts[k]:cuts[k + 1]] - offsets[k]
+            if len(rows):
+                values = np.asarray(segment.read_rows(rows) @ query, dtype=np.float32)
+                np.maximum.at(bound, numbers[rows + offsets[k]], values)
+        return RowScores(query, None, bound)
+
+    def _all_bits(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every segment's sign bits in one array, one row per 64-bit word (a layout numpy counts bits
+        in fastest), each row's session number (``len(session_ids)`` for a stale row), and where each
+        segment starts."""
+        if self._bits_cache is None:
+            sizes = [len(segment.rows) for segment in self.segments]
+            offsets = np.cumsum([0, *sizes])
+            columns = np.ascontiguousarray(np.concatenate([segment.bits() for segment in self.segments]).T)
+            self._bits_cache = (columns, np.concatenate(self._row_numbers), offsets)
+        return self._bits_cache
 
     def best(
         self,
@@ -145,25 +272,25 @@ class VectorIndex:
         candidates: int | None = None,
         also: Iterable[str] = (),
     ) -> dict[str, tuple[float, list[tuple[float, int, int]]]]:
-        """The per-session work, done only for the ``candidates`` best sessions (all when None) and
-        those in ``also``: a session's best single unit bounds its score, so sessions are taken in
-        order of that bound until no other can do better. ``allowed`` and ``exclude`` limit them."""
-        scored, bound = row_scores.scored, row_scores.bound.copy()
-        if allowed is not None:
-            keep = np.zeros(len(bound), dtype=bool)
-            keep[[self._number[sid] for sid in allowed if sid in self._number]] = True
-            bound[~keep] = -np.inf
+        """Sessions' exact scores (the mean of their ``top`` closest units) and those units, for the
+        ``candidates`` best sessions (all when None) and those in ``also``; ``allowed`` and ``exclude``
+        limit them. After an exact first pass a session's best unit bounds its score, so sessions are
+        taken in order of that bound until no other can do better; after a sign-bit pass, the
+        ``SHORTLIST`` times ``candidates`` sessions with the best estimates are scored."""
+        eligible = np.ones(len(self.session_ids), dtype=bool) if allowed is None else self._mask(allowed)
         for sid in exclude:
             if sid in self._number:
-                bound[self._number[sid]] = -np.inf
+                eligible[self._number[sid]] = False
+        bound = np.where(eligible, row_scores.bound, -np.inf)
         found: dict[str, tuple[float, list[tuple[float, int, int]]]] = {}
         best: list[float] = []  # a min-heap of the ``candidates`` best scores so far
         for number in np.argsort(-bound, kind="stable").tolist():
             if bound[number] == -np.inf:
                 break
-            if candidates is not None and len(best) >= candidates and bound[number] < best[0]:
+            if candidates is not None and len(best) >= candidates and (
+                    bound[number] < best[0] if row_scores.exact else len(found) >= candidates * SHORTLIST):
                 break
-            score, units = self._exact(number, scored, top)
+            score, units = self._exact(number, row_scores, top)
             found[self.session_ids[number]] = (score, units)
             if candidates is not None:
                 if len(best) < candidates:
@@ -172,16 +299,25 @@ class VectorIndex:
                     heapq.heapreplace(best, score)
         for sid in also:
             number = self._number.get(sid, -1)
-            if number >= 0 and sid not in found and bound[number] > -np.inf:
-                found[sid] = self._exact(number, scored, top)
+            if number >= 0 and sid not in found and eligible[number]:
+                found[sid] = self._exact(number, row_scores, top)
         return found
 
+    def _mask(self, sessions: Collection[str]) -> np.ndarray:
+        """True for the numbers of ``sessions`` (those this index has)."""
+        mask = np.zeros(len(self.session_ids), dtype=bool)
+        mask[[self._number[sid] for sid in sessions if sid in self._number]] = True
+        return mask
+
     def _exact(
-        self, number: int, scored: list[np.ndarray | None], top: int
+        self, number: int, row_scores: RowScores, top: int
     ) -> tuple[float, list[tuple[float, int, int]]]:
-        """One session's exact score and best units, from the rows already scored."""
+        """One session's exact score and best units, from the rows already scored or scored now."""
         groups = self._session_groups[number]
-        parts = [scored[k][start:end] for k, start, end in groups]  # type: ignore[index]
+        if row_scores.scored is not None:
+            parts = [row_scores.scored[k][start:end] for k, start, end in groups]  # type: ignore[index]
+        else:
+            parts = [self._rows_of(k, start, end) @ row_scores.query for k, start, end in groups]
         values = parts[0] if len(parts) == 1 else np.concatenate(parts)
         best = np.argsort(-values, kind="stable")[:top]
         units: list[tuple[float, int, int]] = []
@@ -193,3 +329,14 @@ class VectorIndex:
                 index -= end - start
             units.append((float(values[best[len(units)]]), int(row[1]), int(row[2])))
         return sum(unit[0] for unit in units) / len(units), units
+
+    def _rows_of(self, k: int, start: int, end: int) -> np.ndarray:
+        """The float rows of segment ``k`` at session-sorted positions ``start:end``."""
+        order, segment = self._groups[k].order, self.segments[k]
+        if order is None:
+            return segment.read_rows(np.arange(start, end))
+        rows = order[start:end]
+        ascending = np.argsort(rows)
+        values = np.empty((len(rows), segment.vectors.shape[1]), dtype=segment.vectors.dtype)
+        values[ascending] = segment.read_rows(rows[ascending])
+        return values

@@ -259,3 +259,48 @@ def test_a_long_pasted_message_is_ranked_by_its_rarest_words():
     kept = rarest_terms(terms, lambda _field, term: frequency[term], MAX_QUERY_TERMS)
     assert kept == [f"w{n}" for n in reversed(range(MAX_QUERY_TERMS))]
     assert rarest_terms(["b", "a"], lambda _field, term: 1, MAX_QUERY_TERMS) == ["b", "a"]
+
+
+@pytest.mark.slow
+def test_the_sign_bit_pass_of_large_indexes_ranks_like_the_exact_pass(example_home, tmp_path, monkeypatch):
+    """Past EXACT_ROWS rows only a sign-bit shortlist is scored exactly; forced on here, it must give
+    the same sessions, scores and filters as scoring every row."""
+    from ollm_recall import vectorstore
+
+    home = tmp_path / "home"
+    shutil.copytree(example_home, home)
+    for bits in (home / "index" / "vectors").glob("*.bits.npy"):
+        bits.unlink()  # derived files: rebuilt, and saved, on first need
+    queries = ["my website broke with a gateway error after I updated the machine",
+               "my bread culture has a chemical smell", "nginx 502 php", "typescript generics"]
+    exact = Searcher(home)
+    expected = {q: [(h.session_id, round(h.similarity, 5)) for h in exact.search(q, mode="semantic", limit=3)]
+                for q in queries}
+    expected_hybrid = {q: ids(exact.search(q, limit=5)) for q in queries}
+    monkeypatch.setattr(vectorstore, "EXACT_ROWS", 0)
+    monkeypatch.setattr(vectorstore, "RESCORE_ROWS", 200)
+    shortlisted = Searcher(home)
+    for query in queries:
+        hits = shortlisted.search(query, mode="semantic", limit=3)
+        assert [(h.session_id, round(h.similarity, 5)) for h in hits] == expected[query], query
+        assert ids(shortlisted.search(query, limit=5)) == expected_hybrid[query], query
+    march = {"since": datetime(2026, 3, 1, tzinfo=UTC), "until": datetime(2026, 3, 31, tzinfo=UTC)}
+    in_march = shortlisted.search("nginx", mode="semantic", **march)
+    assert in_march and all(hit.start_time[:7] == "2026-03" for hit in in_march)
+    assert NGINX_502 not in ids(shortlisted.search("nginx 502 php", mode="semantic",
+                                                   exclude=frozenset([NGINX_502])))
+    segments = [p for p in (home / "index" / "vectors").glob("*.npy") if p.name.count(".") == 1]
+    for segment in segments:
+        saved = np.load(segment.with_suffix(".bits.npy"))
+        assert np.array_equal(saved, vectorstore.sign_bits(np.load(segment)))
+
+
+def test_sign_bits_pack_each_dimension_sign():
+    from ollm_recall.vectorstore import sign_bits
+
+    rows = np.array([[1.0] * 64 + [-1.0] * 64, [-0.5] * 100 + [0.5] * 28])
+    bits = sign_bits(rows)
+    assert bits.shape == (2, 2) and bits.dtype == np.uint64
+    assert np.bitwise_count(bits[0]).sum() == 64 and np.bitwise_count(bits[1]).sum() == 28
+    assert np.bitwise_count(bits[0] ^ bits[1]).sum() == 64 + 28
+    assert sign_bits(rows[:0]).shape == (0, 2)
