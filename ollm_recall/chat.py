@@ -155,6 +155,15 @@ class Chat:
         """Go on with an earlier session (``/resume ID`` or ``--resume``)."""
         return self.manager.resume(session_id)
 
+    def wait_for_index(self, timeout: float | None = None) -> bool:
+        """Wait for the background index sync (started when a session ends) to finish; False if it is
+        still running after ``timeout`` seconds. For scripts and measurements: turns never wait."""
+        thread = self._sync_thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
     def close(self) -> None:
         """Release the session and index what this chat recorded, so the next recall finds it."""
         recorded = self.session_id is not None

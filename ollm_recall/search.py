@@ -105,7 +105,8 @@ class Searcher:
         from .vectorstore import VectorIndex
 
         try:
-            vectors = VectorIndex(self.index.vector_dir, manifest.segments, manifest.current_segments())
+            vectors = VectorIndex(self.index.vector_dir, manifest.segments, manifest.current_segments(),
+                                  reuse=self._vectors)
         except (OSError, ValueError) as exc:
             raise IndexProblem(f"the vector index is damaged ({exc}): {REBUILD_HINT}") from None
         if self._text is not None:
@@ -159,6 +160,8 @@ class Searcher:
         if allowed is not None and not allowed:
             return []
         pool = max(limit * 10, 50)
+        # Fusion and the role filter re-rank a pool; by meaning alone the exact top ``limit`` is enough.
+        dense_candidates = limit if mode == "semantic" and role is None else pool
         row_scores = None
         if mode in ("hybrid", "semantic"):  # embedding and scoring run beside the full-text search
             row_scores = self._executor().submit(self._score_rows, query, allowed)
@@ -175,7 +178,8 @@ class Searcher:
         dense: dict[str, tuple[float, list[tuple[float, int, int]]]] = {}
         if row_scores is not None:
             dense = self._vectors.best(
-                row_scores.result(), allowed=allowed, exclude=exclude, candidates=pool, also=text_scores
+                row_scores.result(), allowed=allowed, exclude=exclude, candidates=dense_candidates,
+                also=text_scores,
             )
             if role is not None:
                 dense = self._only_role(dense, role, keep=pool)

@@ -53,12 +53,19 @@ def sign_bits(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(packed).view(np.uint64)
 
 
+def _file_identity(path: Path) -> tuple[int, int, int]:
+    """What tells one file from another of the same name (a rebuild reuses segment names)."""
+    status = path.stat()
+    return status.st_ino, status.st_size, status.st_mtime_ns
+
+
 class Segment:
     """One segment, loaded lazily and memory-mapped."""
 
     def __init__(self, directory: Path, name: str) -> None:
         self.directory = directory
         self.name = name
+        self.identity = _file_identity(directory / f"{name}.npy")
         self.vectors: np.ndarray = np.load(directory / f"{name}.npy", mmap_mode="r")
         self.rows: np.ndarray = np.load(directory / f"{name}.rows.npy")
         self.session_ids: list[str] = orjson.loads((directory / f"{name}.sessions.json").read_bytes())
@@ -162,10 +169,30 @@ class VectorIndex:
     """
 
     def __init__(
-        self, directory: Path, segment_names: Iterable[str], current: Mapping[str, Collection[str]]
+        self,
+        directory: Path,
+        segment_names: Iterable[str],
+        current: Mapping[str, Collection[str]],
+        *,
+        reuse: VectorIndex | None = None,
     ) -> None:
-        self.segments = [Segment(directory, name) for name in segment_names]
-        self._groups = [_Groups(segment) for segment in self.segments]
+        """``reuse``: an index over an earlier manifest, whose unchanged segments are taken as they
+        are loaded (a sync that adds one session should not make the next search reload them all)."""
+        loaded: dict[str, tuple[Segment, _Groups]] = {} if reuse is None else {
+            segment.name: (segment, groups)
+            for segment, groups in zip(reuse.segments, reuse._groups, strict=True)
+        }
+        self.segments: list[Segment] = []
+        self._groups: list[_Groups] = []
+        for name in segment_names:
+            known = loaded.get(name)
+            if known is not None and known[0].identity == _file_identity(directory / f"{name}.npy"):
+                segment, groups = known
+            else:
+                segment = Segment(directory, name)
+                groups = _Groups(segment)
+            self.segments.append(segment)
+            self._groups.append(groups)
         number: dict[str, int] = {}
         live_masks: list[np.ndarray] = []
         live_numbers: list[np.ndarray] = []

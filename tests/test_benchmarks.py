@@ -61,7 +61,25 @@ def test_chat_turn_benchmark_on_a_tiny_archive(tmp_path):
     lines = out.splitlines()
     assert lines[0].startswith("12 sessions, 3 turns")
     assert [line.split("  ")[0] for line in lines[2:]] == [
-        "recording only (recall off)", "recall, default threshold", "recall forced: 3 sessions a turn"]
+        "recording only (recall off)", "recall, default threshold, back to back",
+        "recall, default threshold, settled", "recall forced (3 sessions), back to back",
+        "recall forced (3 sessions), settled"]
     forced = lines[-1].split()
     assert float(forced[-1]) == 3.0
     assert sorted(p.name for p in (tmp_path / "archive-12" / "sessions").glob("*.json")).__len__() == 12
+
+
+@pytest.mark.slow
+def test_vectors_benchmark_on_copies_of_a_small_index(tmp_path):
+    from ollm_recall.indexer import Index
+
+    source = tmp_path / "source"
+    shutil.copytree(REPO / "examples" / "sessions", source / "sessions")
+    Index(source).sync()
+    out = run_script("benchmarks/vectors.py", "--source", str(source), "--scale", "3", "--repeats", "1",
+                     "--rescore-rows", "64", "--work", str(tmp_path / "work"))
+    lines = out.splitlines()
+    assert lines[0].startswith("135 sessions")
+    exact, bits = lines[-2].split("|"), lines[-1].split("|")
+    assert exact[1].strip() == "exact" and bits[1].strip() == "bits"
+    assert 0.0 <= float(bits[-2]) <= 1.0

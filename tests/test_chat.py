@@ -377,8 +377,8 @@ def test_a_session_ended_by_new_is_indexed_in_the_background(isolated_home: Path
         chat.send("my bicycle chain squeaks after rain, which lube should I use?")
         first = chat.session_id
         chat.new_session()
-        assert chat._sync_thread is not None
-        chat._sync_thread.join(timeout=60)
+        assert chat.wait_for_index(timeout=60)
+        assert first in chat.index.load_manifest().sessions
         hits = chat.preview_recall("bicycle chain lube")
         assert hits[0].session_id == first
         turn = chat.send("which lube for the squeaky bicycle chain again?")

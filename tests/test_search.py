@@ -304,3 +304,23 @@ def test_sign_bits_pack_each_dimension_sign():
     assert np.bitwise_count(bits[0]).sum() == 64 and np.bitwise_count(bits[1]).sum() == 28
     assert np.bitwise_count(bits[0] ^ bits[1]).sum() == 64 + 28
     assert sign_bits(rows[:0]).shape == (0, 2)
+
+
+@pytest.mark.slow
+def test_a_search_after_a_sync_reloads_only_the_new_segments(tmp_path):
+    service = _small_archive(tmp_path)
+    Index(tmp_path).sync()
+    searcher = Searcher(tmp_path)
+    assert searcher.search("kubernetes ingress")
+    before = {segment.name: segment for segment in searcher._vectors.segments}
+    session_id = service.create_session(model="llama3.2")
+    service.record_message(session_id, Message.text("user", "sourdough starter smells of acetone"))
+    service.close_session(session_id)
+    Index(tmp_path).sync()
+    assert session_id in ids(searcher.search("sourdough acetone"))
+    after = searcher._vectors.segments
+    assert len(after) == len(before) + 1
+    assert all(segment is before[segment.name] for segment in after if segment.name in before)
+    Index(tmp_path).sync(rebuild=True)  # the same segment names again, in new files
+    assert session_id in ids(searcher.search("sourdough acetone"))
+    assert not any(segment is before.get(segment.name) for segment in searcher._vectors.segments)
