@@ -53,6 +53,12 @@ def test_query_embedding_matches_sentence_transformers():
     embedder = Embedder()
     mine = np.stack([embedder.embed_query(text) for text in texts])
     assert np.all((mine * reference).sum(axis=1) >= 0.999)
+    # many texts at once (as a one-session sync embeds them): batched by length, returned in order
+    many = [texts[i % len(texts)] + f" {i}" * (i % 7) for i in range(21)]
+    together = embedder.embed(many)
+    reference_many = SentenceTransformer(str(bundled_model_dir()), device="cpu").encode(
+        many, normalize_embeddings=True)
+    assert together.shape == (21, 384) and np.all((together * reference_many).sum(axis=1) >= 0.999)
 
 
 @pytest.mark.slow
