@@ -4,7 +4,9 @@ For each archive size it generates (once, kept in the work folder) a determinist
 index from scratch, then measures: the build's time and throughput beside the raw model's batch
 throughput on a sample of the same texts; an incremental ``ollm index`` after one new session (a new
 process, end to end); ``ollm recall`` as a new process (p50/p95, hybrid and text); warm in-process
-search; and the peak resident memory of the indexing and the recall processes. Prints a table.
+search (hybrid, with snippets, as ``ollm recall`` shows it); the retrieval ``ollm chat`` does before
+each message (warm, default settings); and the peak resident memory of the indexing and the recall
+processes. Prints a table.
 
     python benchmarks/search.py --sessions 1000            # one size
     python benchmarks/search.py                            # 1,000, 10,000 and 50,000 (hours)
@@ -23,9 +25,12 @@ import sys
 import time
 from pathlib import Path
 
+from chat_turn import MESSAGES as CHAT_MESSAGES
 from synthetic import make_archive, make_session
 
 from ollm_recall import SessionStore
+from ollm_recall.config import SETTINGS
+from ollm_recall.recall_context import recall_for
 from ollm_recall.search import Searcher
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,6 +105,13 @@ def bench(count: int, work: Path, repeats: int, reuse: bool) -> dict[str, float]
         started = time.perf_counter()
         searcher.search(query)
         warm.append(time.perf_counter() - started)
+    chat = []  # what ollm chat does before sending a message, with the default settings
+    for message in CHAT_MESSAGES * 5:
+        started = time.perf_counter()
+        recall_for(searcher, message, budget_tokens=int(SETTINGS["context_size"].default
+                                                        * SETTINGS["recall_budget"].default),
+                   threshold=SETTINGS["recall_threshold"].default, most=SETTINGS["recall_sessions"].default)
+        chat.append(time.perf_counter() - started)
     warm_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     return {
         "sessions": count, "messages": messages, "build_s": build_seconds,
@@ -109,6 +121,7 @@ def bench(count: int, work: Path, repeats: int, reuse: bool) -> dict[str, float]
         "hybrid_p95": sorted(timings["hybrid"])[int(0.95 * (len(timings["hybrid"]) - 1))],
         "text_p50": statistics.median(timings["text"]), "recall_rss": recall_rss,
         "warm_p50_ms": statistics.median(warm) * 1000, "warm_rss": warm_rss,
+        "chat_p50_ms": statistics.median(chat) * 1000,
     }
 
 
@@ -122,13 +135,14 @@ def main() -> None:
     args = parser.parse_args()
     sizes = args.sessions or [1_000, 10_000, 50_000]
     print("sessions messages  build s  texts/s (raw model)  +1 session s  recall hybrid p50/p95 s  "
-          "text p50 s  warm p50 ms  RSS MiB build/recall/warm")
+          "text p50 s  warm p50 ms  chat recall p50 ms  RSS MiB build/recall/warm")
     for count in sizes:
         row = bench(count, args.work, args.repeats, args.reuse)
         print(f"{row['sessions']:>8,} {row['messages']:>8,} {row['build_s']:>8.1f} "
               f"{row['texts_per_s']:>8.0f} ({row['raw_texts_per_s']:>6.0f}) {row['sync_s']:>13.2f} "
               f"{row['hybrid_p50']:>14.2f}/{row['hybrid_p95']:.2f} {row['text_p50']:>11.2f} "
-              f"{row['warm_p50_ms']:>12.1f}  {row['build_rss']}/{row['recall_rss']}/{row['warm_rss']}",
+              f"{row['warm_p50_ms']:>12.1f} {row['chat_p50_ms']:>19.1f}  "
+              f"{row['build_rss']}/{row['recall_rss']}/{row['warm_rss']}",
               flush=True)
 
 

@@ -122,6 +122,8 @@ def _merge_small(writer: Any, segments: list[Any]) -> list[Any]:
 
 
 MAX_QUERY_TERMS = 24
+BM25_B = 0.75
+BM25_K1 = 1.5
 
 
 def rarest_terms(terms: list[str], doc_frequency: Any, most: int) -> list[str]:
@@ -170,7 +172,7 @@ class _WhooshFolder:
         if self._searcher is None:
             from whoosh import scoring
 
-            self._searcher = self.open().searcher(weighting=scoring.BM25F(B=0.75, K1=1.5))
+            self._searcher = self.open().searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
         else:
             self._searcher = self._searcher.refresh()
         return self._searcher
@@ -192,6 +194,9 @@ class TextIndex:
         self.directory = directory
         self._sessions = _WhooshFolder(directory / "sessions")
         self._messages = _WhooshFolder(directory / "messages")
+        from .bm25 import SessionRanker  # numpy: not loaded by commands that never search
+
+        self._ranker = SessionRanker(BM25_B, BM25_K1)
 
     def exists(self) -> bool:
         return self._sessions.exists() or self._messages.exists()
@@ -251,17 +256,20 @@ class TextIndex:
     def rank_sessions(
         self, terms: list[str], filters: TextFilters, *, limit: int, role: str | None = None
     ) -> list[tuple[str, float]]:
-        """Sessions by BM25F of the whole session (or of their best message, with a role filter)."""
+        """Sessions by BM25F of the whole session (computed by ``SessionRanker``, the same scores as
+        whoosh's in a fraction of the time), or of their best message with a role filter (whoosh)."""
         from whoosh.query import Or, Term
 
         if not terms:
             return []
         searcher = self._sessions.searcher()
         terms = rarest_terms(terms, searcher.doc_frequency, MAX_QUERY_TERMS)
-        query = Or([Term("text", term) for term in terms])
         if role is None:
-            results = searcher.search(query, filter=self._filter(filters, None), limit=limit)
-            return [(hit["session_id"], float(hit.score)) for hit in results]
+            narrowed = self._filter(filters, None)
+            allowed = None if narrowed is None else set(searcher.docs_for_query(narrowed))
+            ranked = self._ranker.rank(searcher, terms, allowed=allowed, limit=limit)
+            return [(searcher.stored_fields(doc)["session_id"], score) for doc, score in ranked]
+        query = Or([Term("text", term) for term in terms])
         results = self._messages.searcher().search(query, filter=self._filter(filters, role), limit=limit * 8)
         best: dict[str, float] = {}
         for hit in results:

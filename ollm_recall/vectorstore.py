@@ -43,6 +43,9 @@ RESCORE_ROWS = 4096
 SHORTLIST = 3
 """After the sign-bit pass, this many times the sessions asked for are scored exactly."""
 
+SESSION_UNITS = 3
+"""A session's score is the mean similarity of this many of its closest units (fewer if it has fewer)."""
+
 
 def sign_bits(vectors: np.ndarray) -> np.ndarray:
     """Each row's sign bits packed into 64-bit words (rows x ceil(dim / 64))."""
@@ -131,16 +134,30 @@ def write_segment(
 
 @dataclass(frozen=True)
 class RowScores:
-    """What one query's first pass found: each session's best row (its similarity when ``scored`` holds
-    every live row's similarity, per segment and session-sorted; else minus its sign-bit distance)."""
+    """What one query's first pass found: each session's best row's similarity (of all its rows when
+    ``scored`` holds every live row's similarity, per segment and session-sorted; else of its rows in
+    the sign-bit shortlist) and, after an exact pass, a tighter bound on its score (the mean of its
+    ``SESSION_UNITS`` best rows) from its best two rows."""
 
     query: np.ndarray
     scored: list[np.ndarray | None] | None
     bound: np.ndarray
+    score_bound: np.ndarray | None = None
 
     @property
     def exact(self) -> bool:
         return self.scored is not None
+
+
+def _best_two(scores: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The largest and second largest score of each run ``starts[i]:ends[i]`` (the largest again when
+    it occurs twice; minus infinity for a run of one)."""
+    first = np.maximum.reduceat(scores, starts)
+    is_first = scores == np.repeat(first, ends - starts)
+    rest = np.where(is_first, np.float32(-np.inf), scores)
+    second = np.maximum.reduceat(rest, starts)
+    ties = np.add.reduceat(is_first, starts) > 1
+    return first, np.where(ties, first, second)
 
 
 class _Groups:
@@ -224,6 +241,7 @@ class VectorIndex:
             if groups.order is not None:  # back from session-sorted positions to segment rows
                 row_numbers[groups.order] = row_numbers.copy()
             self._row_numbers.append(row_numbers)
+        self._split_sessions = np.flatnonzero(np.array([len(g) > 1 for g in session_groups], dtype=bool))
         self._live_rows = sum(int((numbers < len(number)).sum()) for numbers in self._row_numbers)
         self._bits_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
@@ -239,6 +257,7 @@ class VectorIndex:
         if self._live_rows > EXACT_ROWS:
             return self._score_bits(query, allowed)
         bound = np.full(len(self.session_ids), -np.inf, dtype=np.float32)
+        score_bound = np.full(len(self.session_ids), -np.inf, dtype=np.float32)
         scored: list[np.ndarray | None] = []
         for segment, groups, mask, numbers in zip(
             self.segments, self._groups, self._live_masks, self._live_numbers, strict=True
@@ -250,8 +269,14 @@ class VectorIndex:
             if groups.order is not None:
                 scores = scores[groups.order]
             scored.append(scores)
-            np.maximum.at(bound, numbers, np.maximum.reduceat(scores, groups.starts)[mask])
-        return RowScores(query, scored, bound)
+            first, second = _best_two(scores, groups.starts, groups.ends)
+            units = np.minimum(groups.ends - groups.starts, SESSION_UNITS)
+            np.maximum.at(bound, numbers, first[mask])
+            second = np.where(units > 1, second, np.float32(0))  # unused for a session of one row
+            np.maximum.at(score_bound, numbers, ((first + (units - 1) * second) / units)[mask])
+        # a session with rows in several segments may take its best units from more than one
+        score_bound[self._split_sessions] = bound[self._split_sessions]
+        return RowScores(query, scored, bound, score_bound)
 
     def _score_bits(self, query: np.ndarray, allowed: Collection[str] | None) -> RowScores:
         """Score exactly the ``RESCORE_ROWS`` rows whose sign bits are closest to the query's; a
@@ -295,20 +320,23 @@ class VectorIndex:
         *,
         allowed: Collection[str] | None = None,
         exclude: Collection[str] = (),
-        top: int = 3,
+        top: int = SESSION_UNITS,
         candidates: int | None = None,
         also: Iterable[str] = (),
     ) -> dict[str, tuple[float, list[tuple[float, int, int]]]]:
         """Sessions' exact scores (the mean of their ``top`` closest units) and those units, for the
         ``candidates`` best sessions (all when None) and those in ``also``; ``allowed`` and ``exclude``
-        limit them. After an exact first pass a session's best unit bounds its score, so sessions are
-        taken in order of that bound until no other can do better; after a sign-bit pass, the
+        limit them. After an exact first pass a session's best two units bound its score, so sessions
+        are taken in order of that bound until no other can do better; after a sign-bit pass, the
         ``SHORTLIST`` times ``candidates`` sessions with the best estimates are scored."""
         eligible = np.ones(len(self.session_ids), dtype=bool) if allowed is None else self._mask(allowed)
         for sid in exclude:
             if sid in self._number:
                 eligible[self._number[sid]] = False
-        bound = np.where(eligible, row_scores.bound, -np.inf)
+        ceiling = row_scores.bound
+        if row_scores.score_bound is not None and top == SESSION_UNITS:
+            ceiling = row_scores.score_bound
+        bound = np.where(eligible, ceiling, -np.inf)
         found: dict[str, tuple[float, list[tuple[float, int, int]]]] = {}
         best: list[float] = []  # a min-heap of the ``candidates`` best scores so far
         for number in np.argsort(-bound, kind="stable").tolist():
