@@ -87,8 +87,8 @@ def recall_for(
     """
     if len(query_terms(message)) < MIN_QUERY_TERMS:
         return None
-    # Ranked by meaning alone: the gate is the similarity, and the full-text side (which can only
-    # reorder sessions that pass it) is most of a search's cost on a large archive.
+    # Ranked by meaning alone: the gate is the similarity, and the full-text side could only reorder
+    # the sessions that pass it, at the cost of time the turn waits for.
     hits = searcher.search(message, limit=max(most * 3, 10), exclude=exclude, mode="semantic", snippets=False)
     chosen = relevant_hits(hits, threshold=threshold, most=most)
     if not chosen:
