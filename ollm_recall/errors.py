@@ -16,6 +16,7 @@ what happened and, where there is something to do, what to do::
     │   └── IndexCorrupt            the index is damaged, or of another format or model
     ├── EmbeddingModelMissing       the bundled embedding model package is not installed
     ├── ExportError                 an export could not be written (unknown format, unwritable folder)
+    ├── ImportFormatError           another tool's export cannot be read (the file and place named)
     ├── ChatError                   a model server could not give a reply
     │   ├── ServerUnreachable       nothing answers at the base URL (or it timed out)
     │   ├── ModelNotFound           the server does not have the model; the message lists what it has
@@ -78,6 +79,10 @@ class EmbeddingModelMissing(OllmRecallError):
 
 class ExportError(OllmRecallError):
     """An export could not be written: an unknown format or an unwritable folder."""
+
+
+class ImportFormatError(OllmRecallError):
+    """Another tool's export cannot be read at all; the message names the file and the place."""
 
 
 class ChatError(OllmRecallError):

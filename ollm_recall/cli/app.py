@@ -10,7 +10,7 @@ import typer
 
 from .. import __version__
 from ..home import resolve_home
-from . import chat_command, export_command, index_command, recall_command, sessions
+from . import chat_command, export_command, import_command, index_command, recall_command, sessions
 from .output import Paths, fail
 
 app = typer.Typer(
@@ -58,6 +58,7 @@ def root(
 
 app.add_typer(sessions.app, name="sessions")
 app.command("export")(export_command.export)
+app.command("import")(import_command.import_history)
 app.add_typer(index_command.app, name="index")
 app.command("recall")(recall_command.recall)
 app.command("chat")(chat_command.chat)

@@ -1,0 +1,63 @@
+"""``ollm import SOURCE PATH``: other tools' chat history into the archive, idempotently."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from ..home import store_for_home
+from ..importers import SOURCES, ImportReport, import_export
+from .output import handle_errors, info, print_json, warn
+
+SOURCE_HELP = (
+    "chatgpt (the ChatGPT data export: its zip, folder or conversations.json), claude (the Claude.ai "
+    "export), ollm (session files of another archive or of the original ollm CLI)"
+)
+
+
+@handle_errors
+def import_history(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., metavar="SOURCE", help=SOURCE_HELP),
+    path: Path = typer.Argument(..., metavar="PATH", help="The export: a zip archive, a folder or a file."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be imported; write nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+) -> None:
+    """Import chat history from another tool. Run it again, or on a newer export, and only what is new
+    is added; a conversation that grew is updated; nothing else in the archive is ever changed.
+
+    Example: ollm import chatgpt ~/Downloads/chatgpt-export.zip --dry-run
+    """
+    store = store_for_home(ctx.obj.home, ctx.obj.index_dir)
+    if not dry_run:
+        store.ensure_directory()
+    report = _run(store, source, path, dry_run)
+    if as_json:
+        print_json(report.to_json())
+        return
+    for where, reason in report.broken:
+        warn(f"skipped {where}: {reason}")
+    for session_id, reason in report.skipped:
+        if reason != "no message with text":
+            warn(f"skipped {session_id}: {reason}")
+    if dry_run:
+        for session_id in report.added:
+            sys.stdout.write(f"would add {session_id}\n")
+        for session_id in report.updated:
+            sys.stdout.write(f"would update {session_id}\n")
+    info(report.summary())
+
+
+def _run(store, source: str, path: Path, dry_run: bool) -> ImportReport:
+    if source not in SOURCES or not sys.stderr.isatty():
+        return import_export(store, source, path, dry_run=dry_run)
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed}"),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("conversations read", total=None)
+        return import_export(store, source, path, dry_run=dry_run,
+                             progress=lambda n: progress.advance(task, n))

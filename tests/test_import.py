@@ -1,0 +1,159 @@
+"""``ollm import``: hand-made exports in each source's real format, imported into real archives."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_ollm
+
+from ollm_recall import SessionStore
+
+FIXTURES = REPO / "tests" / "fixtures"
+MARCH = FIXTURES / "chatgpt" / "export-2026-03"
+MAY = FIXTURES / "chatgpt" / "export-2026-05"
+NGINX = "chatgpt-6a1f0c2e-1111-4d2b-9a51-000000000001"
+SOURDOUGH = "chatgpt-6a1f0c2e-2222-4d2b-9a51-000000000002"
+ICELAND = "chatgpt-6a1f0c2e-4444-4d2b-9a51-000000000004"
+
+
+def imported(cli, *args: str) -> dict:
+    result = cli("import", *args, "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def snapshot(sessions: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(sessions.glob("*.json"))}
+
+
+def test_chatgpt_follows_the_current_branch_and_keeps_the_original_ids(cli, sessions_path):
+    report = imported(cli, "chatgpt", str(MARCH))
+    assert report["added"] == [NGINX, SOURDOUGH] and report["updated"] == []
+    assert len(report["broken"]) == 1 and "conversation 3" in report["broken"][0]["where"]
+    session = SessionStore(sessions_path).read(NGINX)
+    assert session.provider == "chatgpt" and session.model == "gpt-4o"
+    assert session.metadata["originalId"] == "6a1f0c2e-1111-4d2b-9a51-000000000001"
+    assert session.metadata["originalTitle"] == "Nginx 502 after PHP upgrade"
+    assert [m.role for m in session.messages] == ["user", "assistant", "assistant", "user"]
+    texts = [m.content for m in session.messages]
+    assert "regenerated" not in " ".join(texts)  # the abandoned branch is left out
+    assert texts[2] == "```bash\ngrep -R listen /etc/php/8.3/fpm/pool.d/\n```"
+    assert texts[3] == "That was it: the socket is now php8.3-fpm.sock. Thanks!"
+    assert session.messages[0].timestamp == "2026-03-01T21:20:10.000Z"
+    assert session.start_time == "2026-03-01T21:20:00.123Z"
+    assert session.last_activity == "2026-03-01T21:30:00.500Z"
+
+
+def test_importing_again_adds_nothing_and_changes_no_file(cli, sessions_path):
+    imported(cli, "chatgpt", str(MARCH / "conversations.json"))
+    before = snapshot(sessions_path)
+    again = imported(cli, "chatgpt", str(MARCH / "conversations.json"))
+    assert again["added"] == [] and again["updated"] == [] and again["unchanged"] == 2
+    assert snapshot(sessions_path) == before
+
+
+def test_a_newer_split_export_in_a_zip_adds_the_new_and_grows_the_grown(cli, sessions_path, tmp_path):
+    imported(cli, "chatgpt", str(MARCH))
+    store = SessionStore(sessions_path)
+    pinned = store.read(SOURDOUGH)
+    pinned.metadata["pinned"] = True
+    store.write(pinned)
+    untouched = (sessions_path / f"{NGINX}.json").read_bytes()
+    export = tmp_path / "chatgpt-export.zip"
+    with zipfile.ZipFile(export, "w") as archive:
+        for file in sorted(MAY.iterdir()):
+            archive.write(file, f"export/{file.name}")
+        archive.writestr("export/user.json", '{"id": "user-1"}')
+    plan = imported(cli, "chatgpt", str(export), "--dry-run")
+    assert plan["dry_run"] and plan["added"] == [ICELAND] and plan["updated"] == [SOURDOUGH]
+    assert store.read(SOURDOUGH).metadata.get("pinned") and not (sessions_path / f"{ICELAND}.json").exists()
+    report = imported(cli, "chatgpt", str(export))
+    assert report["added"] == [ICELAND] and report["updated"] == [SOURDOUGH] and report["unchanged"] == 1
+    grown = store.read(SOURDOUGH)
+    assert len(grown.messages) == 4 and grown.metadata["pinned"] is True and grown.model == "gpt-4o"
+    assert (sessions_path / f"{NGINX}.json").read_bytes() == untouched
+
+
+def test_a_session_changed_in_the_archive_is_never_overwritten(cli, sessions_path):
+    imported(cli, "chatgpt", str(MARCH))
+    store = SessionStore(sessions_path)
+    edited = store.read(SOURDOUGH)
+    edited.messages.pop()  # the archive's copy no longer matches the export's start
+    edited.messages.pop()
+    from ollm_recall import Message
+
+    edited.messages.append(Message.text("user", "a note of my own"))
+    store.write(edited)
+    before = (sessions_path / f"{SOURDOUGH}.json").read_bytes()
+    report = imported(cli, "chatgpt", str(MAY))
+    assert [s["session"] for s in report["skipped"]] == [SOURDOUGH]
+    assert (sessions_path / f"{SOURDOUGH}.json").read_bytes() == before
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ('[{"title": "x", "mapping": {', "conversations.json: truncated JSON"),
+    ('{"conversations": []}', "conversations.json: expected a list of conversations"),
+])
+def test_a_malformed_export_is_one_line_naming_the_file_and_place(cli, tmp_path, content, expected):
+    (tmp_path / "conversations.json").write_text(content)
+    result = cli("import", "chatgpt", str(tmp_path))
+    assert result.exit_code == 1 and expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_bad_arguments_are_one_line_errors(cli, tmp_path):
+    result = cli("import", "myspace", str(MARCH))
+    assert result.exit_code == 1 and "unknown source 'myspace'" in result.stderr
+    result = cli("import", "chatgpt", str(tmp_path / "missing.zip"))
+    assert result.exit_code == 1 and "no such file or folder" in result.stderr
+    result = cli("import", "chatgpt", str(tmp_path))
+    assert result.exit_code == 1 and "no export files in this folder" in result.stderr
+
+
+def test_claude_export(cli, sessions_path):
+    report = imported(cli, "claude", str(FIXTURES / "claude"))
+    logrotate = "claude-c1d2e3f4-0000-4000-8000-00000000000a"
+    budget = "claude-c1d2e3f4-0000-4000-8000-00000000000b"
+    assert report["added"] == [logrotate, budget]
+    assert [b["where"].rsplit(": ", 1)[1] for b in report["broken"]] == ["conversation 3"]
+    assert [s["reason"] for s in report["skipped"]] == ["no message with text"]
+    store = SessionStore(sessions_path)
+    session = store.read(logrotate)
+    assert session.provider == "claude" and session.metadata["originalTitle"] == "Logrotate for nginx"
+    assert session.messages[1].content.startswith("Put this in /etc/logrotate.d/nginx:\n\n```")
+    assert "tool_use" not in session.messages[1].content
+    assert store.read(budget).start_time == "2026-04-02T17:00:00.000Z"
+    assert imported(cli, "claude", str(FIXTURES / "claude"))["unchanged"] == 2
+
+
+def test_ollm_files_are_validated_and_copied(cli, sessions_path, tmp_path):
+    other = tmp_path / "other-archive" / "sessions"
+    shutil.copytree(REPO / "examples" / "sessions", other)
+    (other / "session-broken.json").write_text('{"sessionId": "session-broken", "startTime": ')
+    (other / "session-evil.json").write_text(json.dumps({"sessionId": "../evil"}))
+    (other / ".session-1.json.123.tmp").write_text("leftover")
+    report = imported(cli, "ollm", str(other.parent))
+    assert len(report["added"]) == 45 and len(report["broken"]) == 2
+    assert not (sessions_path.parent / "evil.json").exists()
+    source = json.loads((other / "session-1772486820000.json").read_text())
+    copied = json.loads((sessions_path / "session-1772486820000.json").read_text())
+    assert copied["messages"] == source["messages"] and copied["metadata"]["importedFrom"] == "ollm"
+    assert imported(cli, "ollm", str(other))["unchanged"] == 45
+
+
+@pytest.mark.slow
+def test_imported_history_is_found_by_recall(tmp_path):
+    home = tmp_path / "home"
+    env = {"OLLM_HOME": str(home)}
+    assert run_ollm("import", "chatgpt", str(MAY), env=env).returncode == 0
+    assert run_ollm("import", "claude", str(FIXTURES / "claude"), env=env).returncode == 0
+    found = run_ollm("recall", "what to wear driving around iceland in winter", "--json", env=env)
+    assert found.returncode == 0, found.stderr
+    hits = [json.loads(line) for line in found.stdout.splitlines()]
+    assert hits[0]["sessionId"] == ICELAND
+    found = run_ollm("recall", "nginx log rotation", "--json", "--provider", "claude", env=env)
+    assert json.loads(found.stdout.splitlines()[0])["sessionId"].startswith("claude-")
