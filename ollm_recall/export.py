@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .atomic import write_atomic
 from .errors import ExportError
+from .jsonio import dumps_compact
 from .model import Message, Session, ToolCall
 from .timestamps import parse_timestamp
 
 if TYPE_CHECKING:
+    from .html_export import IndexEntry
     from .store import SessionStore
 
-FORMATS = ("md", "json")
+FORMATS = ("md", "json", "html", "jsonl")
 _BACKTICK_RUN = re.compile(r"`{3,}")
 
 
@@ -32,7 +34,7 @@ def check_format(name: str) -> str:
 
 
 def file_suffix(fmt: str) -> str:
-    return {"md": ".md", "json": ".json"}[check_format(fmt)]
+    return {"md": ".md", "json": ".json", "html": ".html", "jsonl": ".jsonl"}[check_format(fmt)]
 
 
 def format_duration(seconds: float) -> str:
@@ -144,35 +146,84 @@ def _squeeze_blank_lines(lines: Iterable[str]) -> Iterable[str]:
 
 
 def render(session: Session, raw: bytes, fmt: str) -> bytes:
-    """One session in an export format: markdown, or the file's own bytes for JSON."""
-    if check_format(fmt) == "json":
+    """One session in an export format: markdown, an HTML page, one JSON line, or the file's own bytes."""
+    fmt = check_format(fmt)
+    if fmt == "json":
         return raw
+    if fmt == "jsonl":
+        return dumps_compact(session.to_dict()) + b"\n"
+    if fmt == "html":
+        from .html_export import session_page
+
+        return session_page(session).encode("utf-8")
     return to_markdown(session).encode("utf-8")
 
 
-def export_to_directory(
-    store: SessionStore, session_ids: list[str], fmt: str, out_dir: Path
-) -> list[Path]:
-    """Write ``<id>.md`` or ``<id>.json`` per session into ``out_dir``; returns the files written.
+def markdown_index(entries: list[IndexEntry]) -> str:
+    """The folder's ``index.md``: every session, newest first, linked to its file."""
+    lines = ["# Chat sessions", "", "| Started | Model | Title | Messages |", "|---|---|---|---|"]
+    for entry in sorted(entries, key=lambda e: e.started, reverse=True):
+        title = entry.title.replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
+        lines.append(f"| {human_time(entry.started)[:16]} | {entry.model} | "
+                     f"[{title}]({entry.session_id}.md) | {entry.messages} |")
+    return "\n".join(lines) + "\n"
 
-    Every session is read and checked before the first file is written, so a bad id exports nothing.
-    Refuses the sessions directory itself: an export must never write over a session file.
+
+def export_to_directory(
+    store: SessionStore,
+    session_ids: list[str],
+    fmt: str,
+    out_dir: Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> list[Path]:
+    """Write the sessions into ``out_dir``; returns the files written.
+
+    ``md`` and ``html`` write a file per session and an index (``index.md``, ``index.html``: a page
+    with a filter box), ``json`` a copy of each file, ``jsonl`` one ``sessions.jsonl``. Every id is
+    checked before the first file is written, so an unknown id exports nothing; sessions are then read
+    one at a time, so an export of the whole archive needs little memory. Refuses the sessions
+    directory itself: an export must never write over a session file.
     """
+    from .errors import SessionNotFound
+    from .html_export import IndexEntry, index_page
+
     check_format(fmt)
     out_dir = Path(out_dir)
     if out_dir.resolve() == store.directory.resolve():
         raise ExportError(f"refusing to export into the sessions directory {store.directory}")
-    loaded = [store.read_with_bytes(session_id) for session_id in session_ids]
+    for session_id in session_ids:
+        if not store.exists(session_id):
+            raise SessionNotFound(f"no session with id {session_id!r} in {store.directory}")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"cannot create {out_dir}: {exc.strerror}") from None
-    written = []
-    for session, raw in loaded:
-        target = out_dir / f"{session.session_id}{file_suffix(fmt)}"
-        try:
-            write_atomic(target, render(session, raw, fmt), mode=0o644)
-        except OSError as exc:
-            raise ExportError(f"cannot write {target}: {exc.strerror}") from None
-        written.append(target)
+    written: list[Path] = []
+    entries: list[IndexEntry] = []
+    lines: list[bytes] = []
+    for session_id in session_ids:
+        session, raw = store.read_with_bytes(session_id)
+        if fmt == "jsonl":
+            lines.append(render(session, raw, fmt))
+        else:
+            target = out_dir / f"{session.session_id}{file_suffix(fmt)}"
+            written.append(_write(target, render(session, raw, fmt)))
+        entries.append(IndexEntry.of(session))
+        if progress is not None:
+            progress(1)
+    if fmt == "jsonl":
+        written.append(_write(out_dir / "sessions.jsonl", b"".join(lines)))
+    elif fmt == "md":
+        written.append(_write(out_dir / "index.md", markdown_index(entries).encode("utf-8")))
+    elif fmt == "html":
+        written.append(_write(out_dir / "index.html", index_page(entries).encode("utf-8")))
     return written
+
+
+def _write(target: Path, data: bytes) -> Path:
+    try:
+        write_atomic(target, data, mode=0o644)
+    except OSError as exc:
+        raise ExportError(f"cannot write {target}: {exc.strerror}") from None
+    return target

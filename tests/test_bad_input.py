@@ -148,7 +148,7 @@ def test_unknown_export_format(cli, sessions_path):
     write_session_file(sessions_path, GOOD)
     result = cli("export", "good-1", "--format", "pdf")
     assert result.exit_code == 1
-    assert result.stderr == "error: unknown export format 'pdf': use one of md, json\n"
+    assert result.stderr == "error: unknown export format 'pdf': use one of md, json, html, jsonl\n"
 
 
 @pytest.mark.parametrize("flag", ["--since", "--until"])

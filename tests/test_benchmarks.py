@@ -83,3 +83,11 @@ def test_vectors_benchmark_on_copies_of_a_small_index(tmp_path):
     exact, bits = lines[-2].split("|"), lines[-1].split("|")
     assert exact[1].strip() == "exact" and bits[1].strip() == "bits"
     assert 0.0 <= float(bits[-2]) <= 1.0
+
+
+@pytest.mark.slow
+def test_import_export_benchmark_on_a_small_export(tmp_path):
+    out = run_script("benchmarks/import_export.py", "--conversations", "30", "--work", str(tmp_path))
+    lines = out.splitlines()
+    assert "30 added" in lines[1] and "30 unchanged" in lines[2]
+    assert "31 files" in lines[3] and "31 files" in lines[4]

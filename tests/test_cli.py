@@ -127,7 +127,8 @@ def test_export_to_a_folder_in_both_formats(cli, archive, sessions_path, tmp_pat
     out = tmp_path / "out"
     md = cli("export", "--all", "--out", str(out))
     assert md.exit_code == 0
-    assert sorted(Path(line).name for line in md.stdout.split()) == ["s-mid.md", "s-new.md", "s-old.md"]
+    assert sorted(Path(line).name for line in md.stdout.split()) == [
+        "index.md", "s-mid.md", "s-new.md", "s-old.md"]
     assert md.stderr == f"exported 3 sessions to {out}\n"
     assert (out / "s-new.md").read_text().startswith("# question about new things")
     js = cli("export", "s-old", "--format", "json", "--out", str(out))
@@ -147,7 +148,8 @@ def test_export_to_stdout(cli, archive):
 
 def test_export_needs_ids_or_all(cli, archive):
     assert cli("export").stderr == "error: name at least one session id, or use --all\n"
-    assert cli("export", "s-new", "--all").stderr == "error: give session ids or --all, not both\n"
+    assert cli("export", "s-new", "--all").stderr == (
+        "error: give session ids or --all/--since/--until/--model/--query, not both\n")
 
 
 def test_export_refuses_the_sessions_folder(cli, archive, sessions_path):

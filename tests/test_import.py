@@ -157,3 +157,65 @@ def test_imported_history_is_found_by_recall(tmp_path):
     assert hits[0]["sessionId"] == ICELAND
     found = run_ollm("recall", "nginx log rotation", "--json", "--provider", "claude", env=env)
     assert json.loads(found.stdout.splitlines()[0])["sessionId"].startswith("claude-")
+
+
+def test_openwebui_export_follows_the_shown_branch(cli, sessions_path):
+    report = imported(cli, "openwebui", str(FIXTURES / "openwebui"))
+    docker = "openwebui-0b9e8f7a-6d5c-4b3a-9281-7f6e5d4c3b2a"
+    assert report["added"] == [docker] and len(report["broken"]) == 2
+    session = SessionStore(sessions_path).read(docker)
+    assert [m.content[:10] for m in session.messages] == ["docker com", "A local Po", "Mapped 543"]
+    assert session.model == "qwen2.5:7b" and session.provider == "openwebui"
+    assert session.messages[0].timestamp == "2025-04-07T04:26:40.000Z"
+    single = FIXTURES / "openwebui" / "chat-export-1745000000.json"
+    import json as json_module
+
+    one_chat = json_module.loads(single.read_text())[0]["chat"]
+    one_chat["history"]["messages"]["m3"]["content"] = "Mapped 5433, works now. One more question?"
+    path = sessions_path.parent / "single-chat.json"
+    path.write_text(json_module.dumps(one_chat))  # a single chat's export: the inner object alone
+    assert imported(cli, "openwebui", str(path))["added"] == ["openwebui-m1"]
+
+
+def test_llm_logs_database_is_read_only_and_grouped_by_conversation(cli, sessions_path, tmp_path):
+    import sqlite3
+
+    database = tmp_path / "io.datasette.llm" / "logs.db"
+    database.parent.mkdir()
+    with sqlite3.connect(database) as connection:
+        connection.executescript((FIXTURES / "llm" / "logs.sql").read_text())
+    before = database.read_bytes()
+    report = imported(cli, "llm", str(database.parent))
+    knee, icelandic = "llm-01j8zq7k3m4n5p6q7r8s9t0v1w", "llm-01j8zq7k3m4n5p6q7r8s9t0v3c"
+    assert sorted(report["added"]) == [knee, icelandic]
+    session = SessionStore(sessions_path).read(knee)
+    assert [m.role for m in session.messages] == ["system", "user", "assistant", "user", "assistant"]
+    assert session.metadata["originalTitle"] == "Knee pain after running" and session.model == "gpt-4o-mini"
+    assert session.start_time == "2026-02-10T07:30:00.123Z"
+    assert database.read_bytes() == before
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "insert into responses (id, model, prompt, response, conversation_id, datetime_utc) values "
+            "('r4', 'gpt-4o-mini', 'How long to rest?', 'A week.', '01j8zq7k3m4n5p6q7r8s9t0v1w', "
+            "'2026-02-12T08:00:00')")
+    again = imported(cli, "llm", str(database))
+    assert again["updated"] == [knee] and again["unchanged"] == 1
+    (tmp_path / "not-a-db").write_text("hello")
+    result = cli("import", "llm", str(tmp_path / "not-a-db"))
+    assert result.exit_code == 1 and "not an llm log database" in result.stderr
+
+
+def test_gemini_cli_sessions_in_json_and_json_lines(cli, sessions_path):
+    report = imported(cli, "gemini-cli", str(FIXTURES / "gemini-cli"))
+    first = "gemini-cli-7f3a9c21-5b6d-4e8f-a0b1-c2d3e4f5a6b7"
+    second = "gemini-cli-0c1d2e3f-4a5b-4c6d-8e9f-a0b1c2d3e4f5"
+    assert report["added"] == [first, second]
+    assert len(report["broken"]) == 1 and "deadbeef" in report["broken"][0]["where"]
+    store = SessionStore(sessions_path)
+    session = store.read(first)
+    assert [m.content for m in session.messages][2:] == ["And as a generator?",
+                                                          "evens = (n * n for n in numbers if n % 2 == 0)"]
+    assert session.model == "gemini-2.5-flash" and session.metadata["projectHash"].startswith("5f2b")
+    lines = store.read(second)
+    assert [m.content for m in lines.messages] == ["How do I undo the last git commit but keep the changes?",
+                                                    "git reset --soft HEAD~1 keeps your changes staged."]

@@ -1,4 +1,4 @@
-"""``ollm export``: sessions to markdown or JSON, on stdout or as files in a folder."""
+"""``ollm export``: sessions to markdown, JSON, JSON lines or a browsable HTML site."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from pathlib import Path
 
 import typer
 
+from ..dates import parse_date
 from ..errors import UsageError
 from ..export import check_format, export_to_directory, render
 from ..home import store_for_home
-from .output import handle_errors, info, warn
+from ..summary import model_matches
+from .output import Paths, handle_errors, info, warn
 
 
 @handle_errors
@@ -19,41 +21,87 @@ def export(
     ctx: typer.Context,
     session_ids: list[str] | None = typer.Argument(None, metavar="ID", help="Sessions to export."),
     all_sessions: bool = typer.Option(False, "--all", help="Export every session."),
-    fmt: str = typer.Option("md", "--format", "-f", help="md (readable markdown) or json (the file)."),
+    since: str | None = typer.Option(None, "--since", help="Sessions active since: 2026-03-01, 7d, 3m."),
+    until: str | None = typer.Option(None, "--until", help="Sessions started before the end of: same forms."),
+    model: str | None = typer.Option(None, "--model", help="Sessions with this model (or family: llama3.2)."),
+    query: str | None = typer.Option(None, "--query", help="Sessions `ollm recall QUERY` finds (hybrid)."),
+    limit: int = typer.Option(20, "--limit", help="With --query: how many sessions."),
+    fmt: str = typer.Option(
+        "md", "--format", "-f",
+        help="md (readable markdown), json (the files), jsonl (a session a line), html (a site to browse).",
+    ),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="Write one file per session into this folder instead of stdout."
+        None, "--out", "-o",
+        help="Write into this folder (md and html add an index page) instead of stdout.",
     ),
 ) -> None:
-    """Export sessions as markdown or JSON. Session files are only read, never changed.
+    """Export sessions. Session files are only read, never changed.
 
-    Example: ollm export --all --format md --out ./history
+    Choose sessions by id, or with --all, --since, --until, --model and --query (any together).
+
+    Example: ollm export --all --format html --out ./history   (then open history/index.html)
     """
     check_format(fmt)
+    if fmt == "html" and out is None:
+        raise UsageError("--format html writes a folder of pages: give --out DIR")
+    ids = _chosen(ctx.obj, session_ids, all_sessions, since, until, model, query, limit)
     store = store_for_home(ctx.obj.home, ctx.obj.index_dir)
-    if all_sessions and session_ids:
-        raise UsageError("give session ids or --all, not both")
-    if all_sessions:
-        listing = store.list()
-        for problem in listing.problems:
-            warn(f"skipped {problem}")
-        ids = [summary.session_id for summary in listing.sessions]
-    elif session_ids:
-        ids = list(dict.fromkeys(session_ids))
-    else:
-        raise UsageError("name at least one session id, or use --all")
     if out is not None:
-        written = export_to_directory(store, ids, fmt, out)
+        written = _export_with_progress(store, ids, fmt, out)
         for path in written:
             sys.stdout.write(f"{path}\n")
-        info(f"exported {len(written)} session{'s' if len(written) != 1 else ''} to {out}")
+        info(f"exported {len(ids)} session{'s' if len(ids) != 1 else ''} to {out}")
         return
-    loaded = [store.read_with_bytes(session_id) for session_id in ids]
-    if fmt == "json":
-        if len(loaded) == 1:
-            sys.stdout.write(loaded[0][1].decode("utf-8").rstrip("\n") + "\n")
-        else:
-            documents = [json.loads(raw) for _, raw in loaded]
-            sys.stdout.write(json.dumps(documents, ensure_ascii=False, indent=2) + "\n")
+    if fmt in ("md", "jsonl") or (fmt == "json" and len(ids) == 1):
+        for position, session_id in enumerate(ids):
+            session, raw = store.read_with_bytes(session_id)
+            piece = render(session, raw, fmt).decode("utf-8")
+            if fmt == "json":
+                piece = piece.rstrip("\n") + "\n"
+            sys.stdout.write(("\n\n" if position and fmt == "md" else "") + piece)
         return
-    pieces = [render(session, raw, fmt).decode("utf-8") for session, raw in loaded]
-    sys.stdout.write("\n\n".join(pieces))
+    documents = [json.loads(store.read_with_bytes(session_id)[1]) for session_id in ids]
+    sys.stdout.write(json.dumps(documents, ensure_ascii=False, indent=2) + "\n")
+
+
+def _chosen(
+    paths: Paths, session_ids: list[str] | None, all_sessions: bool, since: str | None, until: str | None,
+    model: str | None, query: str | None, limit: int,
+) -> list[str]:
+    """The ids to export: those named, or those the selection options pick, in listing order."""
+    selecting = all_sessions or any(value is not None for value in (since, until, model, query))
+    if selecting and session_ids:
+        raise UsageError("give session ids or --all/--since/--until/--model/--query, not both")
+    if session_ids:
+        return list(dict.fromkeys(session_ids))
+    if not selecting:
+        raise UsageError("name at least one session id, or use --all")
+    since_at = parse_date(since) if since else None
+    until_at = parse_date(until, end_of_day=True) if until else None
+    if query is not None:
+        from ..search import Searcher
+
+        hits = Searcher(paths.home, index_dir=paths.index_dir).search(
+            query, limit=limit, since=since_at, until=until_at, model=model, snippets=False)
+        return [hit.session_id for hit in hits]
+    listing = store_for_home(paths.home, paths.index_dir).list()
+    for problem in listing.problems:
+        warn(f"skipped {problem}")
+    return [
+        summary.session_id for summary in listing.sessions
+        if (since_at is None or summary.last_activity_at >= since_at)
+        and (until_at is None or summary.started_at < until_at)
+        and (model is None or model_matches(summary.model, model))
+    ]
+
+
+def _export_with_progress(store, ids: list[str], fmt: str, out: Path) -> list[Path]:
+    if len(ids) < 200 or not sys.stderr.isatty():
+        return export_to_directory(store, ids, fmt, out)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("export", total=len(ids))
+        return export_to_directory(store, ids, fmt, out, progress=lambda n: progress.advance(task, n))

@@ -13,7 +13,9 @@ from .output import handle_errors, info, print_json, warn
 
 SOURCE_HELP = (
     "chatgpt (the ChatGPT data export: its zip, folder or conversations.json), claude (the Claude.ai "
-    "export), ollm (session files of another archive or of the original ollm CLI)"
+    "export), openwebui (Open WebUI's 'export all chats' JSON), llm (simonw/llm's logs.db, read-only), "
+    "gemini-cli (~/.gemini: its recorded chat sessions), ollm (session files of another archive or of "
+    "the original ollm CLI)"
 )
 
 

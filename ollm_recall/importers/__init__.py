@@ -17,12 +17,15 @@ from typing import Literal
 from ..errors import CorruptSession, UsageError
 from ..model import Session
 from ..store import SessionStore
-from . import chatgpt, claude, ollm_files
+from . import chatgpt, claude, gemini_cli, llm_logs, ollm_files, openwebui
 from .conversation import Broken, Conversation, Items, imported_session_id, messages_hash, to_session
 
 SOURCES: dict[str, Callable[[Path], Items]] = {
     chatgpt.SOURCE: chatgpt.read,
     claude.SOURCE: claude.read,
+    openwebui.SOURCE: openwebui.read,
+    llm_logs.SOURCE: llm_logs.read,
+    gemini_cli.SOURCE: gemini_cli.read,
     ollm_files.SOURCE: ollm_files.read,
 }
 

@@ -108,11 +108,17 @@ def to_session(conversation: Conversation) -> Session | None:
 
 
 def epoch_time(value: Any) -> datetime | None:
-    """A moment from seconds since the epoch (as ChatGPT writes them), None if absent or absurd."""
+    """A moment from a count since the epoch, None if absent or absurd: seconds (ChatGPT, Open WebUI
+    messages), or milliseconds or nanoseconds, told apart by size (Open WebUI writes all three)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
+    seconds = float(value)
+    if seconds > 1e16:
+        seconds /= 1e9
+    elif seconds > 1e11:
+        seconds /= 1e3
     try:
-        return datetime.fromtimestamp(float(value), UTC)
+        return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         return None
 

@@ -63,12 +63,17 @@ def expect_list(name: str, document: Any, what: str) -> list[Any]:
 
 
 def conversations_in(
-    path: Path, wanted: Callable[[str], bool], convert: Callable[[Any], Conversation], label: str
+    path: Path, wanted: Callable[[str], bool], convert: Callable[[Any], Conversation], label: str,
+    *, single: bool = False,
 ) -> Items:
-    """The conversations of export files that each hold a list of them; one that ``convert`` cannot
-    read (a missing key, a value of the wrong kind) is yielded as ``Broken`` and the rest go on."""
+    """The conversations of export files that each hold a list of them (or, with ``single``, may hold
+    just one); one that ``convert`` cannot read (a missing key, a value of the wrong kind) is yielded
+    as ``Broken`` and the rest go on."""
     for name, raw in export_files(path, wanted):
-        for position, item in enumerate(expect_list(name, parse_json(name, raw), "conversations")):
+        document = parse_json(name, raw)
+        if single and isinstance(document, dict):
+            document = [document]
+        for position, item in enumerate(expect_list(name, document, "conversations")):
             try:
                 yield convert(item)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -1,0 +1,113 @@
+"""The HTML export, opened from disk in headless Chromium (Debian's chromium package): what a person
+sees is what the test checks."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+NGINX_502 = "session-1772486820000"
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.fail("headless Chromium is needed for the HTML export tests: apt-get install chromium")
+
+
+def browse(url: str, profile: Path, *extra: str) -> str:
+    """What Chromium renders of ``url`` (the DOM after scripts ran), or what it printed."""
+    result = subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", *extra, url],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    from typer.testing import CliRunner
+
+    from ollm_recall.cli.app import app
+
+    home = tmp_path_factory.mktemp("home")
+    shutil.copytree(REPO / "examples" / "sessions", home / "sessions")
+    out = home / "site"
+    result = CliRunner().invoke(app, ["--home", str(home), "export", "--all", "--format", "html",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.slow
+def test_the_index_page_lists_every_session_and_filters_them(site: Path, tmp_path: Path):
+    dom = browse((site / "index.html").as_uri(), tmp_path / "profile", "--dump-dom")
+    rows = re.findall(r"<tr data-text=\"[^\"]*\"( hidden=\"\")?>", dom)
+    assert len(rows) == 45 and not any(rows)
+    assert "45 of 45 sessions" in dom
+    assert f'href="{NGINX_502}.html"' in dom and "nginx returns 502 Bad Gateway" in dom
+    filtered = browse((site / "index.html").as_uri() + "?q=nginx+502", tmp_path / "profile", "--dump-dom")
+    shown = re.findall(r"<tr data-text=\"([^\"]*)\">", filtered)
+    assert shown and all("nginx" in text and "502" in text for text in shown)
+    assert f"{len(shown)} of 45 sessions" in filtered and len(shown) < 45
+    assert not re.search(r"<(script|img|iframe)[^>]* src=|<link |url\(", dom)  # nothing to fetch
+
+
+@pytest.mark.slow
+def test_a_session_page_shows_its_messages_and_code(site: Path, tmp_path: Path):
+    dom = browse((site / f"{NGINX_502}.html").as_uri(), tmp_path / "profile", "--dump-dom")
+    assert "<h1>nginx returns 502 Bad Gateway for my PHP site" in dom
+    assert len(re.findall(r"<h3>User · ", dom)) >= 2 and "<h3>Assistant · " in dom
+    assert re.search(r"<pre><code class=\"language-\w+\">", dom) and "fastcgi_pass" in dom
+    assert '<a href="index.html">' in dom
+
+
+@pytest.mark.slow
+def test_a_screenshot_of_the_site(site: Path, tmp_path: Path):
+    shot = tmp_path / "index.png"
+    browse((site / "index.html").as_uri(), tmp_path / "profile", f"--screenshot={shot}",
+           "--window-size=1100,800", "--hide-scrollbars")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_raw_html_in_a_message_is_shown_not_run(tmp_path: Path):
+    from ollm_recall import Message
+    from ollm_recall.html_export import session_page
+    from ollm_recall.model import Session
+
+    session = Session(session_id="s-1", start_time="2026-01-01T00:00:00.000Z",
+                      last_activity="2026-01-01T00:00:00.000Z", model="m", provider="ollama",
+                      messages=[Message.text("user", "<script>alert(1)</script> and <b>bold</b>",
+                                             timestamp="2026-01-01T00:00:00.000Z")])
+    page = session_page(session)
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_jsonl_and_markdown_index_and_selection(cli, tmp_path: Path, isolated_home: Path):
+    shutil.copytree(REPO / "examples" / "sessions", isolated_home / "sessions")
+    out = tmp_path / "lines"
+    assert cli("export", "--model", "gemma3", "--format", "jsonl", "--out", str(out)).exit_code == 0
+    lines = (out / "sessions.jsonl").read_text().splitlines()
+    assert lines and all(json.loads(line)["model"].startswith("gemma3") for line in lines)
+    piped = cli("export", "--since", "2026-03-01", "--until", "2026-03-31", "--format", "jsonl")
+    march = [json.loads(line) for line in piped.stdout.splitlines()]
+    assert march and all(s["startTime"].startswith("2026-03") for s in march)
+    md = tmp_path / "md"
+    assert cli("export", "--all", "--out", str(md)).exit_code == 0
+    index = (md / "index.md").read_text()
+    assert index.startswith("# Chat sessions") and f"]({NGINX_502}.md)" in index
+    assert index.count("\n|") == 2 + 45  # the header, its rule, and a row per session
+    html_to_stdout = cli("export", "--all", "--format", "html")
+    assert html_to_stdout.stderr.startswith("error: --format html writes a folder")
+    assert "give session ids or" in cli("export", NGINX_502, "--since", "7d").stderr
