@@ -167,7 +167,7 @@ class Index:
     def sync(self, *, rebuild: bool = False, progress: SyncProgress | None = None) -> SyncReport:
         """Bring both indexes up to date with the sessions folder (from scratch with ``rebuild``)."""
         started = time.perf_counter()
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds the text of every session
         lock = SessionLock(self.directory / ".lock", "index")
         try:
             lock.acquire()

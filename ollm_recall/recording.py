@@ -12,10 +12,11 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import SessionLocked, SessionNotFound, UsageError
+from .errors import CorruptSession, SessionLocked, SessionNotFound, UsageError
 from .locking import SessionLock
 from .model import Message, Session, ToolCall, new_metadata, validate_session_id
 from .store import SessionStore
@@ -177,23 +178,54 @@ class ChatRecordingService:
                 self._unsaved.discard(session_id)
 
     def sessions_beyond(self, keep: int) -> list[SessionSummary]:
-        """The sessions that keeping only the ``keep`` newest would delete, oldest first."""
-        if keep < 0:
+        """The sessions that keeping only the ``keep`` newest would delete, oldest first (pinned ones
+        are never among them)."""
+        return self.prune_plan(keep=keep)[0]
+
+    def prune_plan(
+        self, *, keep: int | None = None, inactive_before: datetime | None = None
+    ) -> tuple[list[SessionSummary], list[SessionSummary]]:
+        """What a prune would delete and which pinned sessions it keeps, oldest first: the sessions
+        beyond the ``keep`` newest, or last active before ``inactive_before``, or (both given) both."""
+        if keep is not None and keep < 0:
             raise UsageError(f"--keep must be 0 or more, not {keep}")
-        return list(reversed(self.store.list().sessions[keep:]))
+        if keep is None and inactive_before is None:
+            raise UsageError("say what to prune: --keep N, --older-than AGE, or both")
+        sessions = self.store.list().sessions
+        chosen = sessions[keep:] if keep is not None else sessions
+        if inactive_before is not None:
+            chosen = [s for s in chosen if s.last_activity_at < inactive_before]
+        doomed: list[SessionSummary] = []
+        pinned: list[SessionSummary] = []
+        for summary in reversed(chosen):
+            try:
+                keep_it = self.store.read(summary.session_id).metadata.get("pinned") is True
+            except (CorruptSession, SessionNotFound):
+                continue  # changed or gone since the listing: left alone
+            (pinned if keep_it else doomed).append(summary)
+        return doomed, pinned
 
     def delete_oldest_sessions(self, *, keep: int) -> list[str]:
         """Delete the oldest sessions beyond ``keep``; ones another process is recording are kept."""
+        return self.delete_sessions([summary.session_id for summary in self.sessions_beyond(keep)])
+
+    def delete_sessions(self, session_ids: list[str]) -> list[str]:
+        """Delete these sessions, skipping any another process is recording into; returns the deleted."""
         deleted = []
-        for summary in self.sessions_beyond(keep):
-            if summary.session_id in self._locks:
+        for session_id in session_ids:
+            if session_id in self._locks:
                 continue
             try:
-                self.delete_session(summary.session_id)
+                self.delete_session(session_id)
             except (SessionLocked, SessionNotFound):
                 continue
-            deleted.append(summary.session_id)
+            deleted.append(session_id)
         return deleted
+
+    def set_pinned(self, session_id: str, pinned: bool) -> None:
+        """Mark a session as kept by every prune (``metadata.pinned``), or no longer."""
+        self.update_metadata(session_id, {"pinned": pinned})
+        self.close_session(session_id)
 
     def close_session(self, session_id: str) -> None:
         """Save what is unsaved, stop caching the session and release its lock."""

@@ -169,10 +169,19 @@ class SessionStore:
     def clean_temp_files(self) -> builtins.list[Path]:
         """Remove temp files left by crashed writers; a live writer's temp file is left alone."""
         removed: builtins.list[Path] = []
+        for path in self.stale_temp_files():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+        return removed
+
+    def stale_temp_files(self) -> builtins.list[Path]:
+        """Temp files of writers that are gone (or stuck for over ``STALE_TEMP_SECONDS``)."""
+        stale: builtins.list[Path] = []
         try:
             entries = list(os.scandir(self.directory))
         except OSError:
-            return removed
+            return stale
         now = time.time()
         for entry in entries:
             match = _TEMP_NAME.fullmatch(entry.name)
@@ -185,10 +194,8 @@ class SessionStore:
                 continue
             if pid == os.getpid() or _process_alive(pid) and age < STALE_TEMP_SECONDS:
                 continue
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
-        return removed
+            stale.append(Path(entry.path))
+        return sorted(stale)
 
 
 def _newest_first_key(summary: SessionSummary) -> tuple[float, str]:

@@ -115,7 +115,7 @@ def test_delete_refuses_a_session_being_recorded(cli, archive, sessions_path):
 
 def test_prune_dry_run_then_for_real(cli, archive, sessions_path):
     dry = cli("sessions", "prune", "--keep", "1", "--dry-run", "--json")
-    assert json.loads(dry.stdout) == {"deleted": [], "wouldDelete": ["s-old", "s-mid"]}
+    assert json.loads(dry.stdout) == {"deleted": [], "wouldDelete": ["s-old", "s-mid"], "pinned": []}
     assert len(list(sessions_path.glob("*.json"))) == 3
     real = cli("sessions", "prune", "--keep", "1")
     assert real.exit_code == 0 and real.stderr == "deleted 2 sessions\n"
@@ -176,3 +176,37 @@ def test_the_console_script_runs_in_a_real_process(archive):
     assert "Traceback" not in missing.stderr
     bad_flag = run_ollm("sessions", "list", "--bogus")
     assert bad_flag.returncode == 2 and "No such option" in bad_flag.stderr
+
+
+def test_prune_older_than_keeps_pinned_sessions_and_updates_the_index(cli, isolated_home):
+    import shutil
+
+    from conftest import REPO
+
+    from ollm_recall.indexer import Index
+
+    sessions = isolated_home / "sessions"
+    shutil.copytree(REPO / "examples" / "sessions", sessions)
+    Index(isolated_home).sync()
+    listing = _ids(cli("sessions", "list", "--json"))
+    oldest, second = listing[-1], listing[-2]
+    assert cli("sessions", "pin", oldest).stderr == "pinned 1 session\n"
+    before_pin = cli("sessions", "show", oldest, "--json").stdout
+    assert json.loads(before_pin)["metadata"]["pinned"] is True
+    dry = cli("sessions", "prune", "--older-than", "2026-02-01", "--dry-run", "--json")
+    plan = json.loads(dry.stdout)
+    assert oldest not in plan["wouldDelete"] and second in plan["wouldDelete"] and plan["pinned"] == [oldest]
+    assert len(list(sessions.glob("*.json"))) == 45
+    real = cli("sessions", "prune", "--older-than", "2026-02-01")
+    assert real.exit_code == 0 and second in real.stdout
+    assert f"removed {len(plan['wouldDelete'])} from the index" in real.stderr
+    assert "keeping 1 pinned session" in real.stderr
+    left = _ids(cli("sessions", "list", "--json"))
+    assert oldest in left and second not in left and len(left) == 45 - len(plan["wouldDelete"])
+    manifest = Index(isolated_home).load_manifest()
+    assert set(manifest.sessions) == set(left)
+    assert cli("sessions", "unpin", oldest).exit_code == 0
+    assert oldest in json.loads(cli("sessions", "prune", "--older-than", "2026-02-01", "--dry-run",
+                                    "--json").stdout)["wouldDelete"]
+    assert "say what to prune" in cli("sessions", "prune").stderr
+    assert cli("sessions", "pin", "no-such-session").exit_code == 1

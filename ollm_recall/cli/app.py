@@ -10,7 +10,15 @@ import typer
 
 from .. import __version__
 from ..home import resolve_home
-from . import chat_command, export_command, import_command, index_command, recall_command, sessions
+from . import (
+    chat_command,
+    doctor_command,
+    export_command,
+    import_command,
+    index_command,
+    recall_command,
+    sessions,
+)
 from .output import Paths, fail
 
 app = typer.Typer(
@@ -63,6 +71,7 @@ app.add_typer(index_command.app, name="index")
 app.command("recall")(recall_command.recall)
 app.command("chat")(chat_command.chat)
 app.command("config")(chat_command.config)
+app.command("doctor")(doctor_command.doctor)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 
 import typer
 from rich.text import Text
@@ -161,34 +162,100 @@ def delete(
 @handle_errors
 def prune(
     ctx: typer.Context,
-    keep: int = typer.Option(..., "--keep", min=0, help="How many of the newest sessions to keep."),
+    keep: int | None = typer.Option(None, "--keep", min=0, help="Keep the KEEP newest sessions."),
+    older_than: str | None = typer.Option(
+        None, "--older-than", help="Only sessions last active before this: 90d, 12w, 6m, or a date."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be deleted."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_json: bool = typer.Option(False, "--json", help="Print the affected ids as JSON."),
 ) -> None:
-    """Delete the oldest sessions, keeping the KEEP newest (by last activity).
+    """Delete old sessions, never a pinned one (ollm sessions pin ID), and drop them from the index.
 
-    Example: ollm sessions prune --keep 500 --dry-run
+    The sessions it deletes (or, with --dry-run, would delete) are listed first. With --keep and
+    --older-than together, only sessions that are both beyond the newest KEEP and that old go.
+
+    Example: ollm sessions prune --older-than 90d --dry-run
     """
+    before = parse_date(older_than) if older_than else None
     service = ChatRecordingService(_store(ctx).directory)
-    doomed = service.sessions_beyond(keep)
+    doomed, pinned = service.prune_plan(keep=keep, inactive_before=before)
+    if pinned and not as_json:
+        info(f"keeping {len(pinned)} pinned session{'s' if len(pinned) != 1 else ''}")
     if dry_run or not doomed:
         if as_json:
-            print_json({"deleted": [], "wouldDelete": [s.session_id for s in doomed]})
+            print_json({"deleted": [], "wouldDelete": [s.session_id for s in doomed],
+                        "pinned": [s.session_id for s in pinned]})
             return
-        for summary in doomed:
-            stdout.print(Text(f"{summary.session_id}  {summary.last_activity}  {summary.title}"))
+        _list_sessions(doomed)
         info(f"would delete {len(doomed)} session{'s' if len(doomed) != 1 else ''}")
         return
+    if not as_json:
+        _list_sessions(doomed)
     if not yes and sys.stdin.isatty():
-        if not typer.confirm(f"Delete the {len(doomed)} oldest sessions?", default=False, err=True):
+        if not typer.confirm(f"Delete these {len(doomed)} sessions?", default=False, err=True):
             info("nothing deleted")
             raise typer.Exit(1)
-    deleted = service.delete_oldest_sessions(keep=keep)
+    deleted = service.delete_sessions([summary.session_id for summary in doomed])
+    removed = _drop_from_index(ctx) if deleted else 0
     if as_json:
-        print_json({"deleted": deleted, "wouldDelete": []})
+        print_json({"deleted": deleted, "wouldDelete": [], "pinned": [s.session_id for s in pinned]})
     else:
-        info(f"deleted {len(deleted)} session{'s' if len(deleted) != 1 else ''}")
+        note = f"; removed {removed} from the index" if removed else ""
+        info(f"deleted {len(deleted)} session{'s' if len(deleted) != 1 else ''}{note}")
     skipped = len(doomed) - len(deleted)
     if skipped:
         warn(f"{skipped} session(s) kept: another process is recording into them")
+
+
+def _list_sessions(summaries: list[SessionSummary]) -> None:
+    for summary in summaries:
+        stdout.print(Text(f"{summary.session_id}  {summary.last_activity}  {summary.title}"))
+
+
+def _drop_from_index(ctx: typer.Context) -> int:
+    """Bring the index up to date after a prune, if there is one; how many sessions it dropped."""
+    from ..errors import IndexProblem
+    from ..indexer import Index
+
+    index = Index(ctx.obj.home, index_dir=ctx.obj.index_dir)
+    if not index.manifest_path.exists():
+        return 0
+    try:
+        return index.sync().removed
+    except IndexProblem as exc:
+        warn(f"the index was not updated ({exc})")
+        return 0
+
+
+def _pin_command(pinned: bool, doc: str) -> Callable[..., None]:
+    """``pin`` and ``unpin``: the same command, setting the flag one way or the other."""
+
+    def command(
+        ctx: typer.Context,
+        session_ids: list[str] = typer.Argument(..., metavar="ID", help="Sessions to change."),
+    ) -> None:
+        _set_pinned(ctx, session_ids, pinned)
+
+    command.__doc__ = doc
+    return handle_errors(command)
+
+
+app.command("pin")(_pin_command(True, """Keep sessions through every prune (a ``pinned`` metadata flag).
+
+    Example: ollm sessions pin session-1772486820000
+    """))
+app.command("unpin")(_pin_command(False, """Let prune delete sessions again.
+
+    Example: ollm sessions unpin session-1772486820000
+    """))
+
+
+def _set_pinned(ctx: typer.Context, session_ids: list[str], pinned: bool) -> None:
+    store = _store(ctx)
+    for session_id in dict.fromkeys(session_ids):  # every id checked before any is changed
+        store.read(session_id)
+    service = ChatRecordingService(store.directory)
+    for session_id in dict.fromkeys(session_ids):
+        service.set_pinned(session_id, pinned)
+    count = len(dict.fromkeys(session_ids))
+    info(f"{'pinned' if pinned else 'unpinned'} {count} session{'s' if count != 1 else ''}")

@@ -1,0 +1,42 @@
+"""``ollm doctor``: what is wrong with the archive and its index, and ``--fix`` for what is derived."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..doctor import examine, repair
+from .index_command import run_sync
+from .output import handle_errors, info, print_json
+
+
+@handle_errors
+def doctor(
+    ctx: typer.Context,
+    fix: bool = typer.Option(False, "--fix", help="Repair what is derived: the index, temp files, modes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON on stdout."),
+) -> None:
+    """Check the archive and its index; one line a problem, exit 1 if any is left.
+
+    Session files are never changed, moved or deleted, with --fix too (only their mode may be
+    tightened to 0600): an unreadable one is reported for you to look at.
+
+    Example: ollm doctor --fix
+    """
+    paths = ctx.obj
+    result = examine(paths.home, paths.index_dir)
+    if fix:
+        repair(result, paths.home, paths.index_dir,
+               sync=lambda rebuild: run_sync(paths, rebuild=rebuild, quiet=as_json))
+    if as_json:
+        print_json({"ok": result.ok, "findings": [finding.to_json() for finding in result.findings]})
+    else:
+        for finding in result.findings:
+            mark = "fixed: " if finding.fixed else ""
+            hint = "" if finding.fixed or not finding.fixable or fix else " (ollm doctor --fix)"
+            sys.stdout.write(f"{mark}{finding.message}{hint}\n")
+        left = sum(1 for finding in result.findings if not finding.fixed)
+        info("no problems found" if not result.findings else f"{left} problem{'s' if left != 1 else ''} left")
+    if not result.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,138 @@
+"""Checking an archive and its index, and repairing what is derived.
+
+``examine`` finds what is wrong, one finding a problem: session files that cannot be read (with the
+reason), temp files left by crashed writers, sessions the index lacks and index entries whose session
+is gone, an index of another format or embedding model, files and folders others may read. ``repair``
+fixes only what can be rebuilt or is not content: the index, temp files, permissions. It never writes,
+moves or deletes a session file (a mode change leaves its bytes as they were).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import IndexMissing, IndexProblem
+from .home import index_dir_for, sessions_dir, store_for_home
+
+
+@dataclass
+class Finding:
+    """One problem: what kind, where, in a line, and whether ``repair`` can fix it."""
+
+    kind: str
+    path: Path
+    message: str
+    fixable: bool
+    fixed: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        return {"kind": self.kind, "path": str(self.path), "message": self.message,
+                "fixable": self.fixable, "fixed": self.fixed}
+
+
+@dataclass
+class Examination:
+    """All findings about one archive."""
+
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(finding.fixed for finding in self.findings)
+
+    def add(self, kind: str, path: Path, message: str, *, fixable: bool = True) -> None:
+        self.findings.append(Finding(kind, path, message, fixable))
+
+
+def examine(home: Path, index_dir: Path | None = None) -> Examination:
+    """Every problem of the archive at ``home`` and of its index."""
+    result = Examination()
+    store = store_for_home(home, index_dir)
+    directory = sessions_dir(home)
+    if not directory.is_dir():
+        result.add("no-sessions", directory, "no sessions folder (nothing recorded yet?)", fixable=False)
+        return result
+    listing = store.list()
+    for problem in listing.problems:
+        name, _, reason = str(problem).partition(": ")
+        result.add("invalid-session", directory / name, f"unreadable session file {name}: {reason}",
+                   fixable=False)
+    for temp in store.stale_temp_files():
+        result.add("temp-file", temp, f"temp file left by a writer that stopped: {temp.name}")
+    _check_index(result, home, index_dir, {s.session_id: s.path for s in listing.sessions})
+    _check_permissions(result, home, directory, index_dir_for(home, index_dir))
+    return result
+
+
+def _check_index(result: Examination, home: Path, index_dir: Path | None, on_disk: dict[str, Path]) -> None:
+    from .indexer import Index
+
+    index = Index(home, index_dir=index_dir)
+    try:
+        manifest = index.load_manifest()
+    except IndexMissing:
+        result.add("index-missing", index.directory, "no search index yet")
+        return
+    except IndexProblem as exc:
+        result.add("index-outdated", index.directory, str(exc))
+        return
+    for sid in sorted(set(on_disk) - set(manifest.sessions)):
+        result.add("not-indexed", on_disk[sid], f"session {sid} is not in the index")
+    for sid in sorted(set(manifest.sessions) - set(on_disk)):
+        result.add("stale-index-entry", index.directory, f"the index has session {sid}, whose file is gone")
+    missing = [name for name in manifest.segments if not (index.vector_dir / f"{name}.npy").exists()]
+    if missing or not (index.text_dir / "sessions").is_dir():
+        what = f"vector segment {missing[0]} is missing" if missing else "the full-text index is missing"
+        result.add("index-damaged", index.directory, f"the index is damaged: {what}")
+
+
+def _check_permissions(result: Examination, home: Path, directory: Path, index_dir: Path) -> None:
+    folders = [home, directory] + ([index_dir] if index_dir.is_dir() else [])
+    for folder in folders:
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        if mode & 0o077:
+            result.add("permissions", folder, f"{folder} is readable by others (mode {mode:04o}, want 0700)")
+    for entry in os.scandir(directory):
+        if entry.name.endswith(".json") and entry.is_file(follow_symlinks=False):
+            mode = stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode)
+            if mode & 0o077:
+                result.add("permissions", Path(entry.path),
+                           f"{entry.name} is readable by others (mode {mode:04o}, want 0600)")
+
+
+def repair(
+    result: Examination, home: Path, index_dir: Path | None = None,
+    *, sync: Callable[[bool], object] | None = None,
+) -> Examination:
+    """Fix the fixable findings: remove stale temp files, tighten modes, bring the index up to date
+    (``sync(rebuild)``, default ``Index.sync``; rebuilt when its format or model is another)."""
+    from .indexer import Index
+
+    index_kinds = {"index-missing", "index-outdated", "index-damaged", "not-indexed", "stale-index-entry"}
+    for finding in result.findings:
+        if finding.kind == "temp-file":
+            try:
+                finding.path.unlink()
+                finding.fixed = True
+            except FileNotFoundError:
+                finding.fixed = True
+            except OSError:
+                pass
+        elif finding.kind == "permissions":
+            try:  # only the group's and others' bits go; the owner's stay as they were
+                finding.path.chmod(stat.S_IMODE(finding.path.stat().st_mode) & ~0o077)
+                finding.fixed = True
+            except OSError:
+                pass
+    index_findings = [f for f in result.findings if f.kind in index_kinds]
+    if index_findings:
+        rebuild = any(f.kind in ("index-outdated", "index-damaged") for f in index_findings)
+        run = sync or (lambda again: Index(home, index_dir=index_dir).sync(rebuild=again))
+        run(rebuild)
+        for finding in index_findings:
+            finding.fixed = True
+    return result

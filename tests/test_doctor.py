@@ -1,0 +1,94 @@
+"""``ollm doctor`` on a deliberately damaged archive: it finds every problem it lists, and ``--fix``
+repairs what is derived while every session file stays byte-for-byte as it was."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from ollm_recall.indexer import Index
+
+SESSIONS = ["session-1772486820000", "session-1770542400000", "session-1773044100000",
+            "session-1795201200000"]
+
+
+def contents(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())
+            if p.is_file() and not p.name.endswith(".tmp")}
+
+
+def doctor(cli, *args: str) -> tuple[int, dict]:
+    result = cli("doctor", "--json", *args)
+    return result.exit_code, json.loads(result.stdout)
+
+
+def kinds(report: dict) -> list[str]:
+    return sorted(finding["kind"] for finding in report["findings"])
+
+
+@pytest.fixture
+def damaged(isolated_home: Path) -> Path:
+    sessions = isolated_home / "sessions"
+    sessions.mkdir(parents=True, mode=0o700)
+    for sid in SESSIONS:
+        shutil.copy(REPO / "examples" / "sessions" / f"{sid}.json", sessions)
+        (sessions / f"{sid}.json").chmod(0o600)
+    isolated_home.chmod(0o700)
+    Index(isolated_home).sync()
+    (sessions / f"{SESSIONS[0]}.json").unlink()  # an index entry without a session
+    shutil.copy(REPO / "examples" / "sessions" / "session-1767863520000.json", sessions)  # not indexed
+    (sessions / "session-1767863520000.json").chmod(0o644)  # readable by others
+    (sessions / "session-9.json").write_text('{"sessionId": "session-9", "startTime": "2026-')  # truncated
+    (sessions / "session-10.json").write_text(json.dumps({"sessionId": "../x"}))  # invalid
+    stale = sessions / ".session-1770542400000.json.999999.tmp"  # left by a writer that died
+    stale.write_text("partial")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    sessions.chmod(0o755)
+    return isolated_home
+
+
+def test_doctor_finds_every_problem_and_fix_keeps_session_files(cli, damaged: Path):
+    sessions = damaged / "sessions"
+    before = contents(sessions)
+    code, report = doctor(cli)
+    assert code == 1 and not report["ok"]
+    assert kinds(report) == ["invalid-session", "invalid-session", "not-indexed",
+                             "permissions", "permissions", "permissions", "permissions",  # folder, 3 files
+                             "stale-index-entry", "temp-file"]
+    messages = " | ".join(f["message"] for f in report["findings"])
+    assert "session-9.json: truncated JSON" in messages and "session-10.json: 'sessionId'" in messages
+    assert "mode 0755, want 0700" in messages and "mode 0644, want 0600" in messages
+    code, fixed = doctor(cli, "--fix")
+    assert code == 1  # the two unreadable session files are left for a person to look at
+    assert [f["kind"] for f in fixed["findings"] if not f["fixed"]] == ["invalid-session", "invalid-session"]
+    assert contents(sessions) == before
+    assert not list(sessions.glob("*.tmp")) and oct(sessions.stat().st_mode & 0o777) == "0o700"
+    assert oct((sessions / "session-1767863520000.json").stat().st_mode & 0o777) == "0o600"
+    (sessions / "session-9.json").unlink()
+    (sessions / "session-10.json").unlink()
+    code, clean = doctor(cli)
+    assert code == 0 and clean == {"ok": True, "findings": []}
+
+
+def test_doctor_says_an_index_of_another_format_needs_a_rebuild(cli, damaged: Path):
+    manifest_path = damaged / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format"] = 1
+    manifest_path.write_text(json.dumps(manifest))
+    code, report = doctor(cli)
+    assert "index-outdated" in kinds(report) and "stale-index-entry" not in kinds(report)
+    before = contents(damaged / "sessions")
+    doctor(cli, "--fix")
+    assert json.loads(manifest_path.read_text())["format"] != 1
+    assert contents(damaged / "sessions") == before
+    text = cli("doctor")
+    assert text.exit_code == 1 and "unreadable session file session-9.json" in text.stdout
+    assert "problems left" in text.stderr
