@@ -40,13 +40,20 @@ QUERIES = ["nginx restart after the config error", "sourdough flour recipe", "bu
 
 def run(args: list[str], home: Path) -> tuple[float, int, str]:
     """Run ``python -m ollm_recall --home HOME ARGS``: seconds, peak RSS in MiB, stdout."""
+    # The peak is read from /proc (VmHWM, this process's own): Linux carries ru_maxrss over from the
+    # parent through fork and exec, so a large benchmark process would inflate its children's figure.
     code = (
-        "import resource, runpy, sys\n"
+        "import re, resource, runpy, sys\n"
         "sys.argv = ['ollm'] + sys.argv[1:]\n"
         "try:\n"
         "    runpy.run_module('ollm_recall', run_name='__main__')\n"
         "finally:\n"
-        "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "    try:\n"
+        "        status = open('/proc/self/status').read()\n"
+        "        peak = re.search(r'VmHWM:\\s*(\\d+)', status).group(1)\n"
+        "    except (OSError, AttributeError):\n"
+        "        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "    print(peak, file=sys.stderr)\n"
     )
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", code, "--home", str(home), *args],

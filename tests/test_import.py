@@ -97,6 +97,8 @@ def test_a_session_changed_in_the_archive_is_never_overwritten(cli, sessions_pat
 @pytest.mark.parametrize(("content", "expected"), [
     ('[{"title": "x", "mapping": {', "conversations.json: truncated JSON"),
     ('{"conversations": []}', "conversations.json: expected a list of conversations"),
+    ('[{"title": "a"}\n {"title": "b"}]', "malformed JSON: expected ',' or ']' (line 2, column 2)"),
+    ('[{"title": "a"}, {"title": NaN}]', "conversations.json: malformed JSON"),
 ])
 def test_a_malformed_export_is_one_line_naming_the_file_and_place(cli, tmp_path, content, expected):
     (tmp_path / "conversations.json").write_text(content)
@@ -147,17 +149,32 @@ def test_ollm_files_are_validated_and_copied(cli, sessions_path, tmp_path):
 
 @pytest.mark.slow
 def test_imported_history_is_found_by_recall(tmp_path):
+    import sqlite3
+
     home = tmp_path / "home"
     env = {"OLLM_HOME": str(home)}
-    assert run_ollm("import", "chatgpt", str(MAY), env=env).returncode == 0
-    assert run_ollm("import", "claude", str(FIXTURES / "claude"), env=env).returncode == 0
-    found = run_ollm("recall", "what to wear driving around iceland in winter", "--json", env=env)
-    assert found.returncode == 0, found.stderr
-    hits = [json.loads(line) for line in found.stdout.splitlines()]
-    assert hits[0]["sessionId"] == ICELAND
-    found = run_ollm("recall", "nginx log rotation", "--json", "--provider", "claude", env=env)
-    assert json.loads(found.stdout.splitlines()[0])["sessionId"].startswith("claude-")
-
+    database = tmp_path / "logs.db"
+    with sqlite3.connect(database) as connection:
+        connection.executescript((FIXTURES / "llm" / "logs.sql").read_text())
+    other = tmp_path / "other" / "sessions"
+    shutil.copytree(REPO / "examples" / "sessions", other)
+    sources = [("chatgpt", MAY), ("claude", FIXTURES / "claude"), ("openwebui", FIXTURES / "openwebui"),
+               ("llm", database), ("gemini-cli", FIXTURES / "gemini-cli"), ("ollm", other)]
+    for source, path in sources:
+        assert run_ollm("import", source, str(path), env=env).returncode == 0, source
+    for question, provider, expected in [
+        ("what to wear driving around iceland in winter", "chatgpt", ICELAND),
+        ("nginx log rotation", "claude", "claude-c1d2e3f4-0000-4000-8000-00000000000a"),
+        ("postgres port already allocated in docker compose", "openwebui",
+         "openwebui-0b9e8f7a-6d5c-4b3a-9281-7f6e5d4c3b2a"),
+        ("outside of the knee hurts after running", "llm", "llm-01j8zq7k3m4n5p6q7r8s9t0v1w"),
+        ("undo a git commit and keep my changes", "gemini-cli",
+         "gemini-cli-0c1d2e3f-4a5b-4c6d-8e9f-a0b1c2d3e4f5"),
+        ("sourdough starter smells of acetone", "ollama", "session-1770542400000"),
+    ]:
+        found = run_ollm("recall", question, "--json", "--provider", provider, env=env)
+        assert found.returncode == 0, found.stderr
+        assert json.loads(found.stdout.splitlines()[0])["sessionId"] == expected, question
 
 def test_openwebui_export_follows_the_shown_branch(cli, sessions_path):
     report = imported(cli, "openwebui", str(FIXTURES / "openwebui"))
@@ -219,3 +236,15 @@ def test_gemini_cli_sessions_in_json_and_json_lines(cli, sessions_path):
     lines = store.read(second)
     assert [m.content for m in lines.messages] == ["How do I undo the last git commit but keep the changes?",
                                                     "git reset --soft HEAD~1 keeps your changes staged."]
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_conversation_repeated_in_one_export_is_imported_once(cli, sessions_path, tmp_path, dry_run):
+    older = json.loads((MARCH / "conversations.json").read_text())[1]
+    newer = json.loads((MAY / "conversations-000.json").read_text())[1]
+    (tmp_path / "conversations.json").write_text(json.dumps([older, newer, older]))
+    report = imported(cli, "chatgpt", str(tmp_path), *(["--dry-run"] if dry_run else []))
+    assert report["added"] == [SOURDOUGH] and report["updated"] == []
+    assert [s["session"] for s in report["skipped"]] == [SOURDOUGH]  # the older copy after the newer
+    if not dry_run:
+        assert len(SessionStore(sessions_path).read(SOURDOUGH).messages) == 4

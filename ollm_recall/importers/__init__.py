@@ -73,7 +73,9 @@ def import_export(
     if source not in SOURCES:
         raise UsageError(f"unknown source {source!r}: use one of {', '.join(SOURCES)}")
     report = ImportReport(source, dry_run)
-    seen: dict[str, Session] = {}  # this import's own sessions, for exports that repeat a conversation
+    # A dry run remembers what it would have written, for exports that repeat a conversation; a real
+    # run finds it on disk (keeping ten thousand sessions in memory would cost hundreds of MB).
+    planned: dict[str, Session] = {}
     for item in SOURCES[source](Path(path)):
         if progress is not None:
             progress(1)
@@ -89,7 +91,7 @@ def import_export(
             session = item
             session.metadata.setdefault("importedFrom", ollm_files.SOURCE)
         sid = session.session_id
-        existing = seen[sid] if sid in seen else _existing(store, sid, report)
+        existing = planned[sid] if sid in planned else _existing(store, sid, report)
         if existing is False:
             continue
         action = _decide(existing, session)
@@ -104,7 +106,8 @@ def import_export(
             if existing is not None:
                 session = _carry_over(existing, session)
             store.write(session)
-        seen[sid] = session
+        if dry_run:
+            planned[sid] = session
         if existing is None:
             report.added.append(sid)
         elif sid not in report.added and sid not in report.updated:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import ImportFormatError
-from ..jsonio import JSONProblem, loads_strict
 from .conversation import Broken, Conversation, Items
 
 
@@ -46,14 +46,6 @@ def _read(path: Path) -> bytes:
         raise ImportFormatError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def parse_json(name: str, raw: bytes) -> Any:
-    """The JSON document of one export file; a malformed file is an error naming it and the place."""
-    try:
-        return loads_strict(raw)
-    except JSONProblem as exc:
-        raise ImportFormatError(f"{name}: {exc}") from None
-
-
 def expect_list(name: str, document: Any, what: str) -> list[Any]:
     """The top-level list an export file must hold."""
     if not isinstance(document, list):
@@ -70,12 +62,78 @@ def conversations_in(
     just one); one that ``convert`` cannot read (a missing key, a value of the wrong kind) is yielded
     as ``Broken`` and the rest go on."""
     for name, raw in export_files(path, wanted):
-        document = parse_json(name, raw)
-        if single and isinstance(document, dict):
-            document = [document]
-        for position, item in enumerate(expect_list(name, document, "conversations")):
+        for position, item in enumerate(_items(name, raw, single)):
             try:
                 yield convert(item)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 yield Broken(f"{name}: conversation {position + 1}",
                              f"not a {label} conversation ({type(exc).__name__}: {exc})")
+
+
+def _items(name: str, raw: bytes, single: bool) -> Iterator[Any]:
+    """The elements of the top-level JSON list in ``raw``, parsed one at a time: an export of ten
+    thousand conversations never has to be in memory as objects all at once."""
+    text = _text(name, raw)
+    del raw
+    decoder = json.JSONDecoder(parse_constant=_reject_constant)
+    position = _skip_space(text, 0)
+    if not text.startswith("[", position):
+        document = _decode_all(name, text, decoder)
+        if single and isinstance(document, dict):
+            yield document
+            return
+        expect_list(name, document, "conversations")
+    position = _skip_space(text, position + 1)
+    if text.startswith("]", position):
+        return
+    while True:
+        try:
+            item, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            raise ImportFormatError(f"{name}: {_problem(text, exc)}") from None
+        yield item
+        position = _skip_space(text, position)
+        if text.startswith("]", position):
+            if text[position + 1:].strip():
+                raise ImportFormatError(f"{name}: malformed JSON: extra data after the list")
+            return
+        if not text.startswith(",", position):
+            line, column = _place(text, position)
+            raise ImportFormatError(
+                f"{name}: malformed JSON: expected ',' or ']' (line {line}, column {column})")
+        position = _skip_space(text, position + 1)
+
+
+def _text(name: str, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise ImportFormatError(f"{name}: not valid UTF-8 (at byte offset {exc.start})") from None
+
+
+def _decode_all(name: str, text: str, decoder: json.JSONDecoder) -> Any:
+    try:
+        return decoder.decode(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(f"{name}: {_problem(text, exc)}") from None
+
+
+def _problem(text: str, exc: json.JSONDecodeError) -> str:
+    cut_short = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+    kind = "truncated JSON" if cut_short else "malformed JSON"
+    return f"{kind}: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+
+
+def _place(text: str, position: int) -> tuple[int, int]:
+    line = text.count("\n", 0, position) + 1
+    return line, position - (text.rfind("\n", 0, position) + 1) + 1
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def _reject_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not valid JSON", "", 0)
