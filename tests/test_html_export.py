@@ -111,3 +111,15 @@ def test_jsonl_and_markdown_index_and_selection(cli, tmp_path: Path, isolated_ho
     html_to_stdout = cli("export", "--all", "--format", "html")
     assert html_to_stdout.stderr.startswith("error: --format html writes a folder")
     assert "give session ids or" in cli("export", NGINX_502, "--since", "7d").stderr
+
+
+@pytest.mark.slow
+def test_export_what_a_recall_query_finds(cli, isolated_home: Path):
+    sessions = isolated_home / "sessions"
+    sessions.mkdir(parents=True)
+    for sid in (NGINX_502, "session-1773044100000", "session-1770542400000", "session-1795201200000"):
+        shutil.copy(REPO / "examples" / "sessions" / f"{sid}.json", sessions)
+    result = cli("export", "--query", "php site returns 502 bad gateway", "--limit", "2", "--format", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    found = [json.loads(line)["sessionId"] for line in result.stdout.splitlines()]
+    assert found[0] == NGINX_502 and len(found) == 2

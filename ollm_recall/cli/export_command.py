@@ -78,11 +78,17 @@ def _chosen(
         raise UsageError("name at least one session id, or use --all")
     since_at = parse_date(since) if since else None
     until_at = parse_date(until, end_of_day=True) if until else None
-    if query is not None:
+    if query is not None:  # as `ollm recall` does: the index brought up to date first
+        from ..indexer import Index
         from ..search import Searcher
+        from .index_command import run_sync
 
-        hits = Searcher(paths.home, index_dir=paths.index_dir).search(
-            query, limit=limit, since=since_at, until=until_at, model=model, snippets=False)
+        index = Index(paths.home, index_dir=paths.index_dir)
+        run_sync(paths, index=index)
+        searcher = Searcher(paths.home, index=index)
+        hits = searcher.search(query, limit=limit, since=since_at, until=until_at, model=model,
+                               snippets=False)
+        searcher.close()
         return [hit.session_id for hit in hits]
     listing = store_for_home(paths.home, paths.index_dir).list()
     for problem in listing.problems:
