@@ -50,6 +50,8 @@ def import_history(
         for session_id in report.updated:
             sys.stdout.write(f"would update {session_id}\n")
     info(report.summary())
+    if not dry_run and (report.added or report.updated):
+        info("`ollm index` makes them searchable (`ollm recall` and `ollm chat` also index what is new)")
 
 
 def _run(store, source: str, path: Path, dry_run: bool) -> ImportReport:
