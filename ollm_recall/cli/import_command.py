@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..home import store_for_home
-from ..importers import SOURCES, ImportReport, import_export
 from .output import handle_errors, info, print_json, warn
+
+if TYPE_CHECKING:  # the importers load only when an import runs, not with every ollm command
+    from ..importers import ImportReport
 
 SOURCE_HELP = (
     "chatgpt (the ChatGPT data export: its zip, folder or conversations.json), claude (the Claude.ai "
@@ -55,6 +58,8 @@ def import_history(
 
 
 def _run(store, source: str, path: Path, dry_run: bool) -> ImportReport:
+    from ..importers import SOURCES, import_export
+
     if source not in SOURCES or not sys.stderr.isatty():
         return import_export(store, source, path, dry_run=dry_run)
     from rich.console import Console

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .conversation import Conversation, Items, Turn, epoch_time
+from .conversation import Conversation, Items, Turn, branch_to, epoch_time
 from .reading import conversations_in
 
 SOURCE = "chatgpt"
@@ -63,12 +63,7 @@ def _conversation(item: dict[str, Any]) -> Conversation:
 def _current_branch(mapping: dict[str, Any], current: Any) -> list[dict[str, Any]]:
     """The nodes from the root down to ``current_node`` (or, without one, down the first children)."""
     if isinstance(current, str) and current in mapping:
-        branch, seen, node_id = [], set(), current
-        while isinstance(node_id, str) and node_id in mapping and node_id not in seen:
-            seen.add(node_id)
-            branch.append(mapping[node_id])
-            node_id = mapping[node_id].get("parent")
-        return branch[::-1]
+        return branch_to(mapping, current, "parent")
     roots = [key for key, node in mapping.items() if not node.get("parent")]
     branch, visited = [], set()
     key = roots[0] if roots else None

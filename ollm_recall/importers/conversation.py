@@ -58,6 +58,17 @@ Item = Conversation | Session | Broken
 Items = Iterator[Item]
 
 
+def branch_to(nodes: dict[str, Any], leaf: str, parent_key: str) -> list[dict[str, Any]]:
+    """The nodes from the root down to ``leaf``, following each node's ``parent_key`` up (a cycle or a
+    missing parent ends the walk): the branch of a message tree the user last saw."""
+    branch, seen, node_id = [], set(), leaf
+    while isinstance(node_id, str) and node_id in nodes and node_id not in seen:
+        seen.add(node_id)
+        branch.append(nodes[node_id])
+        node_id = nodes[node_id].get(parent_key)
+    return branch[::-1]
+
+
 def imported_session_id(source: str, original_id: str) -> str:
     """``<source>-<original id>`` when that is a valid session id, else the source and a digest of it."""
     candidate = f"{source}-{original_id}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .conversation import Conversation, Items, Turn, epoch_time
+from .conversation import Conversation, Items, Turn, branch_to, epoch_time
 from .reading import conversations_in
 
 SOURCE = "openwebui"
@@ -58,12 +58,7 @@ def _current_branch(chat: dict[str, Any]) -> list[dict[str, Any]]:
     by_id = history.get("messages") or {}
     current = history.get("currentId")
     if isinstance(by_id, dict) and isinstance(current, str) and current in by_id:
-        branch, seen = [], set()
-        while isinstance(current, str) and current in by_id and current not in seen:
-            seen.add(current)
-            branch.append(by_id[current])
-            current = by_id[current].get("parentId")
-        return branch[::-1]
+        return branch_to(by_id, current, "parentId")
     listed = chat.get("messages") or []
     if not isinstance(listed, list):
         raise TypeError("messages is not a list")
