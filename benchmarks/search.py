@@ -66,19 +66,23 @@ def run(args: list[str], home: Path) -> tuple[float, int, str]:
 
 
 def raw_model_throughput(home: Path, sample: int = 2000) -> float:
-    """Texts per second of sentence-transformers alone, batch 32, on a sample of the archive's texts."""
-    from ollm_recall.embedder import Embedder
+    """Texts per second of sentence-transformers alone, batch 32, on a sample of the texts the build
+    embeds (the archive's message chunks): the reference for the build's own throughput."""
+    from sentence_transformers import SentenceTransformer
+
+    from ollm_recall.embedder import bundled_model_dir
+    from ollm_recall.indexer import embedding_units
 
     texts: list[str] = []
-    for summary in SessionStore(home / "sessions").list().sessions:
-        session = SessionStore(home / "sessions").read(summary.session_id)
-        texts += [m.content for m in session.messages]
+    store = SessionStore(home / "sessions")
+    for summary in store.list().sessions:
+        texts += [text for _message, _chunk, text in embedding_units(store.read(summary.session_id), 0)]
         if len(texts) >= sample:
             break
-    embedder = Embedder()
-    embedder._encode_bulk(texts[:64])
+    model = SentenceTransformer(str(bundled_model_dir()), device="cpu")
+    model.encode(texts[:64], batch_size=32)
     started = time.perf_counter()
-    embedder._encode_bulk(texts[:sample])
+    model.encode(texts[:sample], batch_size=32, normalize_embeddings=True)
     return min(sample, len(texts)) / (time.perf_counter() - started)
 
 

@@ -141,7 +141,7 @@ class Index:
         if self._embedder is None:
             from .embedder import Embedder
 
-            self._embedder = Embedder()
+            self._embedder = Embedder(cache_dir=self.directory / "model")
         return self._embedder
 
     @property
@@ -261,6 +261,7 @@ class Index:
                 text_index.replace_sessions(removed, [], merge=len(removed) >= MERGE_BATCH_SESSIONS)
                 for sid in removed:
                     del manifest.sessions[sid]
+                _drop_unused_segments(manifest)
                 manifest.save(manifest_path)
                 report.removed = len(removed)
             batch: list[_Change] = []
@@ -285,6 +286,7 @@ class Index:
                 text_index.replace_sessions(dropped, [])
                 for sid in dropped:
                     del manifest.sessions[sid]
+                _drop_unused_segments(manifest)
                 manifest.save(manifest_path)
         except KeyboardInterrupt:
             report.interrupted = True
@@ -377,15 +379,19 @@ class Index:
                 report.updated += 1
         if segment:
             manifest.segments.append(segment)
-        manifest.segments = [s for s in manifest.segments if _in_use(s, manifest)]
+        replaced = {s for c in batch if c.known is not None for s in c.known.segments}
+        if replaced:  # only an updated session's old segments can have fallen out of use
+            _drop_unused_segments(manifest)
         manifest.save(manifest_path)
         report.embedded += len(texts)
         if progress is not None:
             progress.advanced(len(batch), 0)
 
 
-def _in_use(segment: str, manifest: Manifest) -> bool:
-    return any(segment in entry.segments for entry in manifest.sessions.values())
+def _drop_unused_segments(manifest: Manifest) -> None:
+    """Forget segments no session uses any more (their files go with the next sync's clean-up)."""
+    used = {segment for entry in manifest.sessions.values() for segment in entry.segments}
+    manifest.segments = [segment for segment in manifest.segments if segment in used]
 
 
 def _remove_orphan_segments(vector_dir: Path, manifest: Manifest) -> None:

@@ -3,8 +3,8 @@
 A new ``ollm recall`` process must embed one query in well under a second; importing
 sentence-transformers alone takes seconds. This forward pass (BERT encoder, mean pooling, L2
 normalisation) reads the bundled safetensors weights directly and agrees with sentence-transformers to
-cosine > 0.9999 (a test checks it). A first build of a large archive still goes through
-sentence-transformers, which is somewhat faster per text once imported.
+cosine > 0.9999 (a test checks it). It serves until the first large job has exported the model for
+ONNX Runtime (``onnx_minilm``), which is faster.
 """
 
 from __future__ import annotations

