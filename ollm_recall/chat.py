@@ -199,6 +199,9 @@ class Chat:
             self._sync_again = False
             try:
                 self._sync()
+                load_for_queries = getattr(self.index.embedder, "load_for_queries", None)
+                if load_for_queries is not None:  # off the turn's path: later queries embed faster
+                    load_for_queries()
             except OllmRecallError as exc:
                 self._sync_error = exc
                 return

@@ -114,6 +114,14 @@ class Searcher:
         self._text = TextIndex(self.index.text_dir)
         self._manifest, self._vectors, self._manifest_stamp = manifest, vectors, stamp
 
+    def warm_up(self) -> None:
+        """Open the indexes and the fastest query model now, ahead of the first search: what a
+        long-lived process (a chat) does off its critical path."""
+        self._load()
+        load_for_queries = getattr(self.index.embedder, "load_for_queries", None)
+        if load_for_queries is not None:
+            load_for_queries()
+
     def search(
         self,
         query: str,
@@ -308,12 +316,17 @@ def _stem(word: str) -> str:
     return stem(word)
 
 
+_WORD_LETTER = re.compile(r"\w")
+
+
 @functools.lru_cache(maxsize=256)
 def _candidate_words(terms: frozenset[str]) -> re.Pattern[str]:
-    """Words that may stem to one of ``terms``: a Porter stem minus its last letter always begins the
-    word it came from, so only words that begin so are stemmed (most words of a message are not)."""
+    """Lower-case words that may stem to one of ``terms``: a Porter stem minus its last letter always
+    begins the word it came from, so only words that begin so are stemmed (most words of a message are
+    not). Matched against lower-cased text and without a leading ``\b`` (the caller checks that a match
+    starts a word): either makes Python's matcher try every position, half again slower."""
     prefixes = sorted({term[: max(1, len(term) - 1)] for term in terms}, key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(map(re.escape, prefixes)) + r")\w*", re.IGNORECASE)
+    return re.compile(r"(?:" + "|".join(map(re.escape, prefixes)) + r")\w*")
 
 
 def matched_words(text: str, terms: frozenset[str]) -> list[tuple[int, int, str]]:
@@ -321,11 +334,17 @@ def matched_words(text: str, terms: frozenset[str]) -> list[tuple[int, int, str]
     done fast for snippets and highlights."""
     if not terms:
         return []
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a letter whose lower case is longer: positions would shift
+        lowered = "".join(letter if len(letter.lower()) != 1 else letter.lower() for letter in text)
     found = []
-    for match in _candidate_words(terms).finditer(text):
+    for match in _candidate_words(terms).finditer(lowered):
         word = match.group()
+        start = match.start()
+        if start and _WORD_LETTER.match(lowered, start - 1):
+            continue  # inside a word: a match there runs to the word's end, so no word start is missed
         if len(word) >= 2:
-            stem = _stem(word.lower())
+            stem = _stem(word)
             if stem in terms:
                 found.append((match.start(), match.end(), stem))
     return found

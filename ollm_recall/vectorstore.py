@@ -243,6 +243,19 @@ class VectorIndex:
             self._row_numbers.append(row_numbers)
         self._split_sessions = np.flatnonzero(np.array([len(g) > 1 for g in session_groups], dtype=bool))
         self._live_rows = sum(int((numbers < len(number)).sum()) for numbers in self._row_numbers)
+        # every segment's groups laid end to end, so that a search's bookkeeping is a few array
+        # operations over all of them rather than a dozen per segment
+        sizes = [len(segment.rows) for segment in self.segments]
+        self._offsets = np.cumsum([0, *sizes])
+        self._all_starts = np.concatenate(
+            [groups.starts + offset for groups, offset in zip(self._groups, self._offsets, strict=False)]
+        ).astype(np.int64) if self.segments else np.zeros(0, dtype=np.int64)
+        self._all_ends = np.concatenate(
+            [groups.ends + offset for groups, offset in zip(self._groups, self._offsets, strict=False)]
+        ).astype(np.int64) if self.segments else np.zeros(0, dtype=np.int64)
+        self._all_live = np.concatenate(live_masks) if live_masks else np.zeros(0, dtype=bool)
+        self._all_numbers = np.concatenate(live_numbers) if live_numbers else np.zeros(0, dtype=np.int64)
+        self._all_units = np.minimum(self._all_ends - self._all_starts, SESSION_UNITS)[self._all_live]
         self._bits_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
@@ -258,22 +271,27 @@ class VectorIndex:
             return self._score_bits(query, allowed)
         bound = np.full(len(self.session_ids), -np.inf, dtype=np.float32)
         score_bound = np.full(len(self.session_ids), -np.inf, dtype=np.float32)
+        flat = np.empty(int(self._offsets[-1]), dtype=np.float32)
         scored: list[np.ndarray | None] = []
-        for segment, groups, mask, numbers in zip(
-            self.segments, self._groups, self._live_masks, self._live_numbers, strict=True
+        for k, (segment, groups, numbers) in enumerate(
+            zip(self.segments, self._groups, self._live_numbers, strict=True)
         ):
+            part = flat[self._offsets[k] : self._offsets[k + 1]]
             if not len(numbers):
+                part.fill(-np.inf)
                 scored.append(None)
                 continue
-            scores = np.asarray(segment.vectors @ query, dtype=np.float32)
+            np.matmul(segment.vectors, query, out=part)
             if groups.order is not None:
-                scores = scores[groups.order]
-            scored.append(scores)
-            first, second = _best_two(scores, groups.starts, groups.ends)
-            units = np.minimum(groups.ends - groups.starts, SESSION_UNITS)
-            np.maximum.at(bound, numbers, first[mask])
+                part[:] = part[groups.order]
+            scored.append(part)
+        if len(self._all_numbers):
+            first, second = _best_two(flat, self._all_starts, self._all_ends)
+            first, second = first[self._all_live], second[self._all_live]
+            units = self._all_units
             second = np.where(units > 1, second, np.float32(0))  # unused for a session of one row
-            np.maximum.at(score_bound, numbers, ((first + (units - 1) * second) / units)[mask])
+            np.maximum.at(bound, self._all_numbers, first)
+            np.maximum.at(score_bound, self._all_numbers, (first + (units - 1) * second) / units)
         # a session with rows in several segments may take its best units from more than one
         score_bound[self._split_sessions] = bound[self._split_sessions]
         return RowScores(query, scored, bound, score_bound)

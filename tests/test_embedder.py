@@ -25,7 +25,7 @@ def test_a_large_job_exports_once_and_later_processes_reuse_the_export(tmp_path,
     monkeypatch.setattr(embedder_module, "BULK_THRESHOLD_TEXTS", 8)
     cache = tmp_path / "model"
     first = Embedder(cache_dir=cache)
-    assert first.engine == "numpy"
+    assert first.engine == "numpy" and not first.load_for_queries()  # loading never exports
     small = first.embed(TEXTS[:3])  # below the threshold: no export
     assert not cache.exists()
 
@@ -45,8 +45,13 @@ def test_a_large_job_exports_once_and_later_processes_reuse_the_export(tmp_path,
     assert later.engine == "onnx"
     again = later.embed(many)
     assert np.all((again * expected).sum(axis=1) >= 0.999) and list(cache.glob("*.onnx")) == exports
-    queries = np.stack([later.embed_query(text) for text in TEXTS])  # the numpy pass
-    assert np.all((queries * reference.encode(TEXTS, normalize_embeddings=True)).sum(axis=1) >= 0.999)
+    expected_queries = reference.encode(TEXTS, normalize_embeddings=True)
+    fresh = Embedder(cache_dir=cache)
+    by_numpy = np.stack([fresh.embed_query(text) for text in TEXTS])  # a new process: numpy loads sooner
+    assert fresh._onnx_model is None and np.all((by_numpy * expected_queries).sum(axis=1) >= 0.999)
+    assert fresh.load_for_queries()  # a long-lived process loads ONNX Runtime for its queries
+    by_onnx = np.stack([fresh.embed_query(text) for text in TEXTS])
+    assert np.all((by_onnx * expected_queries).sum(axis=1) >= 0.999)
 
 
 @pytest.mark.slow

@@ -330,3 +330,16 @@ def test_a_search_after_a_sync_reloads_only_the_new_segments(tmp_path):
     Index(tmp_path).sync(rebuild=True)  # the same segment names again, in new files
     assert session_id in ids(searcher.search("sourdough acetone"))
     assert not any(segment is before.get(segment.name) for segment in searcher._vectors.segments)
+
+
+def test_matched_words_finds_whole_words_in_any_case_at_their_positions():
+    from ollm_recall.search import matched_words
+
+    text = "Nginx, the ENGINE of engines: nginx's restarts RESTARTED; İstanbul nginx."
+    found = matched_words(text, frozenset({"nginx", "restart"}))
+    assert [(text[a:b], stem) for a, b, stem in found] == [
+        ("Nginx", "nginx"), ("nginx", "nginx"), ("restarts", "restart"), ("RESTARTED", "restart"),
+        ("nginx", "nginx"),
+    ]
+    assert found[-1][0] == text.rindex("nginx")  # a letter lower-cased to two does not shift positions
+    assert matched_words("engine unrestarted", frozenset({"nginx", "restart"})) == []
