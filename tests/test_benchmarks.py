@@ -91,3 +91,12 @@ def test_import_export_benchmark_on_a_small_export(tmp_path):
     lines = out.splitlines()
     assert "30 added" in lines[1] and "30 unchanged" in lines[2]
     assert "31 files" in lines[3] and "31 files" in lines[4]
+
+
+@pytest.mark.slow
+def test_fulltext_scale_benchmark_on_a_tiny_archive(tmp_path):
+    out = run_script("benchmarks/fulltext_scale.py", "--sessions", "30", "--work", str(tmp_path))
+    header, row = out.splitlines()[-2:]
+    assert header.split()[:3] == ["sessions", "messages", "build"]
+    assert row.split()[0] == "30" and float(row.split()[-2]) > 0
+    assert (tmp_path / "archive-30" / "fulltext-only" / "sessions").is_dir()
