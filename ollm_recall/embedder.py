@@ -59,6 +59,8 @@ class Embedder:
         self.cache_dir = cache_dir
         self._numpy_model: Any = None
         self._onnx_model: Any = None
+        self.export_problem: str | None = None
+        """Why exporting for ONNX Runtime failed, if it did (large jobs then run on the numpy pass)."""
 
     @property
     def engine(self) -> str:
@@ -119,14 +121,15 @@ class Embedder:
         name = exported_name(self.model_dir)
         if self.cache_dir is not None and (self.cache_dir / name).exists():
             self._onnx_model = self._load_onnx(self.cache_dir / name)
-        if self._onnx_model is None and export:
+        if self._onnx_model is None and export and self.export_problem is None:  # one try a process
             try:
                 if self.cache_dir is not None:
                     self._onnx_model = self._export_and_load(self.cache_dir / name)
                 else:
                     with tempfile.TemporaryDirectory(prefix="ollm-model-") as scratch:
                         self._onnx_model = self._export_and_load(Path(scratch) / name)
-            except (ImportError, OSError, RuntimeError):
+            except (ImportError, OSError, RuntimeError) as exc:
+                self.export_problem = str(exc)
                 return None
         return self._onnx_model
 

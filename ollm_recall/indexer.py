@@ -65,6 +65,8 @@ class SyncReport:
     broken_ids: list[str] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    slow_embedding: str | None = None
+    """Why large batches were embedded by the slower numpy pass (exporting the model failed)."""
 
     def summary(self) -> str:
         parts = [f"{self.added} added", f"{self.updated} updated", f"{self.removed} removed",
@@ -348,6 +350,7 @@ class Index:
             from .vectorstore import write_segment
 
             vectors = self.embedder.embed(texts, progress=embedded)
+            report.slow_embedding = getattr(self.embedder, "export_problem", None)
             segment = manifest.new_segment_name()
             write_segment(vector_dir, segment, vectors, keys)
         text_index.replace_sessions(

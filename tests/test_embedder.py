@@ -91,3 +91,21 @@ def test_a_damaged_export_is_set_aside_and_made_again(tmp_path, monkeypatch):
     assert large.embed(["one", "two"]).shape == (2, 384)
     assert large._onnx_model is not None  # the damaged file was removed and exported again
     assert damaged.exists() and damaged.stat().st_size > 1_000_000
+
+
+@pytest.mark.slow
+def test_when_the_export_fails_large_jobs_run_on_the_numpy_pass_and_say_why(tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setattr(embedder_module, "BULK_THRESHOLD_TEXTS", 2)
+    model = tmp_path / "weights"
+    shutil.copytree(bundled_model_dir(), model)
+    (model / "config.json").write_text("{ not json")  # the exporter needs it; the numpy pass does not
+    embedder = Embedder(model, cache_dir=tmp_path / "model")
+    vectors = embedder.embed(["one", "two", "three"])
+    assert vectors.shape == (3, 384) and embedder.engine == "numpy"
+    assert embedder.export_problem and "exporting the embedding model" in embedder.export_problem
+    assert not list((tmp_path / "model").glob("*.onnx"))
+    embedder.export_problem = embedder.export_problem + " (seen)"
+    embedder.embed(["four", "five"])  # not tried again in the same process
+    assert embedder.export_problem.endswith("(seen)")

@@ -96,6 +96,8 @@ def index(
     report = run_sync(ctx.obj, rebuild=rebuild)
     for line in report.broken:
         warn(f"skipped {line}")
+    if report.slow_embedding:
+        warn(f"embedded with the slower numpy pass: {report.slow_embedding}")
     if as_json:
         print_json(report_json(report))
     else:
