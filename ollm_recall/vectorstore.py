@@ -41,7 +41,13 @@ RESCORE_ROWS = 4096
 """How many rows with the closest sign bits are scored exactly, to choose the sessions to score."""
 
 SHORTLIST = 3
-"""After the sign-bit pass, this many times the sessions asked for are scored exactly."""
+"""After the sign-bit pass, this many times the sessions asked for are scored exactly..."""
+
+MIN_SHORTLIST = 300
+"""...and never fewer than this: a session's estimate is its best row, its score the mean of its best
+three, so a short list misses sessions whose rows are all close but none closest. Measured at 10,000
+sessions by meaning alone (10 asked for): 30 sessions scored kept 39% of the exact top 10 and the same
+first session for 67% of the questions; 300 kept 95% and the first for all."""
 
 SESSION_UNITS = 3
 """A session's score is the mean similarity of this many of its closest units (fewer if it has fewer)."""
@@ -346,7 +352,8 @@ class VectorIndex:
         ``candidates`` best sessions (all when None) and those in ``also``; ``allowed`` and ``exclude``
         limit them. After an exact first pass a session's best two units bound its score, so sessions
         are taken in order of that bound until no other can do better; after a sign-bit pass, the
-        ``SHORTLIST`` times ``candidates`` sessions with the best estimates are scored."""
+        ``SHORTLIST`` times ``candidates`` (at least ``MIN_SHORTLIST``) sessions with the best
+        estimates are scored."""
         eligible = np.ones(len(self.session_ids), dtype=bool) if allowed is None else self._mask(allowed)
         for sid in exclude:
             if sid in self._number:
@@ -361,7 +368,8 @@ class VectorIndex:
             if bound[number] == -np.inf:
                 break
             if candidates is not None and len(best) >= candidates and (
-                    bound[number] < best[0] if row_scores.exact else len(found) >= candidates * SHORTLIST):
+                    bound[number] < best[0] if row_scores.exact
+                    else len(found) >= max(candidates * SHORTLIST, MIN_SHORTLIST)):
                 break
             score, units = self._exact(number, row_scores, top)
             found[self.session_ids[number]] = (score, units)

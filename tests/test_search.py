@@ -343,3 +343,21 @@ def test_matched_words_finds_whole_words_in_any_case_at_their_positions():
     ]
     assert found[-1][0] == text.rindex("nginx")  # a letter lower-cased to two does not shift positions
     assert matched_words("engine unrestarted", frozenset({"nginx", "restart"})) == []
+
+
+@pytest.mark.slow
+def test_a_short_sign_bit_list_still_finds_the_exact_best_session(example_home, monkeypatch):
+    """A session's estimate is its best row and its score the mean of its best three, so asking for one
+    session must still score a long enough list (MIN_SHORTLIST) to find the exact best."""
+    from ollm_recall import vectorstore
+
+    # questions whose best session by the mean of three rows is not among the three with the best
+    # single rows, in a sign-bit shortlist of 24 rows (found by trying the example sessions' openings)
+    queries = ["Hi there, I've spent four years making sure", "Usually not any more. Since the October 2023",
+               "nginx 502 php", "my bread culture has a chemical smell"]
+    exact = Searcher(example_home)
+    expected = {q: ids(exact.search(q, mode="semantic", limit=1)) for q in queries}
+    monkeypatch.setattr(vectorstore, "EXACT_ROWS", 0)
+    monkeypatch.setattr(vectorstore, "RESCORE_ROWS", 24)  # of ~170 rows: as few as at 50,000 sessions
+    shortlisted = Searcher(example_home)
+    assert {q: ids(shortlisted.search(q, mode="semantic", limit=1)) for q in queries} == expected
