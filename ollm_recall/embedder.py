@@ -78,6 +78,12 @@ class Embedder:
         single query is done sooner by numpy)."""
         return (self._onnx_model or self._numpy()).encode([text])[0]
 
+    def will_export(self, texts: int) -> bool:
+        """Whether embedding ``texts`` texts now starts by exporting the model (a few seconds, once):
+        for a progress display to say so."""
+        return (texts >= BULK_THRESHOLD_TEXTS and self._onnx_model is None and self.export_problem is None
+                and self.engine == "numpy")
+
     def ensure_export(self) -> bool:
         """Export the model for ONNX Runtime now if it is not (what the first large job does anyway);
         True when it is loaded."""

@@ -45,7 +45,8 @@ class EmbedderLike(Protocol):
 
 
 class SyncProgress(Protocol):
-    """What a progress bar needs: the plan, then how much is done."""
+    """What a progress bar needs: the plan, then how much is done (and, optionally, a
+    ``status(text | None)`` method for a pause that is not embedding, such as exporting the model)."""
 
     def planned(self, sessions: int, texts: int) -> None: ...
 
@@ -349,7 +350,15 @@ class Index:
         if texts:
             from .vectorstore import write_segment
 
+            will_export = getattr(self.embedder, "will_export", None)
+            show: Callable[[str | None], None] | None = getattr(progress, "status", None)
+            if show is None or will_export is None or not will_export(len(texts)):
+                show = None
+            if show is not None:
+                show("preparing the embedding model (once, a few seconds)")
             vectors = self.embedder.embed(texts, progress=embedded)
+            if show is not None:
+                show(None)
             report.slow_embedding = getattr(self.embedder, "export_problem", None)
             segment = manifest.new_segment_name()
             write_segment(vector_dir, segment, vectors, keys)

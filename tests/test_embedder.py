@@ -109,3 +109,33 @@ def test_when_the_export_fails_large_jobs_run_on_the_numpy_pass_and_say_why(tmp_
     embedder.export_problem = embedder.export_problem + " (seen)"
     embedder.embed(["four", "five"])  # not tried again in the same process
     assert embedder.export_problem.endswith("(seen)")
+
+
+@pytest.mark.slow
+def test_a_sync_says_when_it_stops_to_export_the_model(tmp_path, monkeypatch):
+    from conftest import session_document, write_session_file
+
+    from ollm_recall.indexer import Index
+
+    monkeypatch.setattr(embedder_module, "BULK_THRESHOLD_TEXTS", 2)
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.statuses: list[str | None] = []
+
+        def planned(self, sessions: int, texts: int) -> None: ...
+
+        def advanced(self, sessions: int, texts: int) -> None: ...
+
+        def status(self, text: str | None) -> None:
+            self.statuses.append(text)
+
+    write_session_file(tmp_path / "sessions", session_document("session-1"))
+    first = Recorder()
+    Index(tmp_path).sync(progress=first)
+    assert len(first.statuses) == 2 and "preparing the embedding model" in str(first.statuses[0])
+    assert first.statuses[1] is None
+    write_session_file(tmp_path / "sessions", session_document("session-2"))
+    later = Recorder()
+    assert Index(tmp_path).sync(progress=later).added == 1
+    assert later.statuses == []  # the export is there: nothing to wait for

@@ -48,6 +48,10 @@ class BarProgress:
         if texts:
             self.progress.advance(self.texts, texts)
 
+    def status(self, text: str | None) -> None:
+        """Say what the embedding line waits on (None: embedding again)."""
+        self.progress.update(self.texts, description=text or "embedding")
+
     def __enter__(self) -> BarProgress:
         self.progress.start()
         return self
