@@ -67,10 +67,8 @@ class Embedder:
         """What embeds large jobs: ``onnx`` once an export is loaded or on disk, else ``numpy``."""
         if self._onnx_model is not None:
             return "onnx"
-        from .onnx_minilm import exported_name
-
-        exported = self.cache_dir is not None and (self.cache_dir / exported_name(self.model_dir)).exists()
-        return "onnx" if exported else "numpy"
+        cached = self._cached_graph()
+        return "onnx" if cached is not None and cached.exists() else "numpy"
 
     def embed_query(self, text: str) -> np.ndarray:
         """One text, one vector: by ONNX Runtime once it is loaded (3-4 ms), else by the numpy pass
@@ -81,8 +79,7 @@ class Embedder:
     def will_export(self, texts: int) -> bool:
         """Whether embedding ``texts`` texts now starts by exporting the model (a few seconds, once):
         for a progress display to say so."""
-        return (texts >= BULK_THRESHOLD_TEXTS and self._onnx_model is None and self.export_problem is None
-                and self.engine == "numpy")
+        return texts >= BULK_THRESHOLD_TEXTS and self.export_problem is None and self.engine == "numpy"
 
     def ensure_export(self) -> bool:
         """Export the model for ONNX Runtime now if it is not (what the first large job does anyway);
@@ -122,22 +119,28 @@ class Embedder:
         there is no export yet and none is wanted, or exporting failed (the numpy pass then serves)."""
         if self._onnx_model is not None:
             return self._onnx_model
-        from .onnx_minilm import exported_name
-
-        name = exported_name(self.model_dir)
-        if self.cache_dir is not None and (self.cache_dir / name).exists():
-            self._onnx_model = self._load_onnx(self.cache_dir / name)
+        cached = self._cached_graph()
+        if cached is not None and cached.exists():
+            self._onnx_model = self._load_onnx(cached)
         if self._onnx_model is None and export and self.export_problem is None:  # one try a process
             try:
-                if self.cache_dir is not None:
-                    self._onnx_model = self._export_and_load(self.cache_dir / name)
+                if cached is not None:
+                    self._onnx_model = self._export_and_load(cached)
                 else:
                     with tempfile.TemporaryDirectory(prefix="ollm-model-") as scratch:
-                        self._onnx_model = self._export_and_load(Path(scratch) / name)
+                        self._onnx_model = self._export_and_load(Path(scratch) / "all-MiniLM-L6-v2.onnx")
             except (ImportError, OSError, RuntimeError) as exc:
                 self.export_problem = str(exc)
                 return None
         return self._onnx_model
+
+    def _cached_graph(self) -> Path | None:
+        """Where the export of these weights is kept between processes (None without a cache)."""
+        if self.cache_dir is None:
+            return None
+        from .onnx_minilm import exported_name
+
+        return self.cache_dir / exported_name(self.model_dir)
 
     def _export_and_load(self, graph: Path) -> Any:
         from .onnx_minilm import export_onnx

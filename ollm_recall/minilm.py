@@ -9,6 +9,7 @@ ONNX Runtime (``onnx_minilm``), which is faster.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,34 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarr
     return centred / np.sqrt(variance + np.float32(1e-12)) * weight + bias
 
 
+def load_tokenizer(model_dir: Path) -> Any:
+    """The model's tokenizer, cutting texts at ``MAX_TOKENS`` and padding a batch to its longest."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    return tokenizer
+
+
+def encode_by_length(
+    texts: list[str], batch: int, dimension: int, encode_batch: Callable[[list[str]], np.ndarray]
+) -> np.ndarray:
+    """``encode_batch`` over ``texts`` ``batch`` at a time, texts of like length together (less
+    padding), the rows returned in the order of ``texts``."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = np.zeros((len(texts), dimension), dtype=np.float32)
+    for start in range(0, len(order), batch):
+        rows = order[start : start + batch]
+        vectors[rows] = encode_batch([texts[i] for i in rows])
+    return vectors
+
+
 class NumpyMiniLM:
     """Encode texts with the MiniLM weights in ``model_dir`` (safetensors + tokenizer.json)."""
 
     def __init__(self, model_dir: Path) -> None:
         from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
 
         weights = load_file(str(model_dir / "model.safetensors"))
         self._embeddings = (
@@ -91,19 +114,12 @@ class NumpyMiniLM:
             })
             number += 1
         self.dimension = int(self._embeddings[0].shape[1])
-        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.tokenizer = load_tokenizer(model_dir)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text; texts of like length go through together, a
         few at a time (large activations cost more in fresh memory than they save in fewer calls)."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), BATCH):
-            rows = order[start : start + BATCH]
-            vectors[rows] = self._encode_batch([texts[i] for i in rows])
-        return vectors
+        return encode_by_length(texts, BATCH, self.dimension, self._encode_batch)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import fsync_directory, temp_path_for
-from .minilm import MAX_TOKENS
+from .minilm import encode_by_length, load_tokenizer
 
 BATCH = 32
 OUTPUT = "sentence_embedding"
@@ -102,7 +102,6 @@ class OnnxMiniLM:
 
     def __init__(self, model_dir: Path, graph: Path) -> None:
         import onnxruntime
-        from tokenizers import Tokenizer
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
@@ -112,21 +111,12 @@ class OnnxMiniLM:
         self._session = onnxruntime.InferenceSession(
             str(graph), options, providers=["CPUExecutionProvider"]
         )
-        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.tokenizer = load_tokenizer(model_dir)
+        self.dimension = int(self._session.get_outputs()[0].shape[1])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text, batched by length (less padding)."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors = np.zeros((len(texts), 0), dtype=np.float32)
-        for start in range(0, len(order), BATCH):
-            rows = order[start : start + BATCH]
-            batch = self._encode_batch([texts[i] for i in rows])
-            if vectors.shape[1] == 0:
-                vectors = np.zeros((len(texts), batch.shape[1]), dtype=np.float32)
-            vectors[rows] = batch
-        return vectors
+        return encode_by_length(texts, BATCH, self.dimension, self._encode_batch)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)

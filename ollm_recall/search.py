@@ -346,7 +346,7 @@ def matched_words(text: str, terms: frozenset[str]) -> list[tuple[int, int, str]
         if len(word) >= 2:
             stem = _stem(word)
             if stem in terms:
-                found.append((match.start(), match.end(), stem))
+                found.append((start, match.end(), stem))
     return found
 
 

@@ -236,7 +236,6 @@ class VectorIndex:
             live_numbers.append(numbers[mask])
         self.session_ids = list(number)
         self._number = number
-        self._live_masks = live_masks
         self._live_numbers = live_numbers
         self._session_groups = session_groups
         self._row_numbers: list[np.ndarray] = []
@@ -332,10 +331,8 @@ class VectorIndex:
         in fastest), each row's session number (``len(session_ids)`` for a stale row), and where each
         segment starts."""
         if self._bits_cache is None:
-            sizes = [len(segment.rows) for segment in self.segments]
-            offsets = np.cumsum([0, *sizes])
             columns = np.ascontiguousarray(np.concatenate([segment.bits() for segment in self.segments]).T)
-            self._bits_cache = (columns, np.concatenate(self._row_numbers), offsets)
+            self._bits_cache = (columns, np.concatenate(self._row_numbers), self._offsets)
         return self._bits_cache
 
     def best(
