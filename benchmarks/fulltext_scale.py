@@ -28,7 +28,7 @@ QUERIES = ["nginx restart after the config error", "sourdough flour recipe", "bu
 BUILD = """
 import json, re, sys, time
 from pathlib import Path
-from ollm_recall.indexer import BATCH_SESSIONS, BATCH_TEXTS, MERGE_BATCH_SESSIONS, embedding_units, start_ms
+from ollm_recall.indexer import MERGE_BATCH_SESSIONS, TEXT_BATCH_SESSIONS, start_ms
 from ollm_recall.store import SessionStore
 from ollm_recall.textsearch import TextIndex
 
@@ -37,15 +37,14 @@ store = SessionStore(sessions)
 index = TextIndex(target)
 index.create()
 started = time.perf_counter()
-batch, texts, reported = [], 0, 0
+batch, reported = [], 0
 names = sorted(path.name[:-5] for path in store.session_files())
 for number, name in enumerate(names, 1):
     session = store.read(name)
     batch.append((session, start_ms(session.start_time)))
-    texts += len(embedding_units(session, 0))  # the indexer's batches end at so many texts to embed
-    if texts >= BATCH_TEXTS or len(batch) >= BATCH_SESSIONS or number == len(names):
+    if len(batch) >= TEXT_BATCH_SESSIONS or number == len(names):  # the full-text phase's commits
         index.replace_sessions([], batch, merge=len(batch) >= MERGE_BATCH_SESSIONS)
-        batch, texts = [], 0
+        batch = []
         if number >= reported + 5000:
             reported = number
             print(f"{number} sessions, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)

@@ -4,9 +4,10 @@ Each turn: the user's words are saved before anything is sent; relevant past ses
 (the current one excluded) and put, within a token budget, into a system message the session file never
 holds (only their ids, in ``metadata.recalledSessions``); the reply is saved while it streams (at
 least every second, marked ``interrupted`` until it is complete), so a Ctrl-C, a dropped connection or
-a crash keeps what had arrived. The index is brought up to date in the background when the chat starts
-and whenever a session ends, and once more when the chat closes, so what the chat recorded is
-searchable without a manual ``ollm index`` and no turn waits for indexing.
+a crash keeps what had arrived. The index (created on a new home) is brought up to date, within a
+search's budget, in a thread when the chat starts and whenever a session ends, and once more when the
+chat closes; what the budget leaves goes to the background indexer. So what one chat recorded is
+recalled by the next without a manual ``ollm index``, and no turn waits for indexing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from .chatclient import ChatClient, ReplyStream, Usage
 from .config import Settings
-from .errors import ChatError, IndexMissing, IndexProblem, OllmRecallError, SessionWriteError, UsageError
+from .errors import ChatError, OllmRecallError, SessionWriteError, UsageError
 from .home import sessions_dir
 from .indexer import Index
 from .manager import SessionManager
@@ -170,7 +171,7 @@ class Chat:
         self.recording.close()
         if self._sync_thread is not None:
             self._sync_thread.join()
-        if recorded and self.recall_enabled and not self._recall_broken and self.index.manifest_path.exists():
+        if recorded and self.recall_enabled and not self._recall_broken:
             try:
                 self._sync()
             except OllmRecallError as exc:
@@ -185,7 +186,7 @@ class Chat:
     def _start_background_sync(self) -> None:
         """Index what changed (a session this chat just ended, say) off the turn's path; searches go on
         over the index as it was until the sync's new manifest lands."""
-        if not self.recall_enabled or self._recall_broken or not self.index.manifest_path.exists():
+        if not self.recall_enabled or self._recall_broken:
             return
         with self._sync_mutex:
             if self._sync_thread is not None and self._sync_thread.is_alive():
@@ -266,20 +267,18 @@ class Chat:
         if self._sync_error is not None:
             error, self._sync_error = self._sync_error, None
             self._warn(f"the index could not be brought up to date ({error}); searching it as it is")
-        if not self.index.manifest_path.exists():
-            self._recall_broken = True
-            self._warn("recall is off: the archive has no index yet (run `ollm index` once)")
-            return False
-        return True
+        return self.index.manifest_path.exists()  # none yet: the first sync is under way
 
     def _sync(self) -> None:
-        try:
-            self.index.sync()
-        except IndexMissing:
-            return
-        except IndexProblem as exc:
-            if "another" not in str(exc):  # another process is indexing: search what is there
-                raise
+        """Index what changed within a search's budget, words first (a busy index is left to its
+        writer); what is left goes to the background indexer, or waits for the next sync."""
+        from .background import SEARCH_BUDGET_SECONDS, start_worker
+
+        report = self.index.sync(budget=SEARCH_BUDGET_SECONDS)
+        if self.settings.background_index and not report.busy and (
+            report.pending_words or report.pending_meaning
+        ):
+            start_worker(self.index)
 
     def _get_searcher(self) -> Searcher:
         if self._searcher is None:

@@ -9,6 +9,7 @@ is. ``config.toml`` holds plain top-level keys::
     context_size = 8192
     recall = true                # bring relevant past sessions into new chats
     recall_budget = 0.25         # share of the context the recalled excerpts may fill
+    background_index = true      # a search never waits for indexing: the rest is done detached
 """
 
 from __future__ import annotations
@@ -45,9 +46,13 @@ SETTINGS: dict[str, SettingSpec] = {
     "recall_sessions": SettingSpec(3, int, "most past sessions recalled for one message"),
     "api_key_env": SettingSpec("OPENAI_API_KEY", str, "environment variable holding the API key"),
     "timeout": SettingSpec(300.0, float, "seconds to wait for the server's next words"),
+    "background_index": SettingSpec(
+        True, bool, "index what a search had no time for in a detached low-priority process"
+    ),
 }
 
-ENVIRONMENT = {"OLLM_MODEL": "model", "OLLM_PROVIDER": "provider", "OLLM_BASE_URL": "base_url"}
+ENVIRONMENT = {"OLLM_MODEL": "model", "OLLM_PROVIDER": "provider", "OLLM_BASE_URL": "base_url",
+               "OLLM_BACKGROUND_INDEX": "background_index"}
 
 
 @dataclass(frozen=True)

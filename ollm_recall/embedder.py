@@ -2,9 +2,9 @@
 
 Queries and small batches (a session or a few) go through a numpy forward pass (``minilm``): it loads
 in a tenth of a second, without torch. Large batches (a first build, an import) go through ONNX Runtime,
-as fast as sentence-transformers at half its memory, once the weights have been exported to an ONNX
-graph (``onnx_minilm``; the first large job does it, in a child process so that torch's memory goes
-with it, and keeps it in the index folder). All give the same unit vectors.
+faster than sentence-transformers at half its memory, once the weights have been written as an ONNX
+graph (``onnx_graph``; the first large job does it, in a second or two, and keeps it in the index
+folder). All give the same unit vectors.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .errors import EmbeddingModelMissing
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSION = 384
 BULK_THRESHOLD_TEXTS = 512
-"""From this many texts, ONNX Runtime (exporting the model first if needed, ~6 s once): it loads in a
+"""From this many texts, ONNX Runtime (writing its graph first if needed, ~1-2 s once): it loads in a
 third of a second, then embeds a third faster than the numpy pass, so it pays off only for large jobs."""
 PROGRESS_STEP = 256
 
@@ -76,10 +76,14 @@ class Embedder:
         single query is done sooner by numpy)."""
         return (self._onnx_model or self._numpy()).encode([text])[0]
 
-    def will_export(self, texts: int) -> bool:
+    def will_export(self, texts: int, *, bulk: bool | None = None) -> bool:
         """Whether embedding ``texts`` texts now starts by exporting the model (a few seconds, once):
         for a progress display to say so."""
-        return texts >= BULK_THRESHOLD_TEXTS and self.export_problem is None and self.engine == "numpy"
+        return self._is_bulk(texts, bulk) and self.export_problem is None and self.engine == "numpy"
+
+    @staticmethod
+    def _is_bulk(texts: int, bulk: bool | None) -> bool:
+        return texts >= BULK_THRESHOLD_TEXTS if bulk is None else bulk
 
     def ensure_export(self) -> bool:
         """Export the model for ONNX Runtime now if it is not (what the first large job does anyway);
@@ -92,12 +96,23 @@ class Embedder:
         return self._onnx(export=False) is not None
 
     def embed(
-        self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        progress: Callable[[int], None] | None = None,
+        bulk: bool | None = None,
     ) -> np.ndarray:
-        """Many texts, in batches of similar length; ``progress(n)`` after every ``n`` texts done."""
+        """Many texts, in batches of similar length; ``progress(n)`` after every ``n`` texts done.
+
+        ``bulk`` says the job is large (a build fed in pieces): ONNX Runtime, exported first if need
+        be; ``False`` never waits for an export or a load; ``None`` decides by the number of texts.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        model = (self._onnx(export=True) if len(texts) >= BULK_THRESHOLD_TEXTS else None) or self._numpy()
+        if self._is_bulk(len(texts), bulk):
+            model = self._onnx(export=True) or self._numpy()
+        else:
+            model = self._onnx_model or self._numpy()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(order), PROGRESS_STEP):

@@ -1,9 +1,12 @@
 """``Index``: keeps the full-text and vector indexes in step with the sessions folder.
 
-Incremental: a scan compares each file's size and mtime with the manifest; only new and changed
-sessions are read, and a session that only grew has only its new messages embedded. Work is committed
-in batches (segment file, then the whoosh commit, then the manifest), so Ctrl-C or a crash keeps every
-finished batch and the next run goes on from there.
+A sync runs in two phases. Words first: new and changed sessions, newest first, go into the full-text
+index (cheap: tens of milliseconds a session), so they are searchable at once. Meaning second: the
+sessions whose vectors are missing, newest first, are embedded (~15 ms of CPU a text) and written as
+vector segments. Each phase commits often (the whoosh commit or the segment, then the manifest), by
+time as well as by size, so Ctrl-C, a kill or a deadline keeps every finished piece and the next run
+goes on from there. A sync given a ``budget`` stops when it is spent: what a search does before it
+answers, leaving the rest to ``ollm index`` or the background indexer.
 """
 
 from __future__ import annotations
@@ -29,8 +32,19 @@ from .store import SessionStore
 from .summary import check_name_matches
 from .textsearch import TextIndex
 
+TEXT_BATCH_SESSIONS = 200
+TEXT_COMMIT_SECONDS = 5.0
+"""The full-text phase commits every 200 sessions or 5 s, whichever comes first."""
 BATCH_TEXTS = 2048
-BATCH_SESSIONS = 200
+VECTOR_COMMIT_SECONDS = 15.0
+"""The meaning phase writes a segment every 2,048 texts or 15 s: an interrupted run loses at most that."""
+PIECE_TEXTS = 64
+"""Texts embedded at a time: progress, Ctrl-C and a deadline are looked at between pieces."""
+BUDGET_PIECE_TEXTS = 8
+"""...and within a search's budget (the numpy pass does 8 texts in ~0.1-0.3 s)."""
+BULK_SESSIONS = 100
+"""An unbounded sync with this many sessions to embed uses the bulk engine (ONNX Runtime, exported
+once, a few seconds); fewer are done sooner by the numpy pass."""
 MERGE_BATCH_SESSIONS = 50
 LARGE_SYNC_SESSIONS = 400  # a sync this large (a build, an import) ends by merging the session index
 
@@ -39,23 +53,29 @@ class EmbedderLike(Protocol):
     model_id: str
     dimension: int
 
-    def embed(self, texts: list[str], *, progress: Callable[[int], None] | None = None): ...
+    def embed(self, texts: list[str], *, progress: Callable[[int], None] | None = None,
+              bulk: bool | None = None): ...
 
     def embed_query(self, text: str): ...
 
 
 class SyncProgress(Protocol):
-    """What a progress bar needs: the plan, then how much is done (and, optionally, a
-    ``status(text | None)`` method for a pause that is not embedding, such as exporting the model)."""
+    """What a progress display needs, counted in sessions for each phase (``words``: full-text,
+    ``meaning``: embedding), and optionally a ``status(text | None)`` method for a pause that is
+    not embedding, such as exporting the model."""
 
-    def planned(self, sessions: int, texts: int) -> None: ...
+    def planned(self, words: int, meaning: int) -> None: ...
 
-    def advanced(self, sessions: int, texts: int) -> None: ...
+    def advanced(self, words: int, meaning: int) -> None: ...
 
 
 @dataclass
 class SyncReport:
-    """What a sync did; ``broken`` holds one ``<file>: <problem>`` line per unreadable file."""
+    """What a sync did; ``broken`` holds one ``<file>: <problem>`` line per unreadable file.
+
+    ``pending_words`` / ``pending_meaning`` count the sessions left for a later run (a budget or an
+    interruption stopped this one); ``busy`` says another process held the index, so nothing was done.
+    """
 
     added: int = 0
     updated: int = 0
@@ -66,8 +86,15 @@ class SyncReport:
     broken_ids: list[str] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    pending_words: int = 0
+    pending_meaning: int = 0
+    busy: bool = False
     slow_embedding: str | None = None
     """Why large batches were embedded by the slower numpy pass (exporting the model failed)."""
+
+    @property
+    def complete(self) -> bool:
+        return not (self.busy or self.interrupted or self.pending_words or self.pending_meaning)
 
     def summary(self) -> str:
         parts = [f"{self.added} added", f"{self.updated} updated", f"{self.removed} removed",
@@ -123,6 +150,30 @@ class _Change:
     known: IndexedSession | None
 
 
+@dataclass
+class _ToEmbed:
+    """One session's units waiting for vectors, and the message count they bring it up to."""
+
+    session_id: str
+    messages: int
+    units: list[tuple[int, int, str]]
+
+
+@dataclass
+class _Deadline:
+    """When a budgeted sync stops starting new work (never, without a budget)."""
+
+    at: float | None
+
+    @classmethod
+    def after(cls, seconds: float | None) -> _Deadline:
+        return cls(None if seconds is None else time.monotonic() + seconds)
+
+    @property
+    def passed(self) -> bool:
+        return self.at is not None and time.monotonic() >= self.at
+
+
 class Index:
     """The search index of one home: ``<home>/index`` unless ``index_dir`` says otherwise."""
 
@@ -159,6 +210,10 @@ class Index:
     def vector_dir(self) -> Path:
         return self.directory / "vectors"
 
+    @property
+    def lock_path(self) -> Path:
+        return self.directory / ".lock"
+
     def load_manifest(self) -> Manifest:
         from .embedder import DIMENSION, MODEL_ID
 
@@ -167,21 +222,39 @@ class Index:
             raise IndexProblem(f"the full-text index in {self.text_dir} is missing: {REBUILD_HINT}")
         return manifest
 
-    def sync(self, *, rebuild: bool = False, progress: SyncProgress | None = None) -> SyncReport:
-        """Bring both indexes up to date with the sessions folder (from scratch with ``rebuild``)."""
+    def sync(
+        self,
+        *,
+        rebuild: bool = False,
+        progress: SyncProgress | None = None,
+        budget: float | None = None,
+        meaning: bool = True,
+    ) -> SyncReport:
+        """Bring both indexes up to date with the sessions folder (from scratch with ``rebuild``).
+
+        With ``budget`` (seconds), stop starting new work once it is spent (the newest session is
+        always done, so a chat that just ended is found by the next one) and say in the report what
+        is left; and when another process holds the index, return at once (``busy``) instead of
+        raising: a search then answers from the last committed state. ``meaning=False`` indexes
+        words only, leaving the embedding to a later sync.
+        """
         started = time.perf_counter()
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds the text of every session
-        lock = SessionLock(self.directory / ".lock", "index")
+        lock = SessionLock(self.lock_path, "index")
         try:
             lock.acquire()
         except SessionLocked:
+            if budget is not None:
+                return SyncReport(busy=True)
             raise IndexProblem(f"another `ollm index` is updating {self.directory}; try again") from None
+        deadline = _Deadline.after(budget)
         try:
             if rebuild:
                 report = self._rebuild(progress)
             else:
                 manifest = self._manifest_for_update()
-                report = self._update(manifest, TextIndex(self.text_dir), self.vector_dir, progress)
+                report = self._update(manifest, TextIndex(self.text_dir), self.vector_dir, progress,
+                                      deadline=deadline, meaning=meaning)
                 if not report.interrupted and self.manifest_path.exists():
                     self.synced = (manifest, self.manifest_path.stat().st_mtime_ns)
         finally:
@@ -193,8 +266,8 @@ class Index:
         """The current manifest, or a new empty index when there is none.
 
         Without a manifest nothing in the folder is known to be complete (a first build interrupted
-        before its first batch), so derived files are cleared and the build starts over; the empty
-        manifest is written at once, so a build interrupted later resumes from its last batch.
+        before its first commit), so derived files are cleared and the build starts over; the empty
+        manifest is written at once, so a build interrupted later resumes from its last commit.
         """
         try:
             return self.load_manifest()
@@ -206,29 +279,32 @@ class Index:
             return manifest
 
     def _fresh(self, text_dir: Path) -> Manifest:
+        from .embedder import DIMENSION, MODEL_ID
+
         TextIndex(text_dir).create()
-        return Manifest(model_id=self.embedder.model_id, dimension=self.embedder.dimension)
+        return Manifest(model_id=MODEL_ID, dimension=DIMENSION)
 
     def _rebuild(self, progress: SyncProgress | None) -> SyncReport:
-        """Build beside the old index and swap at the end: an interrupted rebuild changes nothing."""
+        """Build beside the old index and swap at the end: an interrupted rebuild changes nothing, and
+        searches read the old index until the new manifest replaces it."""
         staging = self.directory / "rebuild"
         shutil.rmtree(staging, ignore_errors=True)
         manifest = self._fresh(staging / "fulltext")
         report = self._update(manifest, TextIndex(staging / "fulltext"), staging / "vectors", progress,
-                              manifest_path=staging / "manifest.json")
+                              manifest_path=staging / "manifest.json", deadline=_Deadline(None))
         if report.interrupted:
             return report
-        for name in ("manifest.json", "fulltext", "vectors"):
-            old = self.directory / name
-            if old.is_dir():
-                shutil.rmtree(old)
-            else:
-                old.unlink(missing_ok=True)
+        retired = self.directory / "retired"
+        shutil.rmtree(retired, ignore_errors=True)
+        retired.mkdir()
         for name in ("fulltext", "vectors"):
+            if (self.directory / name).exists():
+                os.replace(self.directory / name, retired / name)
             if (staging / name).exists():
                 os.replace(staging / name, self.directory / name)
         os.replace(staging / "manifest.json", self.manifest_path)
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)
         return report
 
     def _update(
@@ -238,7 +314,9 @@ class Index:
         vector_dir: Path,
         progress: SyncProgress | None,
         *,
+        deadline: _Deadline,
         manifest_path: Path | None = None,
+        meaning: bool = True,
     ) -> SyncReport:
         manifest_path = manifest_path or self.manifest_path
         report = SyncReport()
@@ -250,15 +328,15 @@ class Index:
             except OSError:
                 continue
         candidates = []
-        for name, stat in sorted(on_disk.items()):
+        for name, stat in on_disk.items():
             known = manifest.sessions.get(name)
             if known and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                 report.unchanged += 1
             else:
                 candidates.append(name)
+        candidates.sort(key=lambda name: (-on_disk[name].st_mtime_ns, name))  # newest first
         removed = [sid for sid in manifest.sessions if sid not in on_disk]
-        if progress is not None:
-            progress.planned(len(candidates), 0)
+        report.pending_words = len(candidates)
         try:
             if removed:
                 text_index.replace_sessions(removed, [], merge=len(removed) >= MERGE_BATCH_SESSIONS)
@@ -267,35 +345,55 @@ class Index:
                 _drop_unused_segments(manifest)
                 manifest.save(manifest_path)
                 report.removed = len(removed)
-            batch: list[_Change] = []
-            batch_texts = 0
-            for name in candidates:
-                change = self._read_change(name, manifest, report)
-                if change is None:
-                    if progress is not None:
-                        progress.advanced(1, 0)
-                    continue
-                batch.append(change)
-                batch_texts += len(embedding_units(change.session, change.first_new))
-                if batch_texts >= BATCH_TEXTS or len(batch) >= BATCH_SESSIONS:
-                    self._commit(batch, manifest, text_index, vector_dir, manifest_path, report, progress)
-                    batch, batch_texts = [], 0
-            if batch:
-                self._commit(batch, manifest, text_index, vector_dir, manifest_path, report, progress)
-            if report.added + report.updated >= LARGE_SYNC_SESSIONS:
-                text_index.optimize_sessions()
-            dropped = [sid for sid in report.broken_ids if sid in manifest.sessions]
-            if dropped:
-                text_index.replace_sessions(dropped, [])
-                for sid in dropped:
-                    del manifest.sessions[sid]
-                _drop_unused_segments(manifest)
-                manifest.save(manifest_path)
+            self._index_words(candidates, manifest, text_index, manifest_path, report, progress, deadline)
+            if meaning:
+                self._index_meaning(manifest, vector_dir, manifest_path, report, progress, deadline)
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
             text_index.close()
+        report.pending_meaning = sum(1 for entry in manifest.sessions.values() if entry.vectors_pending)
         return report
+
+    def _index_words(
+        self,
+        candidates: list[str],
+        manifest: Manifest,
+        text_index: TextIndex,
+        manifest_path: Path,
+        report: SyncReport,
+        progress: SyncProgress | None,
+        deadline: _Deadline,
+    ) -> None:
+        """The full-text phase: read each new or changed session and add its words, newest first."""
+        if progress is not None:
+            progress.planned(len(candidates), 0)
+        batch: list[_Change] = []
+        last_commit = time.monotonic()
+        for name in candidates:
+            if deadline.passed and (batch or report.added or report.updated):
+                break
+            change = self._read_change(name, manifest, report)
+            if change is None:
+                report.pending_words -= 1
+                if progress is not None:
+                    progress.advanced(1, 0)
+                continue
+            batch.append(change)
+            if len(batch) >= TEXT_BATCH_SESSIONS or time.monotonic() - last_commit >= TEXT_COMMIT_SECONDS:
+                self._commit_words(batch, manifest, text_index, manifest_path, report, progress)
+                batch, last_commit = [], time.monotonic()
+        if batch:
+            self._commit_words(batch, manifest, text_index, manifest_path, report, progress)
+        if report.added + report.updated >= LARGE_SYNC_SESSIONS and not report.pending_words:
+            text_index.optimize_sessions()
+        dropped = [sid for sid in report.broken_ids if sid in manifest.sessions]
+        if dropped:
+            text_index.replace_sessions(dropped, [])
+            for sid in dropped:
+                del manifest.sessions[sid]
+            _drop_unused_segments(manifest)
+            manifest.save(manifest_path)
 
     def _read_change(self, name: str, manifest: Manifest, report: SyncReport) -> _Change | None:
         path = self.store.directory / f"{name}.json"
@@ -323,55 +421,25 @@ class Index:
                 first_new = known.messages
         return _Change(session, stat.st_size, stat.st_mtime_ns, sha, first_new, known)
 
-    def _commit(
+    def _commit_words(
         self,
         batch: list[_Change],
         manifest: Manifest,
         text_index: TextIndex,
-        vector_dir: Path,
         manifest_path: Path,
         report: SyncReport,
         progress: SyncProgress | None,
     ) -> None:
-        keys: list[tuple[str, int, int]] = []
-        texts: list[str] = []
-        for change in batch:
-            for index, chunk_number, text in embedding_units(change.session, change.first_new):
-                keys.append((change.session.session_id, index, chunk_number))
-                texts.append(text)
-
-        def embedded(count: int) -> None:
-            if progress is not None:
-                progress.advanced(0, count)
-
-        if progress is not None:
-            progress.planned(0, len(texts))
-        segment = None
-        if texts:
-            from .vectorstore import write_segment
-
-            will_export = getattr(self.embedder, "will_export", None)
-            show: Callable[[str | None], None] | None = getattr(progress, "status", None)
-            if show is None or will_export is None or not will_export(len(texts)):
-                show = None
-            if show is not None:
-                show("preparing the embedding model (once, a few seconds)")
-            vectors = self.embedder.embed(texts, progress=embedded)
-            if show is not None:
-                show(None)
-            report.slow_embedding = getattr(self.embedder, "export_problem", None)
-            segment = manifest.new_segment_name()
-            write_segment(vector_dir, segment, vectors, keys)
+        # Every session of the batch is deleted first, new ones too: a crash between the whoosh commit
+        # and the manifest's leaves documents that the manifest does not know of.
         text_index.replace_sessions(
-            [c.session.session_id for c in batch if c.known is not None],
+            [c.session.session_id for c in batch],
             [(c.session, start_ms(c.session.start_time)) for c in batch],
             merge=len(batch) >= MERGE_BATCH_SESSIONS,
         )
-        with_vectors = {key[0] for key in keys}
         for change in batch:
-            session = change.session
-            kept = change.known.segments if change.known is not None and change.first_new else []
-            segments = kept + ([segment] if segment and session.session_id in with_vectors else [])
+            session, known = change.session, change.known
+            grown = known is not None and change.first_new == known.messages
             manifest.sessions[session.session_id] = IndexedSession(
                 size=change.raw_size,
                 mtime_ns=change.mtime_ns,
@@ -383,21 +451,151 @@ class Index:
                 model=session.model,
                 provider=session.provider,
                 title=session.title,
-                segments=segments,
+                segments=list(known.segments) if grown and known is not None else [],
+                embedded=known.embedded if grown and known is not None else 0,
             )
-            if change.known is None:
+            if known is None:
                 report.added += 1
             else:
                 report.updated += 1
-        if segment:
-            manifest.segments.append(segment)
-        replaced = {s for c in batch if c.known is not None for s in c.known.segments}
-        if replaced:  # only an updated session's old segments can have fallen out of use
-            _drop_unused_segments(manifest)
+        if any(c.known is not None and c.known.segments for c in batch):
+            _drop_unused_segments(manifest)  # a changed session's old vectors are no longer current
         manifest.save(manifest_path)
-        report.embedded += len(texts)
+        report.pending_words -= len(batch)
         if progress is not None:
             progress.advanced(len(batch), 0)
+
+    def _index_meaning(
+        self,
+        manifest: Manifest,
+        vector_dir: Path,
+        manifest_path: Path,
+        report: SyncReport,
+        progress: SyncProgress | None,
+        deadline: _Deadline,
+    ) -> None:
+        """The meaning phase: embed what sessions in the full-text index still lack, newest first."""
+        pending = sorted((sid for sid, entry in manifest.sessions.items() if entry.vectors_pending),
+                         key=lambda sid: (-manifest.sessions[sid].last_ms, sid))
+        if not pending:
+            return
+        if progress is not None:
+            progress.planned(0, len(pending))
+        bulk = deadline.at is None and len(pending) >= BULK_SESSIONS
+        piece_size = PIECE_TEXTS if deadline.at is None else BUDGET_PIECE_TEXTS
+        buffer = _SegmentBuffer()
+        piece: list[_ToEmbed] = []
+        try:
+            for sid in pending:
+                if deadline.passed and (piece or buffer.sessions):
+                    break
+                item = self._to_embed(sid, manifest.sessions[sid])
+                if item is None:
+                    continue
+                piece.append(item)
+                if sum(len(p.units) for p in piece) < piece_size:
+                    continue
+                self._embed_piece(piece, buffer, bulk, progress, report)
+                piece = []
+                if buffer.due():
+                    self._commit_meaning(buffer, manifest, vector_dir, manifest_path, report)
+            if piece:
+                self._embed_piece(piece, buffer, bulk, progress, report)
+        finally:  # Ctrl-C, a kill by SIGTERM or the deadline: what was embedded is kept
+            self._commit_meaning(buffer, manifest, vector_dir, manifest_path, report)
+
+    def _to_embed(self, session_id: str, entry: IndexedSession) -> _ToEmbed | None:
+        """The session's units past ``entry.embedded``, read from its file; None when the file changed
+        since its words were indexed (the next full-text phase takes it up again) or is gone."""
+        path = self.store.directory / f"{session_id}.json"
+        try:
+            raw = path.read_bytes()
+            if hashlib.sha256(raw).hexdigest() != entry.sha256:
+                return None
+            session = Session.from_bytes(raw, path.name)
+        except (OSError, CorruptSession):
+            return None
+        return _ToEmbed(session_id, len(session.messages), embedding_units(session, entry.embedded))
+
+    def _embed_piece(
+        self,
+        piece: list[_ToEmbed],
+        buffer: _SegmentBuffer,
+        bulk: bool,
+        progress: SyncProgress | None,
+        report: SyncReport,
+    ) -> None:
+        texts = [text for item in piece for _index, _chunk, text in item.units]
+        if texts:
+            will_export = getattr(self.embedder, "will_export", None)
+            show: Callable[[str | None], None] | None = getattr(progress, "status", None)
+            exporting = show is not None and will_export is not None and will_export(len(texts), bulk=bulk)
+            if exporting and show is not None:
+                show("preparing the embedding model (once, a few seconds)")
+            vectors = self.embedder.embed(texts, bulk=bulk)
+            if exporting and show is not None:
+                show(None)
+            report.slow_embedding = getattr(self.embedder, "export_problem", None)
+            buffer.add(piece, vectors)
+        else:
+            buffer.add(piece, None)
+        report.embedded += len(texts)
+        if progress is not None:
+            progress.advanced(0, len(piece))
+
+    def _commit_meaning(
+        self,
+        buffer: _SegmentBuffer,
+        manifest: Manifest,
+        vector_dir: Path,
+        manifest_path: Path,
+        report: SyncReport,
+    ) -> None:
+        """Write the buffered vectors as one segment, then the manifest that makes them current."""
+        if not buffer.sessions:
+            return
+        segment = None
+        if buffer.keys:
+            import numpy as np
+
+            from .vectorstore import write_segment
+
+            segment = manifest.new_segment_name()
+            write_segment(vector_dir, segment, np.concatenate(buffer.vectors), buffer.keys)
+            manifest.segments.append(segment)
+        with_vectors = {key[0] for key in buffer.keys}
+        for session_id, messages in buffer.sessions:
+            entry = manifest.sessions.get(session_id)
+            if entry is None:
+                continue
+            if segment is not None and session_id in with_vectors:
+                entry.segments.append(segment)
+            entry.embedded = messages
+        manifest.save(manifest_path)
+        buffer.clear()
+
+
+class _SegmentBuffer:
+    """Vectors embedded but not yet written, and when they are due to be."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.keys: list[tuple[str, int, int]] = []
+        self.vectors: list = []
+        self.sessions: list[tuple[str, int]] = []
+        self.started = time.monotonic()
+
+    def add(self, piece: list[_ToEmbed], vectors) -> None:
+        for item in piece:
+            self.keys += [(item.session_id, index, chunk) for index, chunk, _text in item.units]
+            self.sessions.append((item.session_id, item.messages))
+        if vectors is not None:
+            self.vectors.append(vectors)
+
+    def due(self) -> bool:
+        return len(self.keys) >= BATCH_TEXTS or time.monotonic() - self.started >= VECTOR_COMMIT_SECONDS
 
 
 def _drop_unused_segments(manifest: Manifest) -> None:

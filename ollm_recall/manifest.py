@@ -14,7 +14,9 @@ import orjson
 from .atomic import write_atomic
 from .errors import IndexCorrupt, IndexMissing
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
+READABLE_FORMATS = (3, 4)
+"""Format 3 had no ``embedded`` count: every session it names was embedded whole, as it was indexed."""
 REBUILD_HINT = "run `ollm index --rebuild`"
 
 
@@ -33,6 +35,13 @@ class IndexedSession:
     provider: str
     title: str
     segments: list[str] = field(default_factory=list)
+    embedded: int = 0
+    """How many of the first messages have their vectors in ``segments``: the full-text side indexes a
+    session at once, the meaning side catches up later (``messages`` once it has)."""
+
+    @property
+    def vectors_pending(self) -> bool:
+        return self.embedded < self.messages
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -59,7 +68,7 @@ class Manifest:
             raise IndexCorrupt(f"cannot read {path}: {exc.strerror}; {REBUILD_HINT}") from None
         try:
             document = orjson.loads(raw)
-            if document.get("format") != FORMAT_VERSION:
+            if document.get("format") not in READABLE_FORMATS:
                 raise IndexCorrupt(
                     f"the index at {path.parent} has format {document.get('format')!r}, this version "
                     f"reads {FORMAT_VERSION}: {REBUILD_HINT}"
@@ -68,7 +77,7 @@ class Manifest:
                 model_id=document["model"]["id"],
                 dimension=int(document["model"]["dimension"]),
                 segments=list(document["segments"]),
-                sessions={sid: IndexedSession(**entry) for sid, entry in document["sessions"].items()},
+                sessions={sid: _entry(entry) for sid, entry in document["sessions"].items()},
                 next_segment=int(document["nextSegment"]),
             )
         except IndexCorrupt:
@@ -97,6 +106,17 @@ class Manifest:
         self.next_segment += 1
         return name
 
+    def embedded_sessions(self) -> int:
+        """Sessions whose every message is searchable by meaning."""
+        return sum(1 for entry in self.sessions.values() if not entry.vectors_pending)
+
     def current_segments(self) -> dict[str, set[str]]:
         """Session id to the segments holding its current vectors."""
         return {sid: set(entry.segments) for sid, entry in self.sessions.items()}
+
+
+def _entry(document: dict[str, Any]) -> IndexedSession:
+    entry = IndexedSession(**document)
+    if "embedded" not in document:  # format 3
+        entry.embedded = entry.messages
+    return entry

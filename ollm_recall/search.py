@@ -33,6 +33,8 @@ TEXT_WEIGHT = 0.2
 DENSE_WEIGHT = 0.8
 RECENCY_WEIGHT = 0.2
 RECENCY_DAYS = 30.0
+RELEVANT_SIMILARITY = 0.5
+"""A similarity at which a past session is relevant to a question (the chat's calibrated threshold)."""
 SNIPPET_CHARS = 220
 
 
@@ -64,6 +66,16 @@ class Hit:
     snippets: list[Snippet] = field(default_factory=list)
     similarity: float = 0.0
     units: tuple[tuple[float, int, int], ...] = field(default=(), repr=False, compare=False)
+
+
+def check_options(*, mode: str = "hybrid", role: str | None = None, limit: int = 1) -> None:
+    """``UsageError`` for a mode, role or limit a search cannot take: checked before any work."""
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    if role is not None and role not in ROLES:
+        raise UsageError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {limit}")
 
 
 def _ms(moment: datetime) -> int:
@@ -142,12 +154,7 @@ class Searcher:
         ``exclude`` leaves sessions out (the chat's own); ``snippets=False`` skips reading the
         sessions for excerpts when only the ranking is wanted.
         """
-        if mode not in MODES:
-            raise UsageError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-        if role is not None and role not in ROLES:
-            raise UsageError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-        if limit < 1:
-            raise UsageError(f"--limit must be at least 1, not {limit}")
+        check_options(mode=mode, role=role, limit=limit)
         self._load()
         assert self._manifest is not None and self._text is not None and self._vectors is not None
         terms = query_terms(query)
@@ -197,7 +204,10 @@ class Searcher:
             for sid in set(text_scores) | set(dense)
         }
         dense_scores = {sid: value[0] for sid, value in dense.items()}
-        ranked = _fuse(text_scores, dense_scores, age_days, mode)[:limit]
+        sessions = self._manifest.sessions
+        unembedded = {sid for sid in text_scores
+                      if not sessions[sid].segments and sessions[sid].vectors_pending}
+        ranked = _fuse(text_scores, dense_scores, age_days, mode, unembedded)[:limit]
         return [
             self._hit(sid, score, terms, dense.get(sid, (0.0, []))[1], role, snippets,
                       dense_scores.get(sid, 0.0))
@@ -284,20 +294,30 @@ class Searcher:
 
 
 def _fuse(
-    text: dict[str, float], dense: dict[str, float], age_days: dict[str, float], mode: str
+    text: dict[str, float],
+    dense: dict[str, float],
+    age_days: dict[str, float],
+    mode: str,
+    unembedded: set[str] | frozenset[str] = frozenset(),
 ) -> list[tuple[str, float]]:
     """Rank by one side, or (hybrid) by a weighted sum of the max-normalised BM25F score, the dense
     score and a recency prior.
 
     Weights tuned on the dev set (see docs/search.md): recent sessions are the likelier subject of a
     question about "last time", so a session's age counts a little when the words and the meaning
-    are close.
+    are close. A session not embedded yet (``unembedded``) is not pushed down for lacking a dense
+    score: it is given one in proportion to its words' score, the best match by words standing level
+    with the best match by meaning, or with a relevant one (``RELEVANT_SIMILARITY``) when the few
+    sessions embedded so far are all far from the question.
     """
     if mode == "text":
         return sorted(text.items(), key=lambda item: (-item[1], item[0]))
     if mode == "semantic":
         return sorted(dense.items(), key=lambda item: (-item[1], item[0]))
     top_text = max(text.values(), default=0.0) or 1.0
+    if unembedded:
+        top_dense = max(max(dense.values(), default=0.0), RELEVANT_SIMILARITY)
+        dense = {**dense, **{sid: top_dense * text[sid] / top_text for sid in unembedded if sid in text}}
     combined = {
         sid: TEXT_WEIGHT * text.get(sid, 0.0) / top_text
         + DENSE_WEIGHT * dense.get(sid, 0.0)

@@ -264,6 +264,8 @@ class TextIndex:
         if not terms:
             return []
         searcher = self._sessions.searcher()
+        if not searcher.doc_count():  # an empty index: BM25's idf is undefined there
+            return []
         terms = rarest_terms(terms, searcher.doc_frequency, MAX_QUERY_TERMS)
         if role is None:
             narrowed = self._filter(filters, None)

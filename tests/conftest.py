@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from ollm_recall.cli.app import app
 
 REPO = Path(__file__).resolve().parent.parent
+SUBPROCESS_CEILING = 600
+"""Seconds a test's subprocess may take before it counts as hung: a ceiling, never a speed test."""
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +21,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No test touches a real home: OLLM_HOME points into the test's own folder."""
     home = tmp_path / "home"
     monkeypatch.setenv("OLLM_HOME", str(home))
+    monkeypatch.setenv("OLLM_BACKGROUND_INDEX", "0")  # tests of the background indexer turn it on
     return home
 
 
@@ -75,7 +78,7 @@ def run_ollm(*args: str, env: dict | None = None, input: str | None = None, cwd:
         env={**os.environ, **(env or {})},
         input=input,
         cwd=cwd,
-        timeout=120,
+        timeout=SUBPROCESS_CEILING,
     )
 
 

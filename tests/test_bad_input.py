@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import session_document, write_session_file
+from conftest import SUBPROCESS_CEILING, session_document, write_session_file
 
 from ollm_recall import CorruptSession, Session, SessionStore
 
@@ -198,7 +198,8 @@ def _run_without_privileges(command: list[str], home: Path):
         prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
     return subprocess.run(
         [*prefix, sys.executable, "-c", "from ollm_recall.cli.app import main; main()", *command],
-        capture_output=True, text=True, env={**os.environ, "OLLM_HOME": str(home)}, timeout=60,
+        capture_output=True, text=True, env={**os.environ, "OLLM_HOME": str(home)},
+        timeout=SUBPROCESS_CEILING,
     )
 
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import session_document, write_session_file
+from conftest import SUBPROCESS_CEILING, session_document, write_session_file
 
 from ollm_recall import SessionStore
 from ollm_recall.chat import Chat
@@ -325,7 +325,7 @@ def test_a_reply_cut_short_is_kept_and_marked_interrupted(
     if how != "server-dies":
         _wait_for_partial_reply(isolated_home, words=5)
         process.send_signal(signal.SIGINT if how == "sigint" else signal.SIGKILL)
-    _out, err = process.communicate(timeout=60)
+    _out, err = process.communicate(timeout=SUBPROCESS_CEILING)
     [session] = sessions_of(isolated_home)
     user, reply = session.messages
     assert user.content == "tell me a long story"
@@ -355,12 +355,24 @@ def test_config_shows_each_setting_and_its_source(isolated_home: Path, cli) -> N
     assert result.exit_code == 1 and "not valid TOML" in result.stderr
 
 
-def test_a_missing_index_turns_recall_off_with_one_warning(isolated_home: Path, model_server, cli) -> None:
+@pytest.mark.slow
+def test_on_a_new_home_the_second_chat_recalls_the_first(isolated_home: Path, model_server) -> None:
     server = model_server()
-    result = cli("chat", *server_flags(server, "ollama"), "-p", "what was the cabin wifi password?")
-    assert result.exit_code == 0
-    assert "recall is off: the archive has no index yet (run `ollm index` once)" in result.stderr
-    assert [m["role"] for m in server.requests[-1]["body"]["messages"]] == ["user"]
+
+    def chat(prompt: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "ollm_recall", "--home", str(isolated_home), "chat",
+             *server_flags(server, "ollama"), "-p", prompt],
+            capture_output=True, text=True, timeout=SUBPROCESS_CEILING,
+        )
+
+    first = chat("the cabin wifi password is blue-otter-42, keep it for the ski trip")
+    assert first.returncode == 0, first.stderr
+    assert "recall is off" not in first.stderr and "recalled" not in first.stderr
+    second = chat("what was the wifi password of the cabin on the ski trip?")
+    assert second.returncode == 0, second.stderr
+    assert "recalled 1 session" in second.stderr
+    assert "blue-otter-42" in server.requests[-1]["body"]["messages"][-2]["content"]
 
 
 def test_chat_needs_a_model(cli) -> None:
@@ -377,7 +389,7 @@ def test_a_session_ended_by_new_is_indexed_in_the_background(isolated_home: Path
         chat.send("my bicycle chain squeaks after rain, which lube should I use?")
         first = chat.session_id
         chat.new_session()
-        assert chat.wait_for_index(timeout=60)
+        assert chat.wait_for_index(timeout=SUBPROCESS_CEILING)
         assert first in chat.index.load_manifest().sessions
         hits = chat.preview_recall("bicycle chain lube")
         assert hits[0].session_id == first
@@ -428,7 +440,7 @@ def test_interactive_chat_on_a_terminal(isolated_home: Path, model_server) -> No
         os.write(controller, b"/help\r")
         _read_until(controller, b"/resume ID", seen)
         os.write(controller, b"/exit\r")
-        assert process.wait(timeout=30) == 0
+        assert process.wait(timeout=SUBPROCESS_CEILING) == 0
     finally:
         if process.poll() is None:
             process.kill()
@@ -476,7 +488,7 @@ def test_a_failed_save_is_one_warning_and_the_chat_goes_on(isolated_home: Path, 
         process.stdin.write("third message\n")
         assert "You said: third message" in process.stdout.readline()
         process.stdin.close()
-        assert process.wait(timeout=30) == 0
+        assert process.wait(timeout=SUBPROCESS_CEILING) == 0
     finally:
         os.chmod(sessions, 0o700)
         if process.poll() is None:

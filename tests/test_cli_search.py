@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_ollm
+from conftest import SUBPROCESS_CEILING, run_ollm
 
 from ollm_recall import ChatRecordingService, Message
 
@@ -103,7 +103,7 @@ def test_ctrl_c_during_index_keeps_a_usable_index(isolated_home, delay):
     )
     time.sleep(delay)
     child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=120)
+    _, err = child.communicate(timeout=SUBPROCESS_CEILING)
     assert "Traceback" not in err
     assert child.returncode in (0, 1, 130), err
     again = run_ollm("index", "--json")

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import SUBPROCESS_CEILING
 
 from ollm_recall import ChatRecordingService, Message, Session, SessionLocked
 
@@ -67,7 +68,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_message(sessions_path):
         # read the rest through the same buffered file: communicate() would bypass what readline()
         # has already buffered, and lose acknowledgements
         remaining = child.stdout.read()
-        child.wait(timeout=30)
+        child.wait(timeout=SUBPROCESS_CEILING)
         acknowledged.extend(line for line in remaining.split() if line)
         assert child.returncode == -signal.SIGKILL, child.stderr.read() if child.stderr else ""
         on_disk = read_texts(sessions_path, session_id)
@@ -86,7 +87,7 @@ def test_two_processes_recording_two_sessions_lose_nothing(sessions_path):
     children = [start_recorder(sessions_path, first, "a", 300),
                 start_recorder(sessions_path, second, "b", 300)]
     for child in children:
-        _, err = child.communicate(timeout=120)
+        _, err = child.communicate(timeout=SUBPROCESS_CEILING)
         assert child.returncode == 0, err
     assert read_texts(sessions_path, first) == [f"a-{i}" for i in range(300)]
     assert read_texts(sessions_path, second) == [f"b-{i}" for i in range(300)]
@@ -97,7 +98,7 @@ def test_a_second_process_gets_a_clear_error_on_a_held_session(sessions_path):
     session_id = holder.create_session(model="m")
     holder.record_message(session_id, Message.text("user", "mine"))
     child = start_recorder(sessions_path, session_id, "intruder", 5)
-    out, err = child.communicate(timeout=60)
+    out, err = child.communicate(timeout=SUBPROCESS_CEILING)
     assert child.returncode == 3
     assert err.strip() == (
         f"locked: session {session_id} is being recorded by process {os.getpid()}; "
@@ -106,7 +107,7 @@ def test_a_second_process_gets_a_clear_error_on_a_held_session(sessions_path):
     assert read_texts(sessions_path, session_id) == ["mine"]
     holder.close()
     child = start_recorder(sessions_path, session_id, "after", 2)
-    child.communicate(timeout=60)
+    child.communicate(timeout=SUBPROCESS_CEILING)
     assert child.returncode == 0
     assert read_texts(sessions_path, session_id) == ["mine", "after-0", "after-1"]
 
@@ -117,7 +118,7 @@ def test_a_crashed_holder_leaves_no_lock_behind(sessions_path):
     assert child.stdout is not None
     child.stdout.readline()
     child.kill()
-    child.communicate(timeout=30)
+    child.communicate(timeout=SUBPROCESS_CEILING)
     service = ChatRecordingService(sessions_path)
     service.record_message(session_id, Message.text("user", "recovered"))
     assert read_texts(sessions_path, session_id)[-1] == "recovered"
@@ -155,7 +156,7 @@ def test_two_processes_creating_sessions_at_once_get_distinct_ids(sessions_path)
                                  stdout=subprocess.PIPE, text=True) for _ in range(2)]
     ids = []
     for child in children:
-        out, _ = child.communicate(timeout=60)
+        out, _ = child.communicate(timeout=SUBPROCESS_CEILING)
         ids += out.split()
     assert len(ids) == 100 and len(set(ids)) == 100
     assert len(list(sessions_path.glob("*.json"))) == 100

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from conftest import SUBPROCESS_CEILING
 
 from ollm_recall.cli.app import app
 from ollm_recall.cli.reference import command_paths, help_text, reference
@@ -56,7 +57,7 @@ def test_the_main_job_runs_on_the_example_archive(tmp_path):
     for step in ollm_steps:
         args = shlex.split(step)[1:]
         result = subprocess.run([sys.executable, "-m", "ollm_recall", *args], cwd=tmp_path,
-                                capture_output=True, text=True, timeout=120)
+                                capture_output=True, text=True, timeout=SUBPROCESS_CEILING)
         assert result.returncode == 0, (step, result.stderr)
         outputs.append(result.stdout)
     assert outputs[1].startswith("1. 2026-03-02  gemma3:4b  nginx returns 502 Bad Gateway")
@@ -84,7 +85,7 @@ def test_example_archive_matches_its_source(tmp_path):
     shutil.copytree(REPO / "examples", copy, ignore=shutil.ignore_patterns("sessions", "index",
                                                                             "__pycache__"))
     subprocess.run([sys.executable, str(copy / "build_archive.py")], check=True, capture_output=True,
-                   timeout=120)
+                   timeout=SUBPROCESS_CEILING)
     built = {p.name: p.read_bytes() for p in (copy / "sessions").glob("*.json")}
     shipped = {p.name: p.read_bytes() for p in (REPO / "examples" / "sessions").glob("*.json")}
     assert built == shipped

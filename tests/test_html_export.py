@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, SUBPROCESS_CEILING
 
 NGINX_502 = "session-1772486820000"
 
@@ -29,7 +29,7 @@ def browse(url: str, profile: Path, *extra: str) -> str:
         [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          f"--user-data-dir={profile}", *extra, url],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=SUBPROCESS_CEILING,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout

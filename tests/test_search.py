@@ -203,7 +203,7 @@ def test_old_format_and_corrupt_indexes_say_rebuild(tmp_path):
     document = json.loads(good)
     document["format"] = 0
     manifest.write_text(json.dumps(document))
-    with pytest.raises(IndexCorrupt, match="has format 0, this version reads 3: run `ollm index --rebuild`"):
+    with pytest.raises(IndexCorrupt, match="has format 0, this version reads 4: run `ollm index --rebuild`"):
         Searcher(home).search("tart")
     manifest.write_text("{not json")
     with pytest.raises(IndexCorrupt, match="damaged: run `ollm index --rebuild`"):

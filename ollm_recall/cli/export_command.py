@@ -78,13 +78,15 @@ def _chosen(
         raise UsageError("name at least one session id, or use --all")
     since_at = parse_date(since) if since else None
     until_at = parse_date(until, end_of_day=True) if until else None
-    if query is not None:  # as `ollm recall` does: the index brought up to date first
+    if query is not None:  # as `ollm recall` does: the index brought up to date first, within a budget
         from ..indexer import Index
         from ..search import Searcher
-        from .index_command import run_sync
+        from .recall_command import search_coverage
 
         index = Index(paths.home, index_dir=paths.index_dir)
-        run_sync(paths, index=index)
+        if not index.store.session_files():
+            return []
+        search_coverage(paths, index, no_sync=False)
         searcher = Searcher(paths.home, index=index)
         hits = searcher.search(query, limit=limit, since=since_at, until=until_at, model=model,
                                snippets=False)

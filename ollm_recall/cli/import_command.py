@@ -54,7 +54,17 @@ def import_history(
             sys.stdout.write(f"would update {session_id}\n")
     info(report.summary())
     if not dry_run and (report.added or report.updated):
-        info("`ollm index` makes them searchable (`ollm recall` and `ollm chat` also index what is new)")
+        from ..background import start_worker
+        from ..config import load_settings
+        from ..indexer import Index
+
+        if load_settings(ctx.obj.home).background_index and start_worker(
+            Index(ctx.obj.home, index_dir=ctx.obj.index_dir)
+        ):
+            info("indexing them in the background; searches answer meanwhile (`ollm index status` "
+                 "shows progress)")
+        else:
+            info("`ollm index` makes them searchable (`ollm recall` and `ollm chat` also index what is new)")
 
 
 def _run(store, source: str, path: Path, dry_run: bool) -> ImportReport:

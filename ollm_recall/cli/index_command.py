@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+import time
 from typing import Any
 
 import typer
@@ -23,7 +25,8 @@ app = typer.Typer(
 
 
 class BarProgress:
-    """A rich progress bar on stderr: sessions read and texts embedded, with counts and ETA."""
+    """Rich progress bars on stderr, one a phase, in sessions: words (full-text) and meaning
+    (embedding), with counts and ETA."""
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -33,24 +36,24 @@ class BarProgress:
             TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             console=Console(stderr=True), transient=True,
         )
-        self.sessions = self.progress.add_task("sessions", total=0)
-        self.texts = self.progress.add_task("embedding", total=0)
+        self.words = self.progress.add_task("words", total=None, visible=False)
+        self.meaning = self.progress.add_task("meaning", total=None, visible=False)
 
-    def planned(self, sessions: int, texts: int) -> None:
-        for task, extra in ((self.sessions, sessions), (self.texts, texts)):
+    def planned(self, words: int, meaning: int) -> None:
+        for task, extra in ((self.words, words), (self.meaning, meaning)):
             if extra:
                 total = self.progress.tasks[task].total or 0
-                self.progress.update(task, total=total + extra)
+                self.progress.update(task, total=total + extra, visible=True)
 
-    def advanced(self, sessions: int, texts: int) -> None:
-        if sessions:
-            self.progress.advance(self.sessions, sessions)
-        if texts:
-            self.progress.advance(self.texts, texts)
+    def advanced(self, words: int, meaning: int) -> None:
+        if words:
+            self.progress.advance(self.words, words)
+        if meaning:
+            self.progress.advance(self.meaning, meaning)
 
     def status(self, text: str | None) -> None:
-        """Say what the embedding line waits on (None: embedding again)."""
-        self.progress.update(self.texts, description=text or "embedding")
+        """Say what the meaning line waits on (None: embedding again)."""
+        self.progress.update(self.meaning, description=text or "meaning", visible=True)
 
     def __enter__(self) -> BarProgress:
         self.progress.start()
@@ -86,18 +89,36 @@ def index(
     rebuild: bool = typer.Option(
         False, "--rebuild", help="Build from scratch (the old index stays usable until done)."
     ),
+    stop: bool = typer.Option(False, "--stop", help="Stop the background indexer (it keeps its work)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    worker: bool = typer.Option(False, "--worker", hidden=True, help="Run as the background indexer."),
 ) -> None:
     """Bring the search index up to date with the sessions: new, changed and deleted ones.
 
-    Incremental: only new and changed sessions are read, only new messages embedded. Ctrl-C keeps
-    what is done; run it again to go on.
+    Incremental: only new and changed sessions are read, only new messages embedded; words first
+    (searchable at once), then meaning. Ctrl-C keeps what is done; run it again to go on. A
+    background indexer at work (started by a search) is stopped first and this run takes over.
 
     Example: ollm index --rebuild
     """
     if ctx.invoked_subcommand is not None:
         return
-    report = run_sync(ctx.obj, rebuild=rebuild)
+    from .. import background
+
+    paths: Paths = ctx.obj
+    target = Index(paths.home, index_dir=paths.index_dir)
+    if worker:
+        raise typer.Exit(background.run_worker(target))
+    if stop:
+        stopped = background.stop_worker(target)
+        info(f"stopped the background indexer (pid {stopped.pid}); what it indexed is kept"
+             if stopped is not None else "no background indexer is running")
+        return
+    running = background.running_worker(target)
+    if running is not None:
+        info(f"taking over from the background indexer (pid {running.pid})")
+        background.stop_worker(target)
+    report = run_sync(paths, rebuild=rebuild, index=target)
     for line in report.broken:
         warn(f"skipped {line}")
     if report.slow_embedding:
@@ -110,6 +131,23 @@ def index(
     if report.interrupted:
         info("run `ollm index` again to go on from here")
         raise typer.Exit(130)
+
+
+def _worker_line(worker: Any, running: bool) -> str:
+    """The background indexer in one line: at work (pid, progress, rate, ETA) or how it last ended."""
+    if worker is None:
+        return "no background indexer has run"
+    if not running:
+        ended = worker.state if worker.state != "running" else "ended without a word (killed?)"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(worker.updated))
+        return f"background {ended} at {when}" + (f": {worker.message}" if worker.message else "")
+    line = (f"background, pid {worker.pid}: words {worker.words_done:,}/{worker.words_total:,}, "
+            f"meaning {worker.meaning_done:,}/{worker.meaning_total:,} sessions")
+    if worker.rate is not None:
+        line += f", {worker.rate:.1f} sessions/s"
+    if worker.eta_seconds is not None:
+        line += f", ~{worker.eta_seconds / 60:.0f} min left"
+    return line + " (stop: ollm index --stop)"
 
 
 ENGINES = {
@@ -146,26 +184,39 @@ def status(
             print_json({"sessionsOnDisk": on_disk, "indexed": 0, "problem": str(problem)})
             raise typer.Exit(1) from None
         raise fail(str(problem)) from None
+    from .. import background
+
     size = sum(p.stat().st_size for p in index.directory.rglob("*") if p.is_file())
     engine = _engine(index)
+    worker = background.read_status(index)
+    running = background.running_worker(index)
+    embedded = manifest.embedded_sessions()
     state = {
         "sessionsOnDisk": on_disk,
         "indexed": len(manifest.sessions),
+        "embedded": embedded,
         "bytes": size,
         "model": manifest.model_id,
         "dimension": manifest.dimension,
         "format": FORMAT_VERSION,
         "engine": engine,
         "path": str(index.directory),
+        "background": None if worker is None else {
+            **dataclasses.asdict(worker), "running": running is not None,
+            "etaSeconds": round(worker.eta_seconds) if running and worker.eta_seconds is not None else None,
+            "log": str(background.log_path(index)),
+        },
     }
     if as_json:
         print_json(state)
         return
-    behind = on_disk - len(manifest.sessions)
+    behind = on_disk - len(manifest.sessions) or on_disk - embedded
+    catching_up = " (the background indexer is on it)" if running else " (run `ollm index` to catch up)"
     sys.stdout.write(
         f"index     {index.directory}\n"
-        f"sessions  {len(manifest.sessions)} indexed of {on_disk} on disk"
-        + (" (run `ollm index` to catch up)" if behind else "") + "\n"
+        f"sessions  {len(manifest.sessions)} indexed of {on_disk} on disk, {embedded} by meaning"
+        + (catching_up if behind > 0 else "") + "\n"
+        f"indexer   {_worker_line(worker, running is not None)}\n"
         f"size      {size / 1_048_576:.1f} MiB\n"
         f"model     {manifest.model_id} ({manifest.dimension} dimensions)\n"
         f"engine    {ENGINES[engine]}\n"

@@ -7,16 +7,35 @@ import sys
 import typer
 from rich.text import Text
 
+from ..background import Coverage, catch_up, coverage
+from ..config import load_settings
 from ..dates import parse_date
-from ..errors import UsageError
 from ..indexer import Index
-from ..search import MODES, Hit, Searcher
-from .index_command import run_sync
+from ..search import Hit, Searcher, check_options
 from .output import Paths, handle_errors, info, stdout, warn
 
 
-def hit_json(hit: Hit) -> dict[str, object]:
-    """A hit as ``--json`` prints it (one object per line)."""
+def search_coverage(paths: Paths, index: Index, *, no_sync: bool) -> Coverage:
+    """Before a search: the index brought up to date within the search's budget (the rest handed to
+    the background indexer), unless ``no_sync``; what the search can see, said on stderr if partial."""
+    if no_sync:
+        if not index.manifest_path.exists():
+            return Coverage(0, 0, 0)  # the search says there is no index
+        seen = coverage(index)
+    else:
+        report, seen = catch_up(index, background=load_settings(paths.home).background_index)
+        for broken in report.broken:
+            warn(f"skipped {broken}")
+    line = seen.line()
+    if line:
+        info(line)
+    return seen
+
+
+def hit_json(hit: Hit, seen: Coverage | None = None) -> dict[str, object]:
+    """A hit as ``--json`` prints it (one object per line); ``coverage`` is there when the search
+    could not see the whole archive yet."""
+    extra = {} if seen is None or seen.complete else {"coverage": seen.to_json()}
     return {
         "sessionId": hit.session_id,
         "score": hit.score,
@@ -29,6 +48,7 @@ def hit_json(hit: Hit) -> dict[str, object]:
              "highlights": [list(span) for span in s.highlights]}
             for s in hit.snippets
         ],
+        **extra,
     }
 
 
@@ -67,13 +87,14 @@ def recall(
     """Find past sessions by what was said in them, in words or in meaning.
 
     The query is plain words: quotes, AND, ? and parentheses are just words. Before searching, the
-    index is brought up to date with new and changed sessions (skip with --no-sync).
+    index is brought up to date with new and changed sessions for about a second (skip with
+    --no-sync); what that leaves is indexed in the background, and a line on stderr says how much of
+    the archive the search could see.
 
     Example: ollm recall "that nginx thing from march" --since 2026-03-01 --until 2026-03-31
     """
     paths: Paths = ctx.obj
-    if mode not in MODES:
-        raise UsageError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    check_options(mode=mode, role=role, limit=limit)
     since_at = parse_date(since) if since else None
     until_at = parse_date(until, end_of_day=True) if until else None
     if session is not None:
@@ -81,10 +102,12 @@ def recall(
 
         validate_session_id(session)
     index = Index(paths.home, index_dir=paths.index_dir)
-    if not no_sync:
-        report = run_sync(paths, quiet=as_json, index=index)
-        for line in report.broken:
-            warn(f"skipped {line}")
+    if not index.store.session_files():
+        info("no sessions recorded yet")
+        return
+    seen = search_coverage(paths, index, no_sync=no_sync)
+    if not no_sync and not index.manifest_path.exists():  # another process is creating the index
+        return
     searcher = Searcher(paths.home, index=index)
     hits = searcher.search(
         query, limit=limit, since=since_at, until=until_at, model=model, provider=provider, role=role,
@@ -95,7 +118,7 @@ def recall(
         import orjson
 
         for hit in hits:
-            sys.stdout.write(orjson.dumps(hit_json(hit)).decode("utf-8") + "\n")
+            sys.stdout.write(orjson.dumps(hit_json(hit, seen)).decode("utf-8") + "\n")
         return
     if not hits:
         info("nothing found" if query.strip() else "nothing to search for: the query is empty")
