@@ -8,6 +8,7 @@ sessions that started before it can be ranked. Prints R@1, R@5, R@10, NDCG@10 an
 
     python benchmarks/retrieval.py                                   # ../shared/dev-eval/realmem
     python benchmarks/retrieval.py --data DIR --mode hybrid --rankings-out ranks.jsonl
+    python benchmarks/retrieval.py --variant int8 --work benchmarks/out/retrieval-int8
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
+from ollm_recall.embedder import DEFAULT_VARIANT, VARIANTS
 from ollm_recall.errors import IndexProblem
 from ollm_recall.indexer import Index
 from ollm_recall.search import MODES, Searcher
@@ -79,6 +81,8 @@ def main() -> int:
     parser.add_argument("--mode", action="append", choices=MODES, help="modes to run (default: all)")
     parser.add_argument("--rankings-out", type=Path, help="JSONL rankings of the first mode")
     parser.add_argument("--limit", type=int, default=10, help="ranked sessions per query")
+    parser.add_argument("--variant", choices=VARIANTS, default=DEFAULT_VARIANT,
+                        help="embedding model variant (keep a --work folder per variant)")
     args = parser.parse_args()
     modes = args.mode or ["hybrid", "text", "semantic"]
     queries = [json.loads(line) for line in (args.data / "queries.jsonl").read_text().splitlines() if line]
@@ -91,13 +95,14 @@ def main() -> int:
     for archive in sorted(by_archive):
         home = prepare_home(args.data, archive, args.work)
         started = time.perf_counter()
+        index = Index(home, variant=args.variant)
         try:
-            report = Index(home).sync()
+            report = index.sync()
         except IndexProblem as problem:  # an index of an older format: build it again
             print(f"{archive}: {problem}", file=sys.stderr)
-            report = Index(home).sync(rebuild=True)
+            report = index.sync(rebuild=True)
         print(f"{archive}: {report.summary()}", file=sys.stderr)
-        searcher = Searcher(home)
+        searcher = Searcher(home, index=index)
         for query in by_archive[archive]:
             gold = set(query["gold_session_ids"])
             cutoff = query.get("candidate_cutoff")

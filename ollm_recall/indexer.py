@@ -23,6 +23,7 @@ from typing import Protocol
 
 import orjson
 
+from .atomic import make_private_dir
 from .errors import CorruptSession, IndexMissing, IndexProblem, InvalidSessionId, SessionLocked
 from .home import sessions_dir
 from .locking import SessionLock
@@ -183,7 +184,11 @@ class Index:
         *,
         index_dir: str | os.PathLike[str] | None = None,
         embedder: EmbedderLike | None = None,
+        variant: str | None = None,
     ) -> None:
+        from .embedder import DEFAULT_VARIANT
+
+        self.variant = variant or getattr(embedder, "variant", None) or DEFAULT_VARIANT
         self.home = Path(home)
         self.directory = Path(index_dir) if index_dir is not None else self.home / "index"
         self.store = SessionStore(sessions_dir(self.home))
@@ -195,7 +200,7 @@ class Index:
         if self._embedder is None:
             from .embedder import Embedder
 
-            self._embedder = Embedder(cache_dir=self.directory / "model")
+            self._embedder = Embedder(cache_dir=self.directory / "model", variant=self.variant)
         return self._embedder
 
     @property
@@ -214,10 +219,18 @@ class Index:
     def lock_path(self) -> Path:
         return self.directory / ".lock"
 
-    def load_manifest(self) -> Manifest:
-        from .embedder import DIMENSION, MODEL_ID
+    @property
+    def model_id(self) -> str:
+        """The embedding model id this index holds vectors of (known without loading the model, so a
+        search by words works where the model package is missing)."""
+        from .embedder import model_id_for
 
-        manifest = Manifest.load(self.manifest_path, model_id=MODEL_ID, dimension=DIMENSION)
+        return self._embedder.model_id if self._embedder is not None else model_id_for(self.variant)
+
+    def load_manifest(self) -> Manifest:
+        from .embedder import DIMENSION
+
+        manifest = Manifest.load(self.manifest_path, model_id=self.model_id, dimension=DIMENSION)
         if not TextIndex(self.text_dir).exists():
             raise IndexProblem(f"the full-text index in {self.text_dir} is missing: {REBUILD_HINT}")
         return manifest
@@ -239,7 +252,7 @@ class Index:
         words only, leaving the embedding to a later sync.
         """
         started = time.perf_counter()
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds the text of every session
+        make_private_dir(self.directory)  # it holds the text of every session
         lock = SessionLock(self.lock_path, "index")
         try:
             lock.acquire()
@@ -262,6 +275,28 @@ class Index:
         report.seconds = time.perf_counter() - started
         return report
 
+    def forget_segments(self, names: set[str]) -> int:
+        """Drop vector segments found damaged: the sessions with vectors in them lose all theirs
+        and are embedded again by the next sync (only those); the segments' files are deleted.
+        Returns how many sessions will be embedded again."""
+        lock = SessionLock(self.lock_path, "index")
+        try:
+            lock.acquire()
+        except SessionLocked:
+            raise IndexProblem(f"another `ollm index` is updating {self.directory}; try again") from None
+        try:
+            manifest = self.load_manifest()
+            affected = [entry for entry in manifest.sessions.values() if names & set(entry.segments)]
+            for entry in affected:
+                entry.segments, entry.embedded = [], 0
+            _drop_unused_segments(manifest)
+            manifest.segments = [name for name in manifest.segments if name not in names]
+            manifest.save(self.manifest_path)
+            _remove_orphan_segments(self.vector_dir, manifest)
+        finally:
+            lock.release()
+        return len(affected)
+
     def _manifest_for_update(self) -> Manifest:
         """The current manifest, or a new empty index when there is none.
 
@@ -279,10 +314,10 @@ class Index:
             return manifest
 
     def _fresh(self, text_dir: Path) -> Manifest:
-        from .embedder import DIMENSION, MODEL_ID
-
         TextIndex(text_dir).create()
-        return Manifest(model_id=MODEL_ID, dimension=DIMENSION)
+        from .embedder import DIMENSION
+
+        return Manifest(model_id=self.model_id, dimension=DIMENSION)
 
     def _rebuild(self, progress: SyncProgress | None) -> SyncReport:
         """Build beside the old index and swap at the end: an interrupted rebuild changes nothing, and
@@ -296,7 +331,7 @@ class Index:
             return report
         retired = self.directory / "retired"
         shutil.rmtree(retired, ignore_errors=True)
-        retired.mkdir()
+        make_private_dir(retired)
         for name in ("fulltext", "vectors"):
             if (self.directory / name).exists():
                 os.replace(self.directory / name, retired / name)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import fsync_directory, temp_path_for
+from .atomic import fsync_directory, make_private_dir, temp_path_for
 from .minilm import encode_by_length, load_tokenizer
 from .onnx_graph import OUTPUT, write_model
 
@@ -27,20 +27,21 @@ GRAPH_VERSION = 2
 """Version 1 was torch's export; 2 is ``onnx_graph``'s, written from the weights without torch."""
 
 
-def exported_name(model_dir: Path) -> str:
+def exported_name(model_dir: Path, variant: str = "fp32") -> str:
     """The file name of the graph of the weights in ``model_dir``: it changes when they do."""
     weights = (model_dir / "model.safetensors").stat()
-    return f"all-MiniLM-L6-v2-{weights.st_size}-{weights.st_mtime_ns}-g{GRAPH_VERSION}.onnx"
+    suffix = "" if variant == "fp32" else f"-{variant}"
+    return f"all-MiniLM-L6-v2-{weights.st_size}-{weights.st_mtime_ns}-g{GRAPH_VERSION}{suffix}.onnx"
 
 
-def export_onnx(model_dir: Path, target: Path) -> None:
+def export_onnx(model_dir: Path, target: Path, *, int8: bool = False) -> None:
     """Write the graph of the weights in ``model_dir`` to ``target`` atomically (a crash leaves no
     half file), mode 0600; other graphs in that folder, of older weights, are removed. Raises
     RuntimeError with the reason when it cannot."""
     temp = temp_path_for(target)
     try:
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_model(model_dir, temp)
+        make_private_dir(target.parent)
+        write_model(model_dir, temp, int8=int8)
         os.chmod(temp, 0o600)
         os.replace(temp, target)
     except Exception as exc:  # onnx and safetensors raise their own kinds

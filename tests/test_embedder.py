@@ -136,3 +136,27 @@ def test_a_sync_says_when_it_stops_to_export_the_model(tmp_path, monkeypatch):
     later = Recorder()
     assert Index(tmp_path).sync(progress=later).added == 1
     assert later.statuses == []  # the export is there: nothing to wait for
+
+
+@pytest.mark.slow
+def test_the_int8_variant_stays_close_to_fp32_and_never_shares_an_index_with_it(tmp_path):
+    from conftest import session_document, write_session_file
+
+    from ollm_recall.errors import IndexCorrupt
+    from ollm_recall.indexer import Index
+
+    exact = Embedder(variant="fp32").embed(TEXTS[:4])
+    quantised = Embedder(cache_dir=tmp_path / "model", variant="int8")
+    assert quantised.will_export(1)  # every job of the int8 variant runs its graph, made once
+    close = quantised.embed(TEXTS[:4])
+    assert quantised.engine == "onnx-int8" and len(list((tmp_path / "model").glob("*int8.onnx"))) == 1
+    assert np.all((exact * close).sum(axis=1) >= 0.95)
+    # dynamic quantisation scales activations per batch, so a text alone differs a little from the
+    # same text among others
+    assert float(quantised.embed_query(TEXTS[0]) @ close[0]) >= 0.98
+
+    write_session_file(tmp_path / "sessions", session_document("session-1"))
+    Index(tmp_path, variant="int8").sync()
+    with pytest.raises(IndexCorrupt, match="run `ollm index --rebuild`"):
+        Index(tmp_path, variant="fp32").load_manifest()
+    assert Index(tmp_path, variant="int8").load_manifest().model_id.endswith("#int8")
