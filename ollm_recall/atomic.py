@@ -54,3 +54,27 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
             os.unlink(temp)
         raise
     fsync_directory(path.parent)
+
+
+def make_private_dir(directory: Path) -> None:
+    """Create ``directory`` and any missing parents, each 0700 from the start (they hold chats).
+
+    Idempotent under concurrency: another process creating the same folder at the same moment is
+    not an error; a file where the folder should be is ``NotADirectoryError``.
+    """
+    missing = []
+    current = directory
+    while not current.is_dir():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass  # made by another process meanwhile, or a file: checked below
+        else:
+            os.chmod(folder, 0o700)  # the umask may have taken bits away
+    if not directory.is_dir():
+        raise NotADirectoryError(f"{directory} is not a directory")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import orjson
 
-from .atomic import write_atomic
+from .atomic import make_private_dir, write_atomic
 from .errors import IndexProblem, OllmRecallError, SessionLocked
 from .indexer import Index, SyncReport
 from .locking import SessionLock
@@ -105,7 +105,7 @@ def start_worker(index: Index) -> bool:
     """
     if index_locked(index):
         return False
-    index.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dir(index.directory)
     command = [sys.executable, "-m", "ollm_recall", "--home", str(index.home),
                "--index-dir", str(index.directory), "index", "--worker"]
     log = os.open(log_path(index), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

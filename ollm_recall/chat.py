@@ -138,15 +138,22 @@ class Chat:
         exclude = frozenset([self.session_id]) if self.session_id else frozenset()
         return self._get_searcher().search(query, limit=limit, exclude=exclude)
 
-    def new_session(self) -> str:
-        """End the current session; the next message starts a new one (``/new``)."""
-        return self.manager.create_new_session()
+    def new_session(self) -> None:
+        """End the current session; the next message starts a new one (``/new``), so an empty
+        session file never exists."""
+        self.manager.end_session()
 
-    def switch_model(self, model: str) -> str:
-        """Talk to another model; a different model starts a new session (``/model``)."""
-        if not model.strip():
+    def switch_model(self, model: str) -> bool:
+        """Talk to another model from the next message on (``/model``): a different model ends the
+        current session and the next message starts one with it. True when the model changed."""
+        model = model.strip()
+        if not model:
             raise UsageError("/model needs a model name, e.g. /model llama3.2")
-        return self.manager.switch_model(model.strip())
+        if model == self.model:
+            return False
+        self.manager.end_session()
+        self.manager.choose_model(model)
+        return True
 
     def set_context_size(self, size: int) -> None:
         """Context size for the next new session only (``/context N``)."""

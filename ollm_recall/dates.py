@@ -42,3 +42,15 @@ def parse_date(text: str, *, end_of_day: bool = False, now: datetime | None = No
 def _day_bound(day: date, end_of_day: bool) -> datetime:
     moment = datetime.combine(day, time.max if end_of_day else time.min)
     return moment.astimezone()
+
+
+def parse_range(
+    since: str | None, until: str | None, *, now: datetime | None = None
+) -> tuple[datetime | None, datetime | None]:
+    """``--since`` and ``--until`` as bounds (``until`` to the end of its day); a ``UsageError`` when
+    the range is empty, which would otherwise search to a silent "nothing found"."""
+    since_at = parse_date(since, now=now) if since else None
+    until_at = parse_date(until, end_of_day=True, now=now) if until else None
+    if since_at is not None and until_at is not None and since_at > until_at:
+        raise UsageError(f"--since {since} is after --until {until}: no session can match")
+    return since_at, until_at

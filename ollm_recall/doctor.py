@@ -34,6 +34,13 @@ class Finding:
                 "fixable": self.fixable, "fixed": self.fixed}
 
 
+GROUPED = {
+    "permissions": "{count} files and folders are readable by others (want 0600 files, 0700 folders)",
+    "not-indexed": "{count} sessions are not in the index",
+}
+"""Kinds said in one line with a count when there are several (47 permission lines help nobody)."""
+
+
 @dataclass
 class Examination:
     """All findings about one archive."""
@@ -46,6 +53,24 @@ class Examination:
 
     def add(self, kind: str, path: Path, message: str, *, fixable: bool = True) -> None:
         self.findings.append(Finding(kind, path, message, fixable))
+
+    def lines(self) -> list[tuple[str, bool, bool]]:
+        """(message, fixable, fixed) to show, one a finding, except that several findings of a
+        ``GROUPED`` kind make one line with their count."""
+        shown: list[tuple[str, bool, bool]] = []
+        kinds = [f.kind for f in self.findings]
+        said: set[str] = set()
+        for finding in self.findings:
+            if finding.kind in GROUPED and kinds.count(finding.kind) > 1:
+                if finding.kind in said:
+                    continue
+                said.add(finding.kind)
+                group = [f for f in self.findings if f.kind == finding.kind]
+                message = GROUPED[finding.kind].format(count=len(group))
+                shown.append((message, finding.fixable, all(f.fixed for f in group)))
+            else:
+                shown.append((finding.message, finding.fixable, finding.fixed))
+        return shown
 
 
 def examine(home: Path, index_dir: Path | None = None) -> Examination:
@@ -83,11 +108,45 @@ def _check_index(result: Examination, home: Path, index_dir: Path | None, on_dis
     for sid in sorted(set(on_disk) - set(manifest.sessions)):
         result.add("not-indexed", on_disk[sid], f"session {sid} is not in the index")
     for sid in sorted(set(manifest.sessions) - set(on_disk)):
-        result.add("stale-index-entry", index.directory, f"the index has session {sid}, whose file is gone")
-    missing = [name for name in manifest.segments if not (index.vector_dir / f"{name}.npy").exists()]
-    if missing or not (index.text_dir / "sessions").is_dir():
-        what = f"vector segment {missing[0]} is missing" if missing else "the full-text index is missing"
-        result.add("index-damaged", index.directory, f"the index is damaged: {what}")
+        if (index.store.directory / f"{sid}.json").exists():
+            why = "whose file cannot be read (see above)"
+        else:
+            why = "whose file is gone"
+        result.add("stale-index-entry", index.directory, f"the index has session {sid}, {why}")
+    from .background import running_worker
+    from .vectorstore import check_segment
+
+    pending = [sid for sid, entry in manifest.sessions.items() if entry.vectors_pending and sid in on_disk]
+    if pending and running_worker(index) is None:
+        result.add("not-embedded", index.directory,
+                   f"{len(pending)} session{'s are' if len(pending) != 1 else ' is'} not searchable by "
+                   "meaning yet")
+    for name in manifest.segments:
+        problem = check_segment(index.vector_dir, name, manifest.dimension)
+        if problem:
+            result.add("segment-damaged", index.vector_dir / name, f"the vector index is damaged: {problem}")
+    text_problem = _full_text_problem(index)
+    if text_problem:
+        result.add("index-damaged", index.directory, f"the index is damaged: {text_problem}")
+
+
+def _full_text_problem(index) -> str | None:
+    """Why the full-text index cannot be searched, or None: opened and asked for its size, as a
+    search would."""
+    from .textsearch import TextIndex
+
+    if not (index.text_dir / "sessions").is_dir() or not (index.text_dir / "messages").is_dir():
+        return "the full-text index is missing"
+    text = TextIndex(index.text_dir)
+    try:
+        text.document_counts()
+    except IndexProblem as problem:
+        return str(problem).split(": run", 1)[0]
+    except Exception as exc:  # whoosh raises many kinds on damaged files
+        return f"the full-text index cannot be read ({type(exc).__name__})"
+    finally:
+        text.close()
+    return None
 
 
 def _check_permissions(result: Examination, home: Path, directory: Path, index_dir: Path) -> None:
@@ -112,7 +171,8 @@ def repair(
     (``sync(rebuild)``, default ``Index.sync``; rebuilt when its format or model is another)."""
     from .indexer import Index
 
-    index_kinds = {"index-missing", "index-outdated", "index-damaged", "not-indexed", "stale-index-entry"}
+    index_kinds = {"index-missing", "index-outdated", "index-damaged", "not-indexed", "stale-index-entry",
+                   "not-embedded", "segment-damaged"}
     for finding in result.findings:
         if finding.kind == "temp-file":
             try:
@@ -128,6 +188,9 @@ def repair(
                 finding.fixed = True
             except OSError:
                 pass
+    damaged_segments = {f.path.name for f in result.findings if f.kind == "segment-damaged"}
+    if damaged_segments:  # only the sessions that had vectors there are embedded again
+        Index(home, index_dir=index_dir).forget_segments(damaged_segments)
     index_findings = [f for f in result.findings if f.kind in index_kinds]
     if index_findings:
         rebuild = any(f.kind in ("index-outdated", "index-damaged") for f in index_findings)

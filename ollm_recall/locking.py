@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from .atomic import make_private_dir
 from .errors import SessionLocked
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
@@ -58,7 +59,7 @@ class SessionLock:
         """Take the lock or raise ``SessionLocked`` at once; never waits."""
         if self._fd is not None:
             return
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         if not _try_lock(fd):
             holder = _read_holder(fd)

@@ -78,6 +78,26 @@ class SessionManager:
         self._notify()
         return session_id
 
+    def end_session(self) -> str | None:
+        """End the current session without starting another: the next ``ensure_session`` does, so
+        no session file exists before its first message. Listeners hear of the ended session.
+        Returns its id (None when there was none)."""
+        previous = self._session_id
+        if previous is None:
+            return None
+        self.recording.close_session(previous)
+        self._session_id = None
+        for listener in list(self._listeners):
+            listener(previous, self._model or "")
+        return previous
+
+    def choose_model(self, model: str) -> None:
+        """The model for the next session started; the current session, if any, goes on unchanged
+        (end it first to talk to ``model`` from the next message on)."""
+        if not model:
+            raise UsageError("a model name is needed")
+        self._model = model
+
     def ensure_session(self) -> str:
         """The current session, started now if there is none yet."""
         return self._session_id or self.create_new_session()

@@ -11,6 +11,7 @@ import functools
 import math
 import os
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .errors import CorruptSession, IndexProblem, SessionNotFound, UsageError
 from .indexer import EmbedderLike, Index
-from .manifest import REBUILD_HINT, Manifest
+from .manifest import Manifest
 from .model import ROLES, Session
 from .summary import model_matches
 from .textsearch import TextFilters, TextIndex, query_terms
@@ -98,15 +99,31 @@ class Searcher:
         self._text: TextIndex | None = None
         self._vectors: VectorIndex | None = None
         self._manifest: Manifest | None = None
-        self._manifest_stamp: float | None = None
+        self._manifest_stamp: int | None = None
         self._pool: ThreadPoolExecutor | None = None
 
     def _load(self) -> None:
-        """(Re)open the indexes when the manifest changed since the last search."""
+        """(Re)open the indexes when the manifest changed since the last search.
+
+        A writer may replace the manifest, swap in a rebuilt index (two renames and the manifest's)
+        or remove segments no longer current while this reads: what fails to open is tried again a
+        moment later, twice, before the problem is reported.
+        """
+        for _attempt in range(2):
+            try:
+                self._load_at(self._manifest_mtime())
+                return
+            except (IndexProblem, OSError):
+                time.sleep(0.05)
+        self._load_at(self._manifest_mtime())
+
+    def _manifest_mtime(self) -> int | None:
         try:
-            stamp = self.index.manifest_path.stat().st_mtime_ns
+            return self.index.manifest_path.stat().st_mtime_ns
         except FileNotFoundError:
-            stamp = None
+            return None
+
+    def _load_at(self, stamp: int | None) -> None:
         if self._manifest is not None and stamp == self._manifest_stamp:
             return
         synced = self.index.synced
@@ -120,7 +137,7 @@ class Searcher:
             vectors = VectorIndex(self.index.vector_dir, manifest.segments, manifest.current_segments(),
                                   reuse=self._vectors)
         except (OSError, ValueError) as exc:
-            raise IndexProblem(f"the vector index is damaged ({exc}): {REBUILD_HINT}") from None
+            raise IndexProblem(f"the vector index is damaged ({exc}): run `ollm doctor --fix`") from None
         if self._text is not None:
             self._text.close()
         self._text = TextIndex(self.index.text_dir)

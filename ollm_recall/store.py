@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import TEMP_SUFFIX, write_atomic
+from .atomic import TEMP_SUFFIX, make_private_dir, write_atomic
 from .errors import ArchiveError, CorruptSession, SessionNotFound, SessionWriteError
 from .jsonio import dumps_compact
 from .locking import SessionLock
@@ -48,17 +48,12 @@ class SessionStore:
         self.summary_cache = Path(summary_cache) if summary_cache is not None else None
 
     def ensure_directory(self) -> None:
-        """Create the directory (0700) if it is missing; refuse a path that is not a directory."""
-        if self.directory.is_dir():
-            return
-        if self.directory.exists():
-            raise ArchiveError(f"{self.directory} is not a directory")
+        """Create the directory (0700) if it is missing; refuse a path that is not a directory.
+        Safe when other processes create it at the same moment."""
         try:
-            self.directory.mkdir(mode=0o700, parents=True)
-            os.chmod(self.directory, 0o700)
-        except FileExistsError:
-            if not self.directory.is_dir():
-                raise ArchiveError(f"{self.directory} is not a directory") from None
+            make_private_dir(self.directory)
+        except NotADirectoryError:
+            raise ArchiveError(f"{self.directory} is not a directory") from None
         except OSError as exc:
             raise ArchiveError(f"cannot create {self.directory}: {exc.strerror}") from None
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from .atomic import write_atomic
+from .atomic import make_private_dir, write_atomic
 from .summary import SessionSummary
 
 CACHE_VERSION = 1
@@ -82,6 +82,6 @@ class SummaryCache:
             "entries": self._entries,
         }
         with contextlib.suppress(OSError):
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_private_dir(self.path.parent)
             write_atomic(self.path, orjson.dumps(document))
             self._changed = False

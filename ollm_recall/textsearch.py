@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .atomic import make_private_dir
 from .errors import IndexCorrupt
 from .manifest import REBUILD_HINT
 from .model import Session
@@ -151,7 +152,7 @@ class _WhooshFolder:
     def create(self) -> None:
         from whoosh import index
 
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.directory)
         self._index = index.create_in(str(self.directory), schema())
         self._searcher = None
 
@@ -278,6 +279,11 @@ class TextIndex:
         for hit in results:
             best.setdefault(hit["session_id"], float(hit.score))
         return sorted(best.items(), key=lambda item: -item[1])[:limit]
+
+    def document_counts(self) -> tuple[int, int]:
+        """Documents in the session and the message index: opens both and reads their tables, as
+        a search does (``IndexCorrupt`` when either is damaged)."""
+        return self._sessions.searcher().doc_count(), self._messages.searcher().doc_count()
 
     def close(self) -> None:
         self._sessions.close()

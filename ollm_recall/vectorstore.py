@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from .atomic import write_atomic
+from .atomic import make_private_dir, write_atomic
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -68,18 +68,29 @@ def _file_identity(path: Path) -> tuple[int, int, int]:
     return status.st_ino, status.st_size, status.st_mtime_ns
 
 
+class SegmentDamaged(ValueError):
+    """A segment's files cannot be read, or do not agree with one another."""
+
+
 class Segment:
-    """One segment, loaded lazily and memory-mapped."""
+    """One segment, loaded lazily and memory-mapped; ``SegmentDamaged`` (naming the segment, in our
+    words rather than numpy's) when its files are cut short, garbled or inconsistent."""
 
     def __init__(self, directory: Path, name: str) -> None:
         self.directory = directory
         self.name = name
-        self.identity = _file_identity(directory / f"{name}.npy")
-        self.vectors: np.ndarray = np.load(directory / f"{name}.npy", mmap_mode="r")
-        self.rows: np.ndarray = np.load(directory / f"{name}.rows.npy")
-        self.session_ids: list[str] = orjson.loads((directory / f"{name}.sessions.json").read_bytes())
-        if self.vectors.shape[0] != self.rows.shape[0]:
-            raise ValueError(f"segment {name}: {self.vectors.shape[0]} vectors, {self.rows.shape[0]} rows")
+        try:
+            self.identity = _file_identity(directory / f"{name}.npy")
+            self.vectors: np.ndarray = np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            self.rows: np.ndarray = np.load(directory / f"{name}.rows.npy", allow_pickle=False)
+            self.session_ids: list[str] = orjson.loads((directory / f"{name}.sessions.json").read_bytes())
+        except FileNotFoundError as exc:
+            raise SegmentDamaged(f"segment {name}: {Path(str(exc.filename)).name} is missing") from None
+        except (OSError, ValueError, EOFError) as exc:  # orjson's decode error is a ValueError
+            raise SegmentDamaged(f"segment {name} cannot be read ({type(exc).__name__})") from None
+        problem = _inconsistency(self.vectors, self.rows, self.session_ids)
+        if problem:
+            raise SegmentDamaged(f"segment {name}: {problem}")
         self._bits: np.ndarray | None = None
         self._path = str(directory / f"{name}.npy")
         self._offset: int = self.vectors.offset  # type: ignore[attr-defined]  # a np.memmap's
@@ -122,11 +133,37 @@ class Segment:
         return self._bits
 
 
+def _inconsistency(vectors: np.ndarray, rows: np.ndarray, session_ids: object) -> str | None:
+    """What is wrong between a segment's three files, or None."""
+    if vectors.ndim != 2 or vectors.dtype != np.float32:
+        return f"vectors of shape {vectors.shape} and type {vectors.dtype}, not rows of float32"
+    if rows.ndim != 2 or rows.shape[1:] != (3,) or rows.dtype != np.int32:
+        return f"keys of shape {rows.shape} and type {rows.dtype}, not (n, 3) int32"
+    if vectors.shape[0] != rows.shape[0]:
+        return f"{vectors.shape[0]} vectors but {rows.shape[0]} keys"
+    if not isinstance(session_ids, list) or not all(isinstance(sid, str) for sid in session_ids):
+        return "its session list is not a list of ids"
+    if len(rows) and (rows[:, 0].min() < 0 or rows[:, 0].max() >= len(session_ids)):
+        return "keys name sessions its session list does not have"
+    return None
+
+
+def check_segment(directory: Path, name: str, dimension: int) -> str | None:
+    """What is wrong with segment ``name`` (for ``ollm doctor``), or None when it reads whole."""
+    try:
+        segment = Segment(directory, name)
+    except SegmentDamaged as problem:
+        return str(problem)
+    if segment.vectors.shape[1] != dimension:
+        return f"segment {name}: vectors of {segment.vectors.shape[1]} dimensions, not {dimension}"
+    return None
+
+
 def write_segment(
     directory: Path, name: str, vectors: np.ndarray, keys: list[tuple[str, int, int]]
 ) -> None:
     """Write a segment's three files atomically (the manifest that names it is written after)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dir(directory)
     ordinals: dict[str, int] = {}
     rows = np.array(
         [(ordinals.setdefault(sid, len(ordinals)), message, chunk) for sid, message, chunk in keys],

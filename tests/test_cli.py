@@ -117,7 +117,10 @@ def test_prune_dry_run_then_for_real(cli, archive, sessions_path):
     dry = cli("sessions", "prune", "--keep", "1", "--dry-run", "--json")
     assert json.loads(dry.stdout) == {"deleted": [], "wouldDelete": ["s-old", "s-mid"], "pinned": []}
     assert len(list(sessions_path.glob("*.json"))) == 3
-    real = cli("sessions", "prune", "--keep", "1")
+    refused = cli("sessions", "prune", "--keep", "1")  # no terminal to ask on: --yes or --dry-run
+    assert refused.exit_code == 1 and "refusing to delete without --yes" in refused.stderr
+    assert len(list(sessions_path.glob("*.json"))) == 3
+    real = cli("sessions", "prune", "--keep", "1", "--yes")
     assert real.exit_code == 0 and real.stderr == "deleted 2 sessions\n"
     assert _ids(cli("sessions", "list", "--json")) == ["s-new"]
 
@@ -197,7 +200,7 @@ def test_prune_older_than_keeps_pinned_sessions_and_updates_the_index(cli, isola
     plan = json.loads(dry.stdout)
     assert oldest not in plan["wouldDelete"] and second in plan["wouldDelete"] and plan["pinned"] == [oldest]
     assert len(list(sessions.glob("*.json"))) == 45
-    real = cli("sessions", "prune", "--older-than", "2026-02-01")
+    real = cli("sessions", "prune", "--older-than", "2026-02-01", "--yes")
     assert real.exit_code == 0 and second in real.stdout
     assert f"removed {len(plan['wouldDelete'])} from the index" in real.stderr
     assert "keeping 1 pinned session" in real.stderr

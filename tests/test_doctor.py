@@ -92,3 +92,55 @@ def test_doctor_says_an_index_of_another_format_needs_a_rebuild(cli, damaged: Pa
     text = cli("doctor")
     assert text.exit_code == 1 and "unreadable session file session-9.json" in text.stdout
     assert "problems left" in text.stderr
+
+
+@pytest.mark.parametrize("damage", ["garbage-rows", "truncated-vectors", "broken-session-list"])
+def test_a_damaged_vector_segment_is_found_and_fix_re_embeds_only_its_sessions(cli, isolated_home, damage):
+    sessions = isolated_home / "sessions"
+    sessions.mkdir(parents=True, mode=0o700)
+    isolated_home.chmod(0o700)
+    for number, sid in enumerate(SESSIONS[:3]):
+        shutil.copy(REPO / "examples" / "sessions" / f"{sid}.json", sessions)
+        (sessions / f"{sid}.json").chmod(0o600)
+        if number != 1:
+            Index(isolated_home).sync()
+    manifest = Index(isolated_home).load_manifest()
+    first, second = manifest.segments
+    assert manifest.sessions[SESSIONS[2]].segments == [second]
+    vectors = isolated_home / "index" / "vectors"
+    if damage == "garbage-rows":
+        (vectors / f"{second}.rows.npy").write_bytes(os.urandom(300))
+    elif damage == "truncated-vectors":
+        path = vectors / f"{second}.npy"
+        path.write_bytes(path.read_bytes()[:200])
+    else:
+        (vectors / f"{second}.sessions.json").write_text('["session-')
+    searched = cli("recall", "nginx", "--no-sync")
+    assert searched.exit_code == 1 and "allow_pickle" not in searched.stderr
+    assert f"segment {second}" in searched.stderr and "ollm doctor --fix" in searched.stderr
+    code, report = doctor(cli)
+    assert code == 1 and kinds(report) == ["segment-damaged"]
+    assert second in report["findings"][0]["message"]
+    code, fixed = doctor(cli, "--fix")
+    assert code == 0 and fixed["ok"]
+    repaired = Index(isolated_home).load_manifest()
+    assert repaired.sessions[SESSIONS[0]].segments == [first]  # the sound segment was kept
+    assert repaired.embedded_sessions() == 3
+    assert cli("recall", "nginx", "--no-sync").exit_code == 0
+    assert doctor(cli) == (0, {"ok": True, "findings": []})
+
+
+def test_many_loose_modes_are_one_line_with_the_fix(cli, isolated_home):
+    sessions = isolated_home / "sessions"
+    shutil.copytree(REPO / "examples" / "sessions", sessions)
+    for path in [isolated_home, sessions]:
+        path.chmod(0o755)
+    for path in sessions.glob("*.json"):
+        path.chmod(0o644)
+    Index(isolated_home).sync(meaning=False)
+    result = cli("doctor")
+    lines = result.stdout.splitlines()
+    loose = [line for line in lines if "readable by others" in line]
+    assert loose == ["47 files and folders are readable by others (want 0600 files, 0700 folders) "
+                     "(ollm doctor --fix)"]
+    assert "45 sessions are not searchable by meaning yet (ollm doctor --fix)" in lines

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from ..atomic import make_private_dir
 from ..config import load_settings
 from ..errors import ChatError, OllmRecallError, UsageError
 from ..recall_context import Recall
@@ -56,14 +57,13 @@ def run_command(chat: Chat, line: str, io: Io) -> None:
         io.notice(HELP)
     elif name == "new":
         chat.new_session()
-        io.notice(f"new session {chat.session_id} with {chat.model}")
+        io.notice(f"new session with {chat.model}: it starts with your next message")
     elif name == "model":
         if not argument:
             raise UsageError(f"/model needs a model name (now: {chat.model or 'none'})")
-        before = chat.session_id
-        chat.switch_model(argument)
-        changed = "new session " + str(chat.session_id) if chat.session_id != before else "same session"
-        io.notice(f"model {chat.model} ({changed})")
+        changed = chat.switch_model(argument)
+        starts = "a new session starts with your next message" if changed else "same session"
+        io.notice(f"model {chat.model} ({starts})")
     elif name == "context":
         try:
             size = int(argument)
@@ -117,7 +117,7 @@ def _prompt(paths: Paths) -> Callable[[], str]:
     from prompt_toolkit.history import FileHistory
 
     history_path = paths.home / "chat_history"
-    paths.home.mkdir(parents=True, exist_ok=True)
+    make_private_dir(paths.home)
     history_path.touch(mode=0o600, exist_ok=True)
     session: PromptSession[str] = PromptSession(history=FileHistory(str(history_path)))
     return lambda: session.prompt("› ")

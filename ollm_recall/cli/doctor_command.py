@@ -32,10 +32,10 @@ def doctor(
     if as_json:
         print_json({"ok": result.ok, "findings": [finding.to_json() for finding in result.findings]})
     else:
-        for finding in result.findings:
-            mark = "fixed: " if finding.fixed else ""
-            hint = "" if finding.fixed or not finding.fixable or fix else " (ollm doctor --fix)"
-            sys.stdout.write(f"{mark}{finding.message}{hint}\n")
+        for message, fixable, fixed in result.lines():
+            mark = "fixed: " if fixed else ""
+            hint = "" if fixed or not fixable or fix else " (ollm doctor --fix)"
+            sys.stdout.write(f"{mark}{message}{hint}\n")
         left = sum(1 for finding in result.findings if not finding.fixed)
         info("no problems found" if not result.findings else f"{left} problem{'s' if left != 1 else ''} left")
     if not result.ok:

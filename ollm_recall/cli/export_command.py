@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ..dates import parse_date
+from ..dates import parse_range
 from ..errors import UsageError
 from ..export import check_format, export_to_directory, render
 from ..home import store_for_home
@@ -76,8 +76,7 @@ def _chosen(
         return list(dict.fromkeys(session_ids))
     if not selecting:
         raise UsageError("name at least one session id, or use --all")
-    since_at = parse_date(since) if since else None
-    until_at = parse_date(until, end_of_day=True) if until else None
+    since_at, until_at = parse_range(since, until)
     if query is not None:  # as `ollm recall` does: the index brought up to date first, within a budget
         from ..indexer import Index
         from ..search import Searcher

@@ -9,10 +9,11 @@ from rich.text import Text
 
 from ..background import Coverage, catch_up, coverage
 from ..config import load_settings
-from ..dates import parse_date
+from ..dates import parse_range
+from ..errors import SessionNotFound
 from ..indexer import Index
 from ..search import Hit, Searcher, check_options
-from .output import Paths, handle_errors, info, stdout, warn
+from .output import Paths, fail, handle_errors, info, stdout, warn
 
 
 def search_coverage(paths: Paths, index: Index, *, no_sync: bool) -> Coverage:
@@ -95,13 +96,12 @@ def recall(
     """
     paths: Paths = ctx.obj
     check_options(mode=mode, role=role, limit=limit)
-    since_at = parse_date(since) if since else None
-    until_at = parse_date(until, end_of_day=True) if until else None
-    if session is not None:
-        from ..model import validate_session_id
-
-        validate_session_id(session)
+    since_at, until_at = parse_range(since, until)
+    if not query.strip():
+        raise fail("nothing to search for: the query is empty", 2)
     index = Index(paths.home, index_dir=paths.index_dir)
+    if session is not None and not index.store.exists(session):  # the id is validated first
+        raise SessionNotFound(f"no session with id {session!r} in {index.store.directory}")
     if not index.store.session_files():
         info("no sessions recorded yet")
         return
@@ -121,7 +121,7 @@ def recall(
             sys.stdout.write(orjson.dumps(hit_json(hit, seen)).decode("utf-8") + "\n")
         return
     if not hits:
-        info("nothing found" if query.strip() else "nothing to search for: the query is empty")
+        info("nothing found")
         return
     for number, hit in enumerate(hits, start=1):
         for rendered in _render(number, hit):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import typer
 from rich.text import Text
 
-from ..dates import parse_date
+from ..dates import parse_date, parse_range
 from ..errors import UsageError
 from ..export import human_time, to_markdown
 from ..home import store_for_home
@@ -85,8 +85,7 @@ def list_sessions(
 
     Example: ollm sessions list --model gemma3 --since 2w --json
     """
-    since_at = parse_date(since) if since else None
-    until_at = parse_date(until, end_of_day=True) if until else None
+    since_at, until_at = parse_range(since, until)
     listing = _store(ctx).list()
     chosen = select_sessions(
         listing.sessions, model=model, since=since_at, until=until_at, limit=limit
@@ -191,7 +190,10 @@ def prune(
         return
     if not as_json:
         _list_sessions(doomed)
-    if not yes and sys.stdin.isatty():
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("refusing to delete without --yes when not run interactively "
+                             "(--dry-run lists what would go)")
         if not typer.confirm(f"Delete these {len(doomed)} sessions?", default=False, err=True):
             info("nothing deleted")
             raise typer.Exit(1)
@@ -209,7 +211,7 @@ def prune(
 
 def _list_sessions(summaries: list[SessionSummary]) -> None:
     for summary in summaries:
-        stdout.print(Text(f"{summary.session_id}  {summary.last_activity}  {summary.title}"))
+        stdout.print(Text(f"{summary.session_id}  {summary.last_activity}  {summary.title}"), soft_wrap=True)
 
 
 def _drop_from_index(ctx: typer.Context) -> int:
@@ -220,8 +222,8 @@ def _drop_from_index(ctx: typer.Context) -> int:
     index = Index(ctx.obj.home, index_dir=ctx.obj.index_dir)
     if not index.manifest_path.exists():
         return 0
-    try:
-        return index.sync().removed
+    try:  # removals come first in a sync; what else it finds is left to the next one
+        return index.sync(budget=0.0, meaning=False).removed
     except IndexProblem as exc:
         warn(f"the index was not updated ({exc})")
         return 0
