@@ -113,5 +113,5 @@ class ConfigError(OllmRecallError):
     """``config.toml`` cannot be read, or one of its values is of the wrong kind."""
 
 
-class UsageError(OllmRecallError):
+class UsageError(OllmRecallError, ValueError):
     """A bad argument value (a date, a limit) reached the library."""

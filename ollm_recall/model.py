@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
-from .errors import CorruptSession, InvalidSessionId
+from .errors import CorruptSession, InvalidSessionId, UsageError
 from .jsonio import JSONProblem, loads_strict
 from .timestamps import now_timestamp, parse_timestamp
 
@@ -126,9 +126,9 @@ class Message:
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
-            raise ValueError(f"unknown role {self.role!r} (expected user, assistant or system)")
+            raise UsageError(f"unknown role {self.role!r} (expected user, assistant or system)")
         if not self.parts:
-            raise ValueError("a message needs at least one part")
+            raise UsageError("a message needs at least one part")
 
     @classmethod
     def text(

@@ -94,3 +94,15 @@ def test_an_empty_query_is_a_usage_error(cli, one_session, query):
     result = cli("recall", query)
     assert result.exit_code == 2
     assert result.stderr == "error: nothing to search for: the query is empty\n"
+
+
+def test_a_message_with_an_unknown_role_is_an_ollm_recall_error():
+    from ollm_recall import Message, OllmRecallError
+
+    with pytest.raises(OllmRecallError, match="unknown role 'robot'"):
+        Message.text("robot", "beep")
+
+
+def test_help_texts_carry_no_markup(cli):
+    for command in (["sessions", "pin", "--help"], ["recall", "--help"], ["index", "--help"]):
+        assert "``" not in cli(*command).stdout

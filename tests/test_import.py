@@ -248,3 +248,18 @@ def test_a_conversation_repeated_in_one_export_is_imported_once(cli, sessions_pa
     assert [s["session"] for s in report["skipped"]] == [SOURDOUGH]  # the older copy after the newer
     if not dry_run:
         assert len(SessionStore(sessions_path).read(SOURDOUGH).messages) == 4
+
+
+def test_gemini_cli_looks_only_where_it_keeps_chats(cli, tmp_path):
+    chats = next((FIXTURES / "gemini-cli" / "tmp").iterdir()) / "chats"
+    for path in (FIXTURES / "gemini-cli", FIXTURES / "gemini-cli" / "tmp", chats):
+        assert len(imported(cli, "gemini-cli", str(path), "--dry-run")["added"]) == 2
+    elsewhere = tmp_path / "elsewhere" / "deep" / "below"
+    elsewhere.mkdir(parents=True)
+    shutil.copy(next(chats.glob("*.json")), elsewhere)  # a session file, but not where gemini-cli keeps them
+    result = cli("import", "gemini-cli", str(tmp_path / "elsewhere"))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"error: {tmp_path / 'elsewhere'}: no gemini-cli chats here "
+                                     "(it keeps them in ~/.gemini/tmp/<project>/chats)")
+    archive = cli("import", "gemini-cli", str(REPO / "examples"))  # the ollm example archive: not chats
+    assert archive.exit_code == 1 and "no gemini-cli chats here" in archive.stderr

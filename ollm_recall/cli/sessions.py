@@ -242,7 +242,7 @@ def _pin_command(pinned: bool, doc: str) -> Callable[..., None]:
     return handle_errors(command)
 
 
-app.command("pin")(_pin_command(True, """Keep sessions through every prune (a ``pinned`` metadata flag).
+app.command("pin")(_pin_command(True, """Keep sessions through every prune (a 'pinned' flag in its metadata).
 
     Example: ollm sessions pin session-1772486820000
     """))

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..errors import ImportFormatError
 from .conversation import Broken, Conversation, Items, Turn, iso_time
 from .reading import export_files
 
@@ -19,7 +20,33 @@ _ROLES = {"user": "user", "gemini": "assistant", "model": "assistant"}
 
 
 def read(path: Path) -> Items:
-    """Every session file under ``path`` (``~/.gemini`` or any folder below it, or one file)."""
+    """Every session file where gemini-cli keeps them: ``path/tmp/*/chats`` (``path`` is ``~/.gemini``),
+    ``path/*/chats`` (its ``tmp``), ``path`` itself when it is a ``chats`` folder, or one file. Only
+    there: a folder is never walked in depth (``/tmp`` holds thousands of files that are not chats)."""
+    if path.is_dir():
+        files = [file for folder in _chat_folders(path) for file in sorted(folder.iterdir())
+                 if file.is_file() and _FILE.match(file.name)]
+        if not files:
+            raise ImportFormatError(
+                f"{path}: no gemini-cli chats here (it keeps them in ~/.gemini/tmp/<project>/chats)"
+            )
+        for file in files:
+            yield from _sessions(file)
+        return
+    yield from _sessions(path)
+
+
+def _chat_folders(path: Path) -> list[Path]:
+    if path.name == "chats":
+        return [path]
+    for pattern in ("tmp/*/chats", "*/chats"):
+        found = sorted(folder for folder in path.glob(pattern) if folder.is_dir())
+        if found:
+            return found
+    return []
+
+
+def _sessions(path: Path) -> Items:
     for name, raw in export_files(path, lambda file: bool(_FILE.match(file))):
         try:
             record = _jsonl(raw) if name.endswith(".jsonl") else json.loads(raw.decode("utf-8"))
