@@ -1,9 +1,11 @@
-"""Calibrate the similarity a past session needs before ``ollm chat`` recalls it on its own.
+"""Calibrate the similarity a past session needs before ``ollm chat`` recalls it on its own, and the
+relevance floor below which ``ollm recall`` does not show a session.
 
 For every RealMem dev query it takes the semantic score of the gold session in the user's own archive
 (what should be recalled) and the best score in another user's archive (where nothing is relevant, so
 anything recalled is noise). Prints, for each threshold, the share of gold sessions kept and the share
-of queries that would recall noise; the chat's default threshold is chosen from this table.
+of queries that would recall noise; the chat's default threshold (precision first) and the search's
+floor (keeping nearly every gold session) are chosen from this table.
 
     python benchmarks/recall_threshold.py
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from retrieval import DEFAULT_DATA, DEFAULT_WORK, prepare_home
 
+from ollm_recall.embedder import DEFAULT_VARIANT, VARIANTS
 from ollm_recall.indexer import Index
 from ollm_recall.search import Searcher
 
@@ -27,6 +30,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="benchmark folder")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where indexes are kept")
+    parser.add_argument("--variant", choices=VARIANTS, default=DEFAULT_VARIANT, help="embedding variant")
     args = parser.parse_args()
     queries = [json.loads(line) for line in (args.data / "queries.jsonl").read_text().splitlines() if line]
     by_archive: dict[str, list[dict]] = defaultdict(list)
@@ -36,8 +40,9 @@ def main() -> int:
     searchers = {}
     for archive in archives:
         home = prepare_home(args.data, archive, args.work)
-        Index(home).sync()
-        searchers[archive] = Searcher(home)
+        index = Index(home, variant=args.variant)
+        index.sync()
+        searchers[archive] = Searcher(home, index=index)
     gold_scores: list[float] = []
     noise_scores: list[float] = []
     for position, archive in enumerate(archives):
@@ -53,7 +58,7 @@ def main() -> int:
             noise_scores.append(noise[0].score if noise else 0.0)
     print(f"{len(queries)} queries; gold session in own archive vs best session in another user's archive")
     print(f"{'threshold':>9} {'gold kept':>10} {'noise recalled':>15}")
-    for step in range(20, 75, 5):
+    for step in range(10, 75, 5):
         threshold = step / 100
         kept = sum(score >= threshold for score in gold_scores) / len(gold_scores)
         noise = sum(score >= threshold for score in noise_scores) / len(noise_scores)

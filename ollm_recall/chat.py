@@ -279,9 +279,9 @@ class Chat:
     def _sync(self) -> None:
         """Index what changed within a search's budget, words first (a busy index is left to its
         writer); what is left goes to the background indexer, or waits for the next sync."""
-        from .background import SEARCH_BUDGET_SECONDS, start_worker
+        from .background import start_worker
 
-        report = self.index.sync(budget=SEARCH_BUDGET_SECONDS)
+        report = self.index.sync(budget=self.settings.search_budget)
         if self.settings.background_index and not report.busy and (
             report.pending_words or report.pending_meaning
         ):

@@ -49,10 +49,11 @@ SETTINGS: dict[str, SettingSpec] = {
     "background_index": SettingSpec(
         True, bool, "index what a search had no time for in a detached low-priority process"
     ),
+    "search_budget": SettingSpec(1.0, float, "seconds a search may spend indexing before it answers"),
 }
 
 ENVIRONMENT = {"OLLM_MODEL": "model", "OLLM_PROVIDER": "provider", "OLLM_BASE_URL": "base_url",
-               "OLLM_BACKGROUND_INDEX": "background_index"}
+               "OLLM_BACKGROUND_INDEX": "background_index", "OLLM_SEARCH_BUDGET": "search_budget"}
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,8 @@ def _range_problem(name: str, value: Any) -> str | None:
         return "must be at least 256 tokens"
     if name in ("recall_budget", "recall_threshold") and not 0 < value < 1:
         return "must be between 0 and 1"
+    if name == "search_budget" and value < 0:
+        return "must be 0 seconds or more"
     if name == "timeout" and value <= 0:
         return "must be more than 0 seconds"
     return None

@@ -42,3 +42,17 @@ def store_for_home(home: Path, index_dir: Path | None = None) -> SessionStore:
     from .store import SessionStore
 
     return SessionStore(sessions_dir(home), summary_cache=listing_cache_path(home, index_dir))
+
+
+MODEL_CACHE_ENV = "OLLM_MODEL_CACHE"
+
+
+def model_cache_dir() -> Path:
+    """Where the ONNX graphs made from the installed model's weights are kept, for every archive of
+    this user (they are the same for all): ``$OLLM_MODEL_CACHE``, else ``$XDG_CACHE_HOME/ollm-recall``,
+    else ``~/.cache/ollm-recall``. Derived files, made again when missing or damaged."""
+    explicit = os.environ.get(MODEL_CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base).expanduser() if base else Path.home() / ".cache") / "ollm-recall"

@@ -25,7 +25,7 @@ import orjson
 
 from .atomic import make_private_dir
 from .errors import CorruptSession, IndexMissing, IndexProblem, InvalidSessionId, SessionLocked
-from .home import sessions_dir
+from .home import model_cache_dir, sessions_dir
 from .locking import SessionLock
 from .manifest import REBUILD_HINT, IndexedSession, Manifest
 from .model import Session, validate_session_id
@@ -186,9 +186,8 @@ class Index:
         embedder: EmbedderLike | None = None,
         variant: str | None = None,
     ) -> None:
-        from .embedder import DEFAULT_VARIANT
-
-        self.variant = variant or getattr(embedder, "variant", None) or DEFAULT_VARIANT
+        self._requested_variant = variant or getattr(embedder, "variant", None)
+        self._variant: str | None = self._requested_variant
         self.home = Path(home)
         self.directory = Path(index_dir) if index_dir is not None else self.home / "index"
         self.store = SessionStore(sessions_dir(self.home))
@@ -200,8 +199,21 @@ class Index:
         if self._embedder is None:
             from .embedder import Embedder
 
-            self._embedder = Embedder(cache_dir=self.directory / "model", variant=self.variant)
+            self._embedder = Embedder(cache_dir=model_cache_dir(), variant=self.variant)
         return self._embedder
+
+    @property
+    def variant(self) -> str:
+        """The embedding variant: the one asked for, else the one the existing index was built with
+        (an index of fp32 vectors stays fp32 until rebuilt), else the default for a new index."""
+        if self._variant is None:
+            from .embedder import DEFAULT_VARIANT, variant_of
+
+            try:
+                self._variant = variant_of(Manifest.load(self.manifest_path).model_id)
+            except IndexProblem:
+                self._variant = DEFAULT_VARIANT
+        return self._variant
 
     @property
     def manifest_path(self) -> Path:
@@ -261,6 +273,11 @@ class Index:
                 return SyncReport(busy=True)
             raise IndexProblem(f"another `ollm index` is updating {self.directory}; try again") from None
         deadline = _Deadline.after(budget)
+        if rebuild and self._requested_variant is None:  # a rebuild moves an older index to the default
+            from .embedder import DEFAULT_VARIANT
+
+            if self.variant != DEFAULT_VARIANT:
+                self._variant, self._embedder = DEFAULT_VARIANT, None
         try:
             if rebuild:
                 report = self._rebuild(progress)

@@ -34,6 +34,9 @@ TEXT_WEIGHT = 0.2
 DENSE_WEIGHT = 0.8
 RECENCY_WEIGHT = 0.2
 RECENCY_DAYS = 30.0
+RELEVANCE_FLOOR = 0.3
+"""Below this similarity to the question a session is not shown (``ollm recall`` without ``--all``):
+calibrated on the dev set by ``benchmarks/recall_threshold.py`` (see docs/search.md)."""
 RELEVANT_SIMILARITY = 0.5
 """A similarity at which a past session is relevant to a question (the chat's calibrated threshold)."""
 SNIPPET_CHARS = 220
@@ -101,6 +104,8 @@ class Searcher:
         self._manifest: Manifest | None = None
         self._manifest_stamp: int | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self.below_floor = 0
+        """How many of the last search's best sessions ``relevant_only`` left out."""
 
     def _load(self) -> None:
         """(Re)open the indexes when the manifest changed since the last search.
@@ -165,12 +170,16 @@ class Searcher:
         mode: Mode = "hybrid",
         exclude: frozenset[str] = frozenset(),
         snippets: bool = True,
+        relevant_only: bool = False,
     ) -> list[Hit]:
         """Sessions that match ``query`` best, best first; an empty question finds nothing.
 
         ``exclude`` leaves sessions out (the chat's own); ``snippets=False`` skips reading the
-        sessions for excerpts when only the ranking is wanted.
+        sessions for excerpts when only the ranking is wanted. ``relevant_only`` leaves out, by
+        meaning, sessions below ``RELEVANCE_FLOOR`` (a session not embedded yet stays when its words
+        match); ``below_floor`` then says how many of the best ``limit`` were left out.
         """
+        self.below_floor = 0
         check_options(mode=mode, role=role, limit=limit)
         self._load()
         assert self._manifest is not None and self._text is not None and self._vectors is not None
@@ -224,7 +233,13 @@ class Searcher:
         sessions = self._manifest.sessions
         unembedded = {sid for sid in text_scores
                       if not sessions[sid].segments and sessions[sid].vectors_pending}
-        ranked = _fuse(text_scores, dense_scores, age_days, mode, unembedded)[:limit]
+        ranked = _fuse(text_scores, dense_scores, age_days, mode, unembedded)
+        if relevant_only and mode != "text":
+            kept = [(sid, score) for sid, score in ranked
+                    if dense_scores.get(sid, 0.0) >= RELEVANCE_FLOOR or sid in unembedded]
+            self.below_floor = min(limit, len(ranked)) - min(limit, len(kept))
+            ranked = kept
+        ranked = ranked[:limit]
         return [
             self._hit(sid, score, terms, dense.get(sid, (0.0, []))[1], role, snippets,
                       dense_scores.get(sid, 0.0))
@@ -327,8 +342,10 @@ def _fuse(
     with the best match by meaning, or with a relevant one (``RELEVANT_SIMILARITY``) when the few
     sessions embedded so far are all far from the question.
     """
-    if mode == "text":
-        return sorted(text.items(), key=lambda item: (-item[1], item[0]))
+    if mode == "text":  # on a scale of 0-1 as the others: 1 for the best match by words
+        top = max(text.values(), default=0.0) or 1.0
+        return sorted(((sid, score / top) for sid, score in text.items()),
+                      key=lambda item: (-item[1], item[0]))
     if mode == "semantic":
         return sorted(dense.items(), key=lambda item: (-item[1], item[0]))
     top_text = max(text.values(), default=0.0) or 1.0

@@ -16,11 +16,18 @@ SUBPROCESS_CEILING = 600
 """Seconds a test's subprocess may take before it counts as hung: a ceiling, never a speed test."""
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of the model's ONNX graphs for the whole run, as a user's machine has one."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path) -> Path:
     """No test touches a real home: OLLM_HOME points into the test's own folder."""
     home = tmp_path / "home"
     monkeypatch.setenv("OLLM_HOME", str(home))
+    monkeypatch.setenv("OLLM_MODEL_CACHE", str(model_cache))
     monkeypatch.setenv("OLLM_BACKGROUND_INDEX", "0")  # tests of the background indexer turn it on
     return home
 

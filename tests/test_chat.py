@@ -295,7 +295,7 @@ def _chat_process(home: Path, server, prompt: str) -> subprocess.Popen:
     )
 
 
-def _wait_for_partial_reply(home: Path, words: int, deadline: float = 30.0) -> None:
+def _wait_for_partial_reply(home: Path, words: int, deadline: float = SUBPROCESS_CEILING) -> None:
     started = time.monotonic()
     while time.monotonic() - started < deadline:
         for path in (home / "sessions").glob("session-*.json"):
@@ -399,7 +399,7 @@ def test_a_session_ended_by_new_is_indexed_in_the_background(isolated_home: Path
         chat.close()
 
 
-def _read_until(fd: int, wanted: bytes, seen: bytearray, deadline: float = 30.0) -> None:
+def _read_until(fd: int, wanted: bytes, seen: bytearray, deadline: float = SUBPROCESS_CEILING) -> None:
     import select
 
     started = time.monotonic()

@@ -24,7 +24,7 @@ def reference():
 def test_a_large_job_exports_once_and_later_processes_reuse_the_export(tmp_path, monkeypatch, reference):
     monkeypatch.setattr(embedder_module, "BULK_THRESHOLD_TEXTS", 8)
     cache = tmp_path / "model"
-    first = Embedder(cache_dir=cache)
+    first = Embedder(cache_dir=cache, variant="fp32")
     assert first.engine == "numpy" and not first.load_for_queries()  # loading never exports
     small = first.embed(TEXTS[:3])  # below the threshold: no export
     assert not cache.exists()
@@ -41,12 +41,12 @@ def test_a_large_job_exports_once_and_later_processes_reuse_the_export(tmp_path,
     assert np.all((vectors * expected).sum(axis=1) >= 0.999)
     assert np.all((small * reference.encode(TEXTS[:3], normalize_embeddings=True)).sum(axis=1) >= 0.999)
 
-    later = Embedder(cache_dir=cache)  # a new process: a large job loads the export, no new one
+    later = Embedder(cache_dir=cache, variant="fp32")  # a new process: a large job loads the export
     assert later.engine == "onnx"
     again = later.embed(many)
     assert np.all((again * expected).sum(axis=1) >= 0.999) and list(cache.glob("*.onnx")) == exports
     expected_queries = reference.encode(TEXTS, normalize_embeddings=True)
-    fresh = Embedder(cache_dir=cache)
+    fresh = Embedder(cache_dir=cache, variant="fp32")
     by_numpy = np.stack([fresh.embed_query(text) for text in TEXTS])  # a new process: numpy loads sooner
     assert fresh._onnx_model is None and np.all((by_numpy * expected_queries).sum(axis=1) >= 0.999)
     assert fresh.load_for_queries()  # a long-lived process loads ONNX Runtime for its queries
@@ -57,7 +57,7 @@ def test_a_large_job_exports_once_and_later_processes_reuse_the_export(tmp_path,
 @pytest.mark.slow
 def test_without_a_cache_a_large_job_still_runs_in_onnx(tmp_path, monkeypatch, reference):
     monkeypatch.setattr(embedder_module, "BULK_THRESHOLD_TEXTS", 4)
-    embedder = Embedder()
+    embedder = Embedder(variant="fp32")
     vectors = embedder.embed(TEXTS)
     assert embedder.engine == "onnx"
     assert np.all((vectors * reference.encode(TEXTS, normalize_embeddings=True)).sum(axis=1) >= 0.999)
@@ -70,7 +70,7 @@ def test_an_export_of_other_weights_is_replaced(tmp_path, monkeypatch):
     cache.mkdir()
     stale = cache / "all-MiniLM-L6-v2-1-1.onnx"
     stale.write_bytes(b"not a graph")
-    embedder = Embedder(cache_dir=cache)
+    embedder = Embedder(cache_dir=cache, variant="fp32")
     assert embedder.engine == "numpy"  # the stale file is not for these weights, so it is not loaded
     embedder.embed(["one", "two"])
     assert not stale.exists() and len(list(cache.glob("*.onnx"))) == 1
@@ -85,9 +85,9 @@ def test_a_damaged_export_is_set_aside_and_made_again(tmp_path, monkeypatch):
     cache.mkdir()
     damaged = cache / exported_name(bundled_model_dir())
     damaged.write_bytes(b"\x08\x07 cut short")
-    small = Embedder(cache_dir=cache).embed(["one"])  # below the threshold: the numpy pass, untouched
+    small = Embedder(cache_dir=cache, variant="fp32").embed(["one"])  # below the threshold: numpy, untouched
     assert small.shape == (1, 384) and damaged.exists()
-    large = Embedder(cache_dir=cache)
+    large = Embedder(cache_dir=cache, variant="fp32")
     assert large.embed(["one", "two"]).shape == (2, 384)
     assert large._onnx_model is not None  # the damaged file was removed and exported again
     assert damaged.exists() and damaged.stat().st_size > 1_000_000
@@ -97,7 +97,7 @@ def test_a_damaged_export_is_set_aside_and_made_again(tmp_path, monkeypatch):
 def test_when_the_export_fails_large_jobs_run_on_the_numpy_pass_and_say_why(tmp_path, monkeypatch):
     monkeypatch.setattr(embedder_module, "BULK_THRESHOLD_TEXTS", 2)
     (tmp_path / "model").write_text("a file where the model's folder should be")  # export cannot write
-    embedder = Embedder(cache_dir=tmp_path / "model")
+    embedder = Embedder(cache_dir=tmp_path / "model", variant="fp32")
     vectors = embedder.embed(["one", "two", "three"])
     assert vectors.shape == (3, 384) and embedder.engine == "numpy"
     assert embedder.export_problem and "exporting the embedding model" in embedder.export_problem
@@ -113,8 +113,7 @@ def test_a_sync_says_when_it_stops_to_export_the_model(tmp_path, monkeypatch):
 
     from ollm_recall.indexer import Index
 
-    monkeypatch.setattr(embedder_module, "BULK_THRESHOLD_TEXTS", 2)
-    monkeypatch.setattr("ollm_recall.indexer.BULK_SESSIONS", 1)
+    monkeypatch.setenv("OLLM_MODEL_CACHE", str(tmp_path / "model-cache"))  # no graph made yet
 
     class Recorder:
         def __init__(self) -> None:

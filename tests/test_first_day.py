@@ -22,7 +22,8 @@ def test_many_processes_creating_the_sessions_folder_at_once_all_succeed(tmp_pat
         start = threading.Barrier(6)
         errors: list[BaseException] = []
 
-        def create(folder: Path = folder, start: threading.Barrier = start) -> None:
+        def create(folder: Path = folder, start: threading.Barrier = start,
+                   errors: list[BaseException] = errors) -> None:
             start.wait()
             try:
                 SessionStore(folder).ensure_directory()
@@ -49,7 +50,7 @@ def test_a_file_where_the_sessions_folder_should_be_is_one_line(cli, isolated_ho
 @pytest.mark.slow
 def test_a_home_made_by_chat_is_private_from_the_start(cli, isolated_home, model_server):
     server = model_server()
-    result = cli("chat", "--model", "demo", "--base-url", server.url, "-p", "the tent pegs are in the blue bag")
+    result = cli("chat", "--model", "demo", "--base-url", server.url, "-p", "the pegs are in the blue bag")
     assert result.exit_code == 0, result.stderr
     for folder in (isolated_home, isolated_home / "sessions", isolated_home / "index"):
         assert mode_of(folder) == 0o700, folder

@@ -138,17 +138,13 @@ def _turn(chat: Chat, text: str, io: Io) -> None:
             sys.stdout.write("\n")
         sys.stdout.flush()
         return
-    from rich.live import Live
-    from rich.markdown import Markdown
+    from .stream_render import StreamRenderer
 
-    with Live(console=stdout, refresh_per_second=8, vertical_overflow="visible") as live:
-        pieces: list[str] = []
-
-        def shown(piece: str) -> None:
-            pieces.append(piece)
-            live.update(Markdown("".join(pieces)))
-
-        chat.send(text, on_recall=recalled, on_piece=shown)
+    renderer = StreamRenderer(stdout)
+    try:
+        chat.send(text, on_recall=recalled, on_piece=renderer.add)
+    finally:  # a reply cut short by Ctrl-C or the server is shown once, as far as it came
+        renderer.close()
 
 
 def _loop(chat: Chat, paths: Paths, io: Io) -> int:

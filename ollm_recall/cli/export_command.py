@@ -88,7 +88,7 @@ def _chosen(
         search_coverage(paths, index, no_sync=False)
         searcher = Searcher(paths.home, index=index)
         hits = searcher.search(query, limit=limit, since=since_at, until=until_at, model=model,
-                               snippets=False)
+                               snippets=False, relevant_only=True)
         searcher.close()
         return [hit.session_id for hit in hits]
     listing = store_for_home(paths.home, paths.index_dir).list()

@@ -24,7 +24,8 @@ def search_coverage(paths: Paths, index: Index, *, no_sync: bool) -> Coverage:
             return Coverage(0, 0, 0)  # the search says there is no index
         seen = coverage(index)
     else:
-        report, seen = catch_up(index, background=load_settings(paths.home).background_index)
+        settings = load_settings(paths.home)
+        report, seen = catch_up(index, background=settings.background_index, budget=settings.search_budget)
         for broken in report.broken:
             warn(f"skipped {broken}")
     line = seen.line()
@@ -83,6 +84,9 @@ def recall(
     session: str | None = typer.Option(None, "--session", help="Search within one session."),
     mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), text or semantic."),
     no_sync: bool = typer.Option(False, "--no-sync", help="Do not bring the index up to date first."),
+    show_all: bool = typer.Option(
+        False, "--all", help="Also show sessions below the relevance floor (by meaning, not close)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per hit, one per line."),
 ) -> None:
     """Find past sessions by what was said in them, in words or in meaning.
@@ -90,7 +94,8 @@ def recall(
     The query is plain words: quotes, AND, ? and parentheses are just words. Before searching, the
     index is brought up to date with new and changed sessions for about a second (skip with
     --no-sync); what that leaves is indexed in the background, and a line on stderr says how much of
-    the archive the search could see.
+    the archive the search could see. Sessions too far in meaning from the query are not shown
+    (--all shows them); scores run from 0 to about 1 in every mode, higher is closer.
 
     Example: ollm recall "that nginx thing from march" --since 2026-03-01 --until 2026-03-31
     """
@@ -111,8 +116,9 @@ def recall(
     searcher = Searcher(paths.home, index=index)
     hits = searcher.search(
         query, limit=limit, since=since_at, until=until_at, model=model, provider=provider, role=role,
-        session=session, mode=mode,  # type: ignore[arg-type]
+        session=session, mode=mode, relevant_only=not show_all,  # type: ignore[arg-type]
     )
+    below_floor = searcher.below_floor
     searcher.close()
     if as_json:
         import orjson
@@ -121,7 +127,8 @@ def recall(
             sys.stdout.write(orjson.dumps(hit_json(hit, seen)).decode("utf-8") + "\n")
         return
     if not hits:
-        info("nothing found")
+        info(f"nothing relevant found ({below_floor} below the relevance floor: --all shows them)"
+             if below_floor else "nothing found")
         return
     for number, hit in enumerate(hits, start=1):
         for rendered in _render(number, hit):

@@ -1,0 +1,112 @@
+"""``ollm chat`` in a real terminal (tmux), read back as a person would see it, scrollback included."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import SUBPROCESS_CEILING
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (apt-get install tmux)"),
+]
+
+OPENING = "Opening words of a very long answer."
+
+
+def long_reply(words: int) -> str:
+    """Paragraphs, a list and a code block: what a chatty model writes."""
+    paragraphs = [OPENING]
+    filler = "the quick brown fox jumps over the lazy dog again and again".split()
+    count = 0
+    number = 0
+    while count < words:
+        number += 1
+        body = " ".join(filler[(number + i) % len(filler)] for i in range(60))
+        if number % 5 == 0:
+            paragraphs.append(f"```bash\necho step {number}\nls -la\n```")
+        elif number % 3 == 0:
+            paragraphs.append(f"- item {number} {body[:40]}\n- another item {number}")
+        else:
+            paragraphs.append(f"Paragraph {number}: {body}.")
+        count += 60
+    paragraphs.append("Closing words of the answer.")
+    return "\n\n".join(paragraphs)
+
+
+class Tmux:
+    """One tmux server of its own, a 100 x 45 window, and a generous scrollback."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.socket = f"ollm-test-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
+        line = f"env {exports} {shlex.join(command)}; sleep 600"
+        self.run("-f", "/dev/null", "start-server", ";", "set-option", "-g", "history-limit", "100000",
+                 ";", "new-session", "-d", "-x", "100", "-y", "45", line)
+
+    def run(self, *args: str) -> str:
+        result = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
+                                timeout=SUBPROCESS_CEILING)
+        return result.stdout
+
+    def send(self, *keys: str) -> None:
+        self.run("send-keys", *keys)
+
+    def screen(self) -> str:
+        """Everything the terminal shows and has scrolled away."""
+        return self.run("capture-pane", "-p", "-J", "-S", "-")
+
+    def wait_for(self, text: str) -> str:
+        deadline = time.monotonic() + SUBPROCESS_CEILING
+        while time.monotonic() < deadline:
+            seen = self.screen()
+            if text in seen:
+                return seen
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared:\n{self.screen()[-2000:]}")
+
+    def close(self) -> None:
+        self.run("kill-server")
+
+
+def chat_in_tmux(home: Path, server) -> Tmux:
+    command = [sys.executable, "-m", "ollm_recall", "--home", str(home), "chat", "--model", "demo",
+               "--base-url", server.url, "--no-recall"]
+    return Tmux(command, {"OLLM_BACKGROUND_INDEX": "0", "PATH": os.environ.get("PATH", ""),
+                          "COLUMNS": "100", "LINES": "45", "TERM": "tmux-256color"})
+
+
+def test_a_long_reply_is_in_the_scrollback_once(isolated_home: Path, model_server) -> None:
+    server = model_server(reply=long_reply(1400))
+    terminal = chat_in_tmux(isolated_home, server)
+    try:
+        terminal.wait_for("recall off")
+        terminal.send("tell me everything", "Enter")
+        seen = terminal.wait_for("Closing words of the answer.")
+        assert seen.count(OPENING) == 1
+        assert seen.count("Paragraph 2:") == 1 and seen.count("echo step 5") == 1
+    finally:
+        terminal.close()
+
+
+def test_ctrl_c_mid_reply_shows_the_partial_reply_once(isolated_home: Path, model_server) -> None:
+    server = model_server(reply=long_reply(3000), piece_delay=0.01)
+    terminal = chat_in_tmux(isolated_home, server)
+    try:
+        terminal.wait_for("recall off")
+        terminal.send("tell me everything", "Enter")
+        terminal.wait_for("Paragraph 2:")
+        terminal.send("C-c")
+        seen = terminal.wait_for("interrupted: the partial reply is saved")
+        assert seen.count(OPENING) == 1
+        assert "Closing words of the answer." not in seen
+    finally:
+        terminal.close()
