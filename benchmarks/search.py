@@ -102,6 +102,9 @@ def first_recall_and_background_build(home: Path) -> dict[str, float]:
         raise SystemExit(f"first recall failed: {result.stderr.strip()}")
     coverage_line = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
     status_file = home / "index" / "background.json"
+    if not coverage_line and not status_file.exists():  # a small archive: the budget did it all
+        return {"first_recall_s": first, "coverage": "", "background_s": 0.0, "background_rss": 0,
+                "texts": 0}
     peak_kib, pid = 0, None
     while True:
         try:
@@ -169,7 +172,8 @@ def bench(count: int, work: Path, repeats: int, reuse: bool) -> dict[str, float]
     return {
         "sessions": count, "messages": messages, "first_recall_s": build["first_recall_s"],
         "coverage": build["coverage"], "build_s": build["background_s"],
-        "texts_per_s": build["texts"] / build["background_s"], "raw_texts_per_s": raw,
+        "texts_per_s": build["texts"] / build["background_s"] if build["background_s"] else float("nan"),
+        "raw_texts_per_s": raw,
         "sync_s": sync_seconds, "build_rss": build["background_rss"],
         "hybrid_p50": statistics.median(timings["hybrid"]),
         "hybrid_p95": sorted(timings["hybrid"])[int(0.95 * (len(timings["hybrid"]) - 1))],

@@ -34,7 +34,7 @@ TEXT_WEIGHT = 0.2
 DENSE_WEIGHT = 0.8
 RECENCY_WEIGHT = 0.2
 RECENCY_DAYS = 30.0
-RELEVANCE_FLOOR = 0.3
+RELEVANCE_FLOOR = 0.2
 """Below this similarity to the question a session is not shown (``ollm recall`` without ``--all``):
 calibrated on the dev set by ``benchmarks/recall_threshold.py`` (see docs/search.md)."""
 RELEVANT_SIMILARITY = 0.5
