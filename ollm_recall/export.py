@@ -183,14 +183,15 @@ def export_to_directory(
     with a filter box), ``json`` a copy of each file, ``jsonl`` one ``sessions.jsonl``. Every id is
     checked before the first file is written, so an unknown id exports nothing; sessions are then read
     one at a time, so an export of the whole archive needs little memory. Refuses the sessions
-    directory itself: an export must never write over a session file.
+    directory and any folder inside it: an export must never write over, or beside, a session file.
     """
     from .errors import SessionNotFound
     from .html_export import IndexEntry, index_page
 
     check_format(fmt)
     out_dir = Path(out_dir)
-    if out_dir.resolve() == store.directory.resolve():
+    sessions = store.directory.resolve()
+    if out_dir.resolve() == sessions or sessions in out_dir.resolve().parents:
         raise ExportError(f"refusing to export into the sessions directory {store.directory}")
     for session_id in session_ids:
         if not store.exists(session_id):

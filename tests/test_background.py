@@ -126,6 +126,8 @@ def test_two_searches_at_once_start_one_background_indexer(isolated_home):
     assert manifest is not None and manifest.embedded_sessions() == 90
     status = run_ollm("index", "status", "--json")
     assert json.loads(status.stdout)["background"]["state"] == "finished"
+    text = run_ollm("index", "status")
+    assert text.returncode == 0 and "background finished" in text.stdout, text.stderr
 
 
 @pytest.mark.slow

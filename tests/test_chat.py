@@ -229,21 +229,44 @@ def test_resume_goes_on_with_the_same_session(isolated_home: Path, model_server,
 
 
 @pytest.mark.parametrize(
-    "command,words",
+    "command,words,code",
     [
-        ("/model", "/model needs a model name"),
-        ("/context lots", "/context needs a number"),
-        ("/resume ../etc", "invalid session id"),
-        ("/resume session-404", "no session"),
-        ("/frobnicate", "unknown command /frobnicate"),
+        ("/model", "warning: /model needs a model name", 0),
+        ("/context lots", "warning: /context needs a number", 0),
+        ("/frobnicate", "warning: unknown command /frobnicate", 0),
+        ("/resume ../etc", "error: invalid session id", 1),
+        ("/resume session-404", "error: no session", 1),
     ],
 )
-def test_bad_slash_commands_are_one_line_errors(model_server, cli, command: str, words: str) -> None:
+def test_bad_slash_commands_are_one_line_warnings_or_errors(
+    model_server, cli, command: str, words: str, code: int
+) -> None:
+    """A mistyped command is a warning and the script goes on; a session that cannot be resumed
+    ends it (what follows would go to the wrong session)."""
     server = model_server()
-    result = cli("chat", *server_flags(server, "ollama"), "--no-recall", input=command + "\n")
-    assert result.exit_code == 1
-    assert words in result.stderr.lower() or words in result.stderr
+    result = cli("chat", *server_flags(server, "ollama"), "--no-recall", input=command + "\nhello\n")
+    assert result.exit_code == code
+    assert result.stderr.startswith(words)
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert ("You said: hello" in result.stdout) == (code == 0)
+
+
+def test_a_reply_cut_short_in_a_pipe_ends_its_line_before_the_error(model_server, cli) -> None:
+    server = model_server(behaviour="malformed")
+    result = cli("chat", *server_flags(server, "ollama"), "--no-recall", input="is anyone there?\n")
+    assert result.exit_code == 1
+    assert result.stdout.endswith("\n") and result.stdout.strip()
+
+
+def test_sessions_are_aligned_and_the_current_one_marked(isolated_home: Path, model_server, cli) -> None:
+    plant_archive(isolated_home)
+    server = model_server()
+    result = cli("chat", *server_flags(server, "ollama"), "--no-recall", input="hello\n/sessions\n")
+    assert result.exit_code == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith(("* session", "  session"))]
+    assert len(lines) == len(PAST) + 1 and lines[0].startswith("* ")  # the newest: this chat's
+    dates = {line.index(" 2026-") for line in lines}
+    assert len(dates) == 1  # the columns line up
 
 
 @pytest.mark.parametrize("provider", ["ollama", "openai"])

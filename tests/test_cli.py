@@ -129,9 +129,8 @@ def test_export_to_a_folder_in_both_formats(cli, archive, sessions_path, tmp_pat
     before = {p.name: p.read_bytes() for p in sessions_path.glob("*.json")}
     out = tmp_path / "out"
     md = cli("export", "--all", "--out", str(out))
-    assert md.exit_code == 0
-    assert sorted(Path(line).name for line in md.stdout.split()) == [
-        "index.md", "s-mid.md", "s-new.md", "s-old.md"]
+    assert md.exit_code == 0 and md.stdout == ""  # one summary line, not a line a file
+    assert sorted(path.name for path in out.iterdir()) == ["index.md", "s-mid.md", "s-new.md", "s-old.md"]
     assert md.stderr == f"exported 3 sessions to {out}\n"
     assert (out / "s-new.md").read_text().startswith("# question about new things")
     js = cli("export", "s-old", "--format", "json", "--out", str(out))
@@ -155,10 +154,12 @@ def test_export_needs_ids_or_all(cli, archive):
         "error: give session ids or --all/--since/--until/--model/--query, not both\n")
 
 
-def test_export_refuses_the_sessions_folder(cli, archive, sessions_path):
-    result = cli("export", "s-new", "-f", "json", "--out", str(sessions_path))
+@pytest.mark.parametrize("inside", ["", "sub", "sub/deeper"])
+def test_export_refuses_the_sessions_folder(cli, archive, sessions_path, inside):
+    result = cli("export", "s-new", "-f", "json", "--out", str(sessions_path / inside))
     assert result.exit_code == 1
     assert result.stderr == f"error: refusing to export into the sessions directory {sessions_path}\n"
+    assert not (sessions_path / "sub").exists()
 
 
 def test_home_option_beats_the_environment(cli, archive, tmp_path):

