@@ -234,13 +234,32 @@ class ChatClient:
             return self._model_not_found(model)
         return ServerError(
             f"{self.server_name} at {self.base_url} answered HTTP {response.status_code}: {said}"
+            + (self._url_form_hint() if response.status_code == 404 else "")
         )
 
-    def _model_not_found(self, model: str) -> ModelNotFound:
-        try:
-            available = self.list_models()
-        except (ServerError, ServerUnreachable):
-            available = []
+    def _url_form_hint(self) -> str:
+        """What a 404 from the wrong form of base URL most likely means, and the form expected."""
+        has_v1 = self.base_url.rstrip("/").endswith("/v1")
+        if self.provider == "ollama" and has_v1:
+            return (" (Ollama's base URL has no /v1, e.g. http://127.0.0.1:11434; for an "
+                    "OpenAI-compatible server use --provider openai)")
+        if self.provider == "openai" and not has_v1:
+            return " (an OpenAI-compatible base URL includes /v1, e.g. http://127.0.0.1:8080/v1)"
+        return ""
+
+    def require_model(self, model: str) -> None:
+        """``ModelNotFound`` (naming what the server has) unless the server offers ``model``: checked
+        before going on with an old session, so a message is not recorded for a model that is gone."""
+        names = self.list_models()
+        if model not in names and f"{model}:latest" not in names:
+            raise self._model_not_found(model, names)
+
+    def _model_not_found(self, model: str, available: list[str] | None = None) -> ModelNotFound:
+        if available is None:
+            try:
+                available = self.list_models()
+            except (ServerError, ServerUnreachable):
+                available = []
         offer = f"it has: {', '.join(available)}" if available else "it lists no models"
         pull = f" (`ollama pull {model}` fetches it)" if self.provider == "ollama" else ""
         return ModelNotFound(f"{self.server_name} at {self.base_url} has no model {model!r}; {offer}{pull}")

@@ -165,6 +165,8 @@ def _range_problem(name: str, value: Any) -> str | None:
         return "must be at least 256 tokens"
     if name in ("recall_budget", "recall_threshold") and not 0 < value < 1:
         return "must be between 0 and 1"
+    if name == "base_url" and not value.strip().startswith(("http://", "https://")):
+        return "must start with http:// or https://"
     if name == "search_budget" and value < 0:
         return "must be 0 seconds or more"
     if name == "timeout" and value <= 0:

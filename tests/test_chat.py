@@ -378,6 +378,33 @@ def test_config_shows_each_setting_and_its_source(isolated_home: Path, cli) -> N
     assert result.exit_code == 1 and "not valid TOML" in result.stderr
 
 
+def test_config_shows_the_base_url_a_chat_would_use_and_checks_it_as_a_chat_does(
+    isolated_home: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", "gpu-box:11500")
+    settings = json.loads(cli("config", "--json").stdout)["settings"]
+    assert settings["base_url"] == {"value": "http://gpu-box:11500", "source": "$OLLAMA_HOST"}
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / "config.toml").write_text('base_url = "localhost:11434"\n')
+    for command in (["config"], ["chat", "--model", "demo", "-p", "hello"]):
+        result = cli(*command)
+        assert result.exit_code == 1
+        assert "base_url must start with http:// or https://, not 'localhost:11434'" in result.stderr
+
+
+@pytest.mark.parametrize(("provider", "suffix", "hint"), [
+    ("ollama", "/v1", "Ollama's base URL has no /v1"),
+    ("openai", "", "an OpenAI-compatible base URL includes /v1"),
+])
+def test_a_base_url_of_the_wrong_form_says_which_form_is_expected(
+    model_server, cli, provider: str, suffix: str, hint: str
+) -> None:
+    server = model_server()
+    result = cli("chat", "--provider", provider, "--base-url", server.url + suffix, "--model", "demo",
+                 "--no-recall", "-p", "hello")
+    assert result.exit_code == 1 and "HTTP 404" in result.stderr and hint in result.stderr
+
+
 @pytest.mark.slow
 def test_on_a_new_home_the_second_chat_recalls_the_first(isolated_home: Path, model_server) -> None:
     server = model_server()
@@ -528,3 +555,20 @@ def test_a_failed_save_is_one_warning_and_the_chat_goes_on(isolated_home: Path, 
         "third message",
     ]
     assert len(session.messages) == 6 and not any(m.interrupted for m in session.messages)
+
+
+def test_resume_with_another_model_is_refused_and_a_gone_model_records_nothing(
+    isolated_home: Path, model_server, cli
+) -> None:
+    server = model_server(models=("demo", "other"))
+    assert cli("chat", *server_flags(server, "ollama"), "--no-recall", "-p", "remember 7").exit_code == 0
+    [first] = new_sessions(isolated_home)
+    swap = cli("chat", *server_flags(server, "ollama")[:-1], "other", "--no-recall", "--resume",
+               first.session_id, input="what number?\n")
+    assert swap.exit_code == 1 and "--resume goes on with the session's own model (demo)" in swap.stderr
+    gone = model_server(models=("other",))
+    result = cli("chat", "--base-url", gone.url, "--no-recall", "--resume", first.session_id,
+                 input="what number?\n")
+    assert result.exit_code == 1 and "has no model 'demo'; it has: other" in result.stderr
+    [again] = new_sessions(isolated_home)
+    assert len(again.messages) == len(first.messages)  # no unanswered message appended

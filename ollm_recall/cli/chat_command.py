@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ..atomic import make_private_dir
-from ..config import load_settings
+from ..config import Setting, Settings, load_settings
 from ..errors import ChatError, OllmRecallError, UsageError
 from ..recall_context import Recall
 from .output import Paths, fail, handle_errors, info, stderr, stdout, warn
@@ -227,6 +228,13 @@ def chat(
     try:
         if resume:
             session.resume(resume)
+            if model is not None and model != session.model:
+                raise UsageError(
+                    f"--resume goes on with the session's own model ({session.model}): leave out "
+                    f"--model, or type /model {model} in the chat to go on in a new session with it"
+                )
+            assert session.model is not None
+            session.client.require_model(session.model)
         elif context_size is not None:
             session.set_context_size(context_size)
         if interactive:
@@ -268,16 +276,31 @@ def config(
         print_json(
             {
                 "configFile": str(settings.config_path),
-                "settings": {s.name: {"value": s.value, "source": s.source} for s in settings.items()},
+                "settings": {s.name: {"value": s.value, "source": s.source} for s in _effective(settings)},
             }
         )
         return
     exists = "" if settings.config_path.exists() else " (not created yet)"
     info(f"config file: {settings.config_path}{exists}")
     width = max(len(s.name) for s in settings.items())
-    for setting in settings.items():
+    for setting in _effective(settings):
         value = "(not set)" if setting.value is None else str(setting.value)
         sys.stdout.write(f"{setting.name:<{width}}  {value:<28} {setting.source}\n")
+
+
+def _effective(settings: Settings) -> list[Setting]:
+    """The settings as a chat would use them: an unset base URL shows the one the environment or
+    the default gives, and from where."""
+    from ..chatclient import resolve_base_url
+
+    shown = []
+    for setting in settings.items():
+        if setting.name == "base_url" and setting.value is None:
+            variable = "OLLAMA_HOST" if settings.provider == "ollama" else "OPENAI_BASE_URL"
+            source = f"${variable}" if os.environ.get(variable) else "default"
+            setting = Setting("base_url", resolve_base_url(settings.provider), source)
+        shown.append(setting)
+    return shown
 
 
 __all__ = ["chat", "config"]
