@@ -263,3 +263,12 @@ def test_gemini_cli_looks_only_where_it_keeps_chats(cli, tmp_path):
                                      "(it keeps them in ~/.gemini/tmp/<project>/chats)")
     archive = cli("import", "gemini-cli", str(REPO / "examples"))  # the ollm example archive: not chats
     assert archive.exit_code == 1 and "no gemini-cli chats here" in archive.stderr
+
+
+def test_the_wrong_source_for_an_export_fails_in_words(cli, sessions_path):
+    result = cli("import", "openwebui", str(MARCH / "conversations.json"))
+    assert result.exit_code == 1  # nothing at all could be imported
+    assert "not an Open WebUI conversation (" in result.stderr
+    assert "KeyError" not in result.stderr and "a Open" not in result.stderr
+    as_json = cli("import", "openwebui", str(MARCH / "conversations.json"), "--json")
+    assert as_json.exit_code == 1 and json.loads(as_json.stdout)["added"] == []

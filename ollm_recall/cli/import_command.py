@@ -39,8 +39,13 @@ def import_history(
     if not dry_run:
         store.ensure_directory()
     report = _run(store, source, path, dry_run)
+    nothing_read = bool(report.broken) and not (
+        report.added or report.updated or report.unchanged or report.skipped
+    )  # most likely the wrong SOURCE for this export
     if as_json:
         print_json(report.to_json())
+        if nothing_read:
+            raise typer.Exit(1)
         return
     for where, reason in report.broken:
         warn(f"skipped {where}: {reason}")
@@ -53,6 +58,8 @@ def import_history(
         for session_id in report.updated:
             sys.stdout.write(f"would update {session_id}\n")
     info(report.summary())
+    if nothing_read:
+        raise typer.Exit(1)
     if not dry_run and (report.added or report.updated):
         from ..background import start_worker
         from ..config import load_settings

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import ImportFormatError
 from .conversation import Broken, Conversation, Items, Turn, iso_time
-from .reading import export_files
+from .reading import export_files, problem_of
 
 SOURCE = "gemini-cli"
 _FILE = re.compile(r"^session-.*\.jsonl?$")
@@ -52,7 +52,7 @@ def _sessions(path: Path) -> Items:
             record = _jsonl(raw) if name.endswith(".jsonl") else json.loads(raw.decode("utf-8"))
             yield _conversation(record)
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-            yield Broken(name, f"not a gemini-cli session ({type(exc).__name__}: {exc})")
+            yield Broken(name, f"not a gemini-cli session ({problem_of(exc)})")
 
 
 def _jsonl(raw: bytes) -> dict[str, Any]:

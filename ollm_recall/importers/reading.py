@@ -67,7 +67,21 @@ def conversations_in(
                 yield convert(item)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 yield Broken(f"{name}: conversation {position + 1}",
-                             f"not a {label} conversation ({type(exc).__name__}: {exc})")
+                             f"not {with_article(label)} conversation ({problem_of(exc)})")
+
+
+def with_article(label: str) -> str:
+    """``a ChatGPT``, ``an Open WebUI``: the article a label is said with."""
+    return ("an " if label[:1].lower() in "aeiou" else "a ") + label
+
+
+def problem_of(exc: BaseException) -> str:
+    """What a conversion error says about the data, in words rather than Python's exception names."""
+    if isinstance(exc, KeyError):
+        return f"it has no {exc.args[0]!r} field" if exc.args else "a field is missing"
+    if isinstance(exc, (TypeError, AttributeError)):
+        return "a field holds a value of the wrong kind"
+    return str(exc) or "a value it cannot use"
 
 
 def _items(name: str, raw: bytes, single: bool) -> Iterator[Any]:
