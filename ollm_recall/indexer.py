@@ -331,10 +331,11 @@ class Index:
             return manifest
 
     def _fresh(self, text_dir: Path) -> Manifest:
-        TextIndex(text_dir).create()
         from .embedder import DIMENSION
+        from .textsearch import ANALYSIS_VERSION
 
-        return Manifest(model_id=self.model_id, dimension=DIMENSION)
+        TextIndex(text_dir).create()
+        return Manifest(model_id=self.model_id, dimension=DIMENSION, analysis=ANALYSIS_VERSION)
 
     def _rebuild(self, progress: SyncProgress | None) -> SyncReport:
         """Build beside the old index and swap at the end: an interrupted rebuild changes nothing, and

@@ -56,6 +56,8 @@ class Manifest:
     segments: list[str] = field(default_factory=list)
     sessions: dict[str, IndexedSession] = field(default_factory=dict)
     next_segment: int = 1
+    analysis: int = 1
+    """How the full-text index splits words (``textsearch.ANALYSIS_VERSION`` when it was built)."""
 
     @classmethod
     def load(cls, path: Path, *, model_id: str | None = None, dimension: int | None = None) -> Manifest:
@@ -79,6 +81,7 @@ class Manifest:
                 segments=list(document["segments"]),
                 sessions={sid: _entry(entry) for sid, entry in document["sessions"].items()},
                 next_segment=int(document["nextSegment"]),
+                analysis=int(document.get("analysis", 1)),
             )
         except IndexCorrupt:
             raise
@@ -97,6 +100,7 @@ class Manifest:
             "model": {"id": self.model_id, "dimension": self.dimension},
             "segments": self.segments,
             "nextSegment": self.next_segment,
+            "analysis": self.analysis,
             "sessions": {sid: entry.to_json() for sid, entry in self.sessions.items()},
         }
         write_atomic(path, orjson.dumps(document))

@@ -33,12 +33,29 @@ SESSION_DOC = "s"
 MESSAGE_DOC = "m"
 
 
+WORD_PATTERN = r"(?:(?<![\w.])\.)?\w+(?:\.\w+)*(?:\+\+|#)?"
+"""Words as a local-model user types them: ``C++``, ``C#``, ``.NET``, ``node.js``, ``v1.2.3`` are one
+word each (whoosh's default drops the ``++`` and ``#``, and reads ``php*`` as a wildcard word)."""
+ANALYSIS_VERSION = 2
+"""1: whoosh's default words; 2: ``WORD_PATTERN``, technical words kept whole. An index records it."""
+
+
+def stem_plain_word(word: str) -> str:
+    """Porter's stem of a word of letters; a technical word (``node.js``, ``c++``) is kept whole."""
+    from whoosh.lang.porter import stem
+
+    return stem(word) if word.isalpha() else word
+
+
 @functools.lru_cache(maxsize=1)
 def analyzer() -> Any:
     """The one analyser (its stem cache is per instance, so it is built once)."""
+    import re
+
     from whoosh.analysis import StemmingAnalyzer
 
-    return StemmingAnalyzer(stoplist=STOP_WORDS, minsize=2)
+    return StemmingAnalyzer(expression=re.compile(WORD_PATTERN), stoplist=STOP_WORDS, minsize=2,
+                            stemfn=stem_plain_word)
 
 
 def schema() -> Any:

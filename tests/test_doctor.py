@@ -144,3 +144,15 @@ def test_many_loose_modes_are_one_line_with_the_fix(cli, isolated_home):
     assert loose == ["47 files and folders are readable by others (want 0600 files, 0700 folders) "
                      "(ollm doctor --fix)"]
     assert "45 sessions are not searchable by meaning yet (ollm doctor --fix)" in lines
+
+
+def test_an_index_of_the_older_word_analysis_is_rebuilt_by_fix(cli, damaged: Path):
+    manifest_path = damaged / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["analysis"]  # as an index built before technical words were kept whole
+    manifest_path.write_text(json.dumps(manifest))
+    _code, report = doctor(cli)
+    outdated = [f for f in report["findings"] if f["kind"] == "index-outdated"]
+    assert len(outdated) == 1 and "C++, C#, .NET and node.js" in outdated[0]["message"]
+    doctor(cli, "--fix")
+    assert json.loads(manifest_path.read_text())["analysis"] == 2

@@ -361,3 +361,25 @@ def test_a_short_sign_bit_list_still_finds_the_exact_best_session(example_home, 
     monkeypatch.setattr(vectorstore, "RESCORE_ROWS", 24)  # of ~170 rows: as few as at 50,000 sessions
     shortlisted = Searcher(example_home)
     assert {q: ids(shortlisted.search(q, mode="semantic", limit=1)) for q in queries} == expected
+
+
+@pytest.mark.parametrize("word", ["C++", "C#", ".NET", "node.js", "php*"])
+def test_technical_words_match_as_typed(tmp_path, word):
+    from conftest import session_document, write_session_file
+
+    from ollm_recall.indexer import Index
+
+    texts = {"session-cpp": "my C++ templates fail to compile", "session-cs": "LINQ in C# is slow",
+             "session-net": "upgrading a .NET app", "session-node": "node.js server leaks memory",
+             "session-php": "the php site shows 502"}
+    for sid, text in texts.items():
+        write_session_file(tmp_path / "sessions", session_document(sid, messages=[
+            {"role": "user", "parts": [{"type": "text", "text": text}],
+             "timestamp": "2026-01-27T12:00:00.000Z"}]))
+    Index(tmp_path).sync(meaning=False)
+    searcher = Searcher(tmp_path)
+    found = [hit.session_id for hit in searcher.search(word, mode="text", limit=5)]
+    searcher.close()
+    expected = {"C++": "session-cpp", "C#": "session-cs", ".NET": "session-net", "node.js": "session-node",
+                "php*": "session-php"}[word]
+    assert found == [expected]
