@@ -47,11 +47,13 @@ class BackgroundStatus:
     meaning_done: int = 0
     meaning_total: int = 0
     message: str = ""
+    meaning_started: float | None = None
+    """When the embedding began (the rate is counted from there, not from the words phase)."""
 
     @property
     def rate(self) -> float | None:
         """Sessions embedded a second so far in this run (None before the first ones)."""
-        elapsed = self.updated - self.started
+        elapsed = self.updated - (self.meaning_started or self.started)
         return self.meaning_done / elapsed if self.meaning_done and elapsed > 0 else None
 
     @property
@@ -147,6 +149,8 @@ class _StatusWriter:
             _log(self.index, "started")
         self.status.words_total += words
         self.status.meaning_total += meaning
+        if meaning and self.status.meaning_started is None:
+            self.status.meaning_started = time.time()
         self.write(force=True)
 
     def advanced(self, words: int, meaning: int) -> None:
