@@ -39,8 +39,10 @@ TEXT_COMMIT_SECONDS = 5.0
 BATCH_TEXTS = 2048
 VECTOR_COMMIT_SECONDS = 15.0
 """The meaning phase writes a segment every 2,048 texts or 15 s: an interrupted run loses at most that."""
-PIECE_TEXTS = 64
-"""Texts embedded at a time: progress, Ctrl-C and a deadline are looked at between pieces."""
+PIECE_TEXTS = 512
+"""Texts embedded at a time: progress, Ctrl-C and a deadline are looked at between pieces. Sorted by
+length within a piece to pad less, 512 embed 25% faster than 64 (94 against 75 texts/s, int8, chunks
+of the synthetic archive, 2 shared cores)."""
 BUDGET_PIECE_TEXTS = 8
 """...and within a search's budget (the numpy pass does 8 texts in ~0.1-0.3 s)."""
 BULK_SESSIONS = 100
