@@ -272,3 +272,18 @@ def test_the_wrong_source_for_an_export_fails_in_words(cli, sessions_path):
     assert "KeyError" not in result.stderr and "a Open" not in result.stderr
     as_json = cli("import", "openwebui", str(MARCH / "conversations.json"), "--json")
     assert as_json.exit_code == 1 and json.loads(as_json.stdout)["added"] == []
+
+
+def test_open_webui_chats_without_ids_stay_apart_and_import_once(cli, sessions_path, tmp_path):
+    def chat(title: str, text: str) -> dict:
+        return {"chat": {"title": title, "timestamp": 1745000000, "messages": [
+            {"role": "user", "content": text, "timestamp": 1745000000},
+            {"role": "assistant", "content": "noted", "timestamp": 1745000001}]}}
+
+    export = tmp_path / "chat-export.json"
+    export.write_text(json.dumps([chat("tyres", "winter tyres go on in November"),
+                                  chat("plants", "water the fern on Sundays")]))
+    first = imported(cli, "openwebui", str(export))
+    assert len(first["added"]) == 2 and first["broken"] == []
+    again = imported(cli, "openwebui", str(export))
+    assert again["added"] == [] and again["unchanged"] == 2

@@ -4,6 +4,8 @@ chat's export (the inner ``chat`` object alone) is read too."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +30,8 @@ def _conversation(item: Any) -> Conversation:
     else:
         raise TypeError("no chat in this entry")
     messages = _current_branch(chat)
-    original_id = outer.get("id") or chat.get("id") or (messages[0].get("id") if messages else None)
-    if not isinstance(original_id, str) or not original_id:
-        raise ValueError("no chat id")
+    first_id = messages[0].get("id") if messages else None
+    original_id = outer.get("id") or chat.get("id") or first_id or _content_id(outer, chat, messages)
     turns, models = [], []
     for message in messages:
         role = _ROLES.get(message.get("role", ""))
@@ -50,6 +51,16 @@ def _conversation(item: Any) -> Conversation:
         created=epoch_time(outer.get("created_at") or chat.get("timestamp")),
         updated=epoch_time(outer.get("updated_at")),
     )
+
+
+def _content_id(outer: dict[str, Any], chat: dict[str, Any], messages: list[dict[str, Any]]) -> str:
+    """An id for a chat exported without one, from what does not change when it grows (its title,
+    creation time and first message): two such chats no longer share an id, and a re-import of the
+    same chat finds it again."""
+    first = messages[0] if messages else {}
+    key = [outer.get("title") or chat.get("title"), outer.get("created_at") or chat.get("timestamp"),
+           first.get("id"), first.get("timestamp"), first.get("content")]
+    return "content-" + hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 def _current_branch(chat: dict[str, Any]) -> list[dict[str, Any]]:
