@@ -16,10 +16,8 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import orjson
 
@@ -28,81 +26,22 @@ from .errors import CorruptSession, IndexMissing, IndexProblem, InvalidSessionId
 from .home import model_cache_dir, sessions_dir
 from .locking import SessionLock
 from .manifest import REBUILD_HINT, IndexedSession, Manifest
+from .meaning import index_meaning
 from .model import Session, validate_session_id
 from .store import SessionStore
 from .summary import check_name_matches
+from .sync_report import Deadline, EmbedderLike, SyncProgress, SyncReport
 from .textsearch import TextIndex
+from .units import chunk_text, embedding_units
+
+__all__ = ["EmbedderLike", "Index", "SyncProgress", "SyncReport", "chunk_text", "embedding_units",
+           "messages_digest", "start_ms"]
 
 TEXT_BATCH_SESSIONS = 200
 TEXT_COMMIT_SECONDS = 5.0
 """The full-text phase commits every 200 sessions or 5 s, whichever comes first."""
-BATCH_TEXTS = 2048
-VECTOR_COMMIT_SECONDS = 15.0
-"""The meaning phase writes a segment every 2,048 texts or 15 s: an interrupted run loses at most that."""
-PIECE_TEXTS = 512
-"""Texts embedded at a time: progress, Ctrl-C and a deadline are looked at between pieces. Sorted by
-length within a piece to pad less, 512 embed 25% faster than 64 (94 against 75 texts/s, int8, chunks
-of the synthetic archive, 2 shared cores)."""
-BUDGET_PIECE_TEXTS = 8
-"""...and within a search's budget (the numpy pass does 8 texts in ~0.1-0.3 s)."""
-BULK_SESSIONS = 100
-"""An unbounded sync with this many sessions to embed uses the bulk engine (ONNX Runtime, exported
-once, a few seconds); fewer are done sooner by the numpy pass."""
 MERGE_BATCH_SESSIONS = 50
 LARGE_SYNC_SESSIONS = 400  # a sync this large (a build, an import) ends by merging the session index
-
-
-class EmbedderLike(Protocol):
-    model_id: str
-    dimension: int
-
-    def embed(self, texts: list[str], *, progress: Callable[[int], None] | None = None,
-              bulk: bool | None = None): ...
-
-    def embed_query(self, text: str): ...
-
-
-class SyncProgress(Protocol):
-    """What a progress display needs, counted in sessions for each phase (``words``: full-text,
-    ``meaning``: embedding), and optionally a ``status(text | None)`` method for a pause that is
-    not embedding, such as exporting the model."""
-
-    def planned(self, words: int, meaning: int) -> None: ...
-
-    def advanced(self, words: int, meaning: int) -> None: ...
-
-
-@dataclass
-class SyncReport:
-    """What a sync did; ``broken`` holds one ``<file>: <problem>`` line per unreadable file.
-
-    ``pending_words`` / ``pending_meaning`` count the sessions left for a later run (a budget or an
-    interruption stopped this one); ``busy`` says another process held the index, so nothing was done.
-    """
-
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    embedded: int = 0
-    broken: list[str] = field(default_factory=list)
-    broken_ids: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    interrupted: bool = False
-    pending_words: int = 0
-    pending_meaning: int = 0
-    busy: bool = False
-    slow_embedding: str | None = None
-    """Why large batches were embedded by the slower numpy pass (exporting the model failed)."""
-
-    @property
-    def complete(self) -> bool:
-        return not (self.busy or self.interrupted or self.pending_words or self.pending_meaning)
-
-    def summary(self) -> str:
-        parts = [f"{self.added} added", f"{self.updated} updated", f"{self.removed} removed",
-                 f"{len(self.broken)} skipped as broken", f"{self.unchanged} unchanged"]
-        return ", ".join(parts) + f" in {self.seconds:.1f} s"
 
 
 def start_ms(timestamp: str) -> int:
@@ -119,30 +58,6 @@ def messages_digest(session: Session, count: int) -> str:
     return digest.hexdigest()
 
 
-CHUNK_WORDS = 120
-CHUNK_STEP = 100
-
-
-def chunk_text(text: str) -> list[str]:
-    """Overlapping windows of about 120 words: MiniLM reads only its first 256 word pieces, so a long
-    reply embedded whole would be represented by its opening alone."""
-    words = text.split()
-    if len(words) <= CHUNK_WORDS:
-        return [text]
-    return [" ".join(words[start : start + CHUNK_WORDS])
-            for start in range(0, len(words) - (CHUNK_WORDS - CHUNK_STEP), CHUNK_STEP)]
-
-
-def embedding_units(session: Session, first: int) -> list[tuple[int, int, str]]:
-    """(message index, chunk index, text) of what is embedded, from message ``first`` on."""
-    return [
-        (index, chunk_number, chunk)
-        for index, message in enumerate(session.messages[first:], start=first)
-        if not message.exclude_from_context and message.content.strip()
-        for chunk_number, chunk in enumerate(chunk_text(message.content))
-    ]
-
-
 @dataclass
 class _Change:
     session: Session
@@ -151,30 +66,6 @@ class _Change:
     sha256: str
     first_new: int
     known: IndexedSession | None
-
-
-@dataclass
-class _ToEmbed:
-    """One session's units waiting for vectors, and the message count they bring it up to."""
-
-    session_id: str
-    messages: int
-    units: list[tuple[int, int, str]]
-
-
-@dataclass
-class _Deadline:
-    """When a budgeted sync stops starting new work (never, without a budget)."""
-
-    at: float | None
-
-    @classmethod
-    def after(cls, seconds: float | None) -> _Deadline:
-        return cls(None if seconds is None else time.monotonic() + seconds)
-
-    @property
-    def passed(self) -> bool:
-        return self.at is not None and time.monotonic() >= self.at
 
 
 class Index:
@@ -274,7 +165,7 @@ class Index:
             if budget is not None:
                 return SyncReport(busy=True)
             raise IndexProblem(f"another `ollm index` is updating {self.directory}; try again") from None
-        deadline = _Deadline.after(budget)
+        deadline = Deadline.after(budget)
         if rebuild and self._requested_variant is None:  # a rebuild moves an older index to the default
             from .embedder import DEFAULT_VARIANT
 
@@ -346,7 +237,7 @@ class Index:
         shutil.rmtree(staging, ignore_errors=True)
         manifest = self._fresh(staging / "fulltext")
         report = self._update(manifest, TextIndex(staging / "fulltext"), staging / "vectors", progress,
-                              manifest_path=staging / "manifest.json", deadline=_Deadline(None))
+                              manifest_path=staging / "manifest.json", deadline=Deadline(None))
         if report.interrupted:
             return report
         retired = self.directory / "retired"
@@ -369,7 +260,7 @@ class Index:
         vector_dir: Path,
         progress: SyncProgress | None,
         *,
-        deadline: _Deadline,
+        deadline: Deadline,
         manifest_path: Path | None = None,
         meaning: bool = True,
     ) -> SyncReport:
@@ -402,7 +293,7 @@ class Index:
                 report.removed = len(removed)
             self._index_words(candidates, manifest, text_index, manifest_path, report, progress, deadline)
             if meaning:
-                self._index_meaning(manifest, vector_dir, manifest_path, report, progress, deadline)
+                index_meaning(self, manifest, vector_dir, manifest_path, report, progress, deadline)
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
@@ -418,7 +309,7 @@ class Index:
         manifest_path: Path,
         report: SyncReport,
         progress: SyncProgress | None,
-        deadline: _Deadline,
+        deadline: Deadline,
     ) -> None:
         """The full-text phase: read each new or changed session and add its words, newest first."""
         if progress is not None:
@@ -519,139 +410,6 @@ class Index:
         report.pending_words -= len(batch)
         if progress is not None:
             progress.advanced(len(batch), 0)
-
-    def _index_meaning(
-        self,
-        manifest: Manifest,
-        vector_dir: Path,
-        manifest_path: Path,
-        report: SyncReport,
-        progress: SyncProgress | None,
-        deadline: _Deadline,
-    ) -> None:
-        """The meaning phase: embed what sessions in the full-text index still lack, newest first."""
-        pending = sorted((sid for sid, entry in manifest.sessions.items() if entry.vectors_pending),
-                         key=lambda sid: (-manifest.sessions[sid].last_ms, sid))
-        if not pending:
-            return
-        if progress is not None:
-            progress.planned(0, len(pending))
-        bulk = deadline.at is None and len(pending) >= BULK_SESSIONS
-        piece_size = PIECE_TEXTS if deadline.at is None else BUDGET_PIECE_TEXTS
-        buffer = _SegmentBuffer()
-        piece: list[_ToEmbed] = []
-        try:
-            for sid in pending:
-                if deadline.passed and (piece or buffer.sessions):
-                    break
-                item = self._to_embed(sid, manifest.sessions[sid])
-                if item is None:
-                    continue
-                piece.append(item)
-                if sum(len(p.units) for p in piece) < piece_size:
-                    continue
-                self._embed_piece(piece, buffer, bulk, progress, report)
-                piece = []
-                if buffer.due():
-                    self._commit_meaning(buffer, manifest, vector_dir, manifest_path, report)
-            if piece:
-                self._embed_piece(piece, buffer, bulk, progress, report)
-        finally:  # Ctrl-C, a kill by SIGTERM or the deadline: what was embedded is kept
-            self._commit_meaning(buffer, manifest, vector_dir, manifest_path, report)
-
-    def _to_embed(self, session_id: str, entry: IndexedSession) -> _ToEmbed | None:
-        """The session's units past ``entry.embedded``, read from its file; None when the file changed
-        since its words were indexed (the next full-text phase takes it up again) or is gone."""
-        path = self.store.directory / f"{session_id}.json"
-        try:
-            raw = path.read_bytes()
-            if hashlib.sha256(raw).hexdigest() != entry.sha256:
-                return None
-            session = Session.from_bytes(raw, path.name)
-        except (OSError, CorruptSession):
-            return None
-        return _ToEmbed(session_id, len(session.messages), embedding_units(session, entry.embedded))
-
-    def _embed_piece(
-        self,
-        piece: list[_ToEmbed],
-        buffer: _SegmentBuffer,
-        bulk: bool,
-        progress: SyncProgress | None,
-        report: SyncReport,
-    ) -> None:
-        texts = [text for item in piece for _index, _chunk, text in item.units]
-        if texts:
-            will_export = getattr(self.embedder, "will_export", None)
-            show: Callable[[str | None], None] | None = getattr(progress, "status", None)
-            exporting = show is not None and will_export is not None and will_export(len(texts), bulk=bulk)
-            if exporting and show is not None:
-                show("preparing the embedding model (once, a few seconds)")
-            vectors = self.embedder.embed(texts, bulk=bulk)
-            if exporting and show is not None:
-                show(None)
-            report.slow_embedding = getattr(self.embedder, "export_problem", None)
-            buffer.add(piece, vectors)
-        else:
-            buffer.add(piece, None)
-        report.embedded += len(texts)
-        if progress is not None:
-            progress.advanced(0, len(piece))
-
-    def _commit_meaning(
-        self,
-        buffer: _SegmentBuffer,
-        manifest: Manifest,
-        vector_dir: Path,
-        manifest_path: Path,
-        report: SyncReport,
-    ) -> None:
-        """Write the buffered vectors as one segment, then the manifest that makes them current."""
-        if not buffer.sessions:
-            return
-        segment = None
-        if buffer.keys:
-            import numpy as np
-
-            from .vectorstore import write_segment
-
-            segment = manifest.new_segment_name()
-            write_segment(vector_dir, segment, np.concatenate(buffer.vectors), buffer.keys)
-            manifest.segments.append(segment)
-        with_vectors = {key[0] for key in buffer.keys}
-        for session_id, messages in buffer.sessions:
-            entry = manifest.sessions.get(session_id)
-            if entry is None:
-                continue
-            if segment is not None and session_id in with_vectors:
-                entry.segments.append(segment)
-            entry.embedded = messages
-        manifest.save(manifest_path)
-        buffer.clear()
-
-
-class _SegmentBuffer:
-    """Vectors embedded but not yet written, and when they are due to be."""
-
-    def __init__(self) -> None:
-        self.clear()
-
-    def clear(self) -> None:
-        self.keys: list[tuple[str, int, int]] = []
-        self.vectors: list = []
-        self.sessions: list[tuple[str, int]] = []
-        self.started = time.monotonic()
-
-    def add(self, piece: list[_ToEmbed], vectors) -> None:
-        for item in piece:
-            self.keys += [(item.session_id, index, chunk) for index, chunk, _text in item.units]
-            self.sessions.append((item.session_id, item.messages))
-        if vectors is not None:
-            self.vectors.append(vectors)
-
-    def due(self) -> bool:
-        return len(self.keys) >= BATCH_TEXTS or time.monotonic() - self.started >= VECTOR_COMMIT_SECONDS
-
 
 def _drop_unused_segments(manifest: Manifest) -> None:
     """Forget segments no session uses any more (their files go with the next sync's clean-up)."""

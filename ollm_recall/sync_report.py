@@ -1,0 +1,79 @@
+"""What a sync reports and needs: its report, the progress display it feeds, the embedder it calls,
+and the deadline a time budget sets. Shared by the indexer's two phases."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class EmbedderLike(Protocol):
+    model_id: str
+    dimension: int
+
+    def embed(self, texts: list[str], *, progress: Callable[[int], None] | None = None,
+              bulk: bool | None = None): ...
+
+    def embed_query(self, text: str): ...
+
+
+class SyncProgress(Protocol):
+    """What a progress display needs, counted in sessions for each phase (``words``: full-text,
+    ``meaning``: embedding), and optionally a ``status(text | None)`` method for a pause that is
+    not embedding, such as exporting the model."""
+
+    def planned(self, words: int, meaning: int) -> None: ...
+
+    def advanced(self, words: int, meaning: int) -> None: ...
+
+
+@dataclass
+class SyncReport:
+    """What a sync did; ``broken`` holds one ``<file>: <problem>`` line per unreadable file.
+
+    ``pending_words`` / ``pending_meaning`` count the sessions left for a later run (a budget or an
+    interruption stopped this one); ``busy`` says another process held the index, so nothing was done.
+    """
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    broken: list[str] = field(default_factory=list)
+    broken_ids: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+    pending_words: int = 0
+    pending_meaning: int = 0
+    busy: bool = False
+    slow_embedding: str | None = None
+    """Why large batches were embedded by the slower numpy pass (exporting the model failed)."""
+
+    @property
+    def complete(self) -> bool:
+        return not (self.busy or self.interrupted or self.pending_words or self.pending_meaning)
+
+    def summary(self) -> str:
+        parts = [f"{self.added} added", f"{self.updated} updated", f"{self.removed} removed",
+                 f"{len(self.broken)} skipped as broken", f"{self.unchanged} unchanged"]
+        return ", ".join(parts) + f" in {self.seconds:.1f} s"
+
+
+@dataclass
+class Deadline:
+    """When a budgeted sync stops starting new work (never, without a budget)."""
+
+    at: float | None
+
+    @classmethod
+    def after(cls, seconds: float | None) -> Deadline:
+        return cls(None if seconds is None else time.monotonic() + seconds)
+
+    @property
+    def passed(self) -> bool:
+        return self.at is not None and time.monotonic() >= self.at
+
+
