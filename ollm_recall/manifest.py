@@ -87,12 +87,17 @@ class Manifest:
             raise
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             raise IndexCorrupt(f"the index manifest {path} is damaged: {REBUILD_HINT}") from None
-        if model_id is not None and (manifest.model_id, manifest.dimension) != (model_id, dimension):
+        if model_id is not None and dimension is not None:
+            manifest.check_model(path, model_id, dimension)
+        return manifest
+
+    def check_model(self, path: Path, model_id: str, dimension: int) -> None:
+        """``IndexCorrupt`` with the rebuild hint unless the vectors are of this model."""
+        if (self.model_id, self.dimension) != (model_id, dimension):
             raise IndexCorrupt(
-                f"the index was built with {manifest.model_id} ({manifest.dimension} dimensions), "
+                f"the index was built with {self.model_id} ({self.dimension} dimensions), "
                 f"not {model_id}: {REBUILD_HINT}"
             )
-        return manifest
 
     def save(self, path: Path) -> None:
         document = {

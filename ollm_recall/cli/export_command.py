@@ -81,7 +81,7 @@ def _chosen(
         from .recall_command import search_coverage
 
         index = Index(paths.home, index_dir=paths.index_dir)
-        if not index.store.session_files():
+        if not index.store.has_sessions():
             return []
         search_coverage(paths, index, no_sync=False)
         searcher = Searcher(paths.home, index=index)

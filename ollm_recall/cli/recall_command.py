@@ -107,7 +107,7 @@ def recall(
     index = Index(paths.home, index_dir=paths.index_dir)
     if session is not None and not index.store.exists(session):  # the id is validated first
         raise SessionNotFound(f"no session with id {session!r} in {index.store.directory}")
-    if not index.store.session_files():
+    if not index.store.has_sessions():
         info("no sessions recorded yet")
         return
     seen = search_coverage(paths, index, no_sync=no_sync)
