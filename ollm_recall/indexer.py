@@ -150,13 +150,14 @@ class Index:
 
         return self._embedder.model_id if self._embedder is not None else model_id_for(self.variant)
 
-    def load_manifest(self) -> Manifest:
-        """The manifest, checked against the model and the full-text folder. Parsed once per version
-        of the file (a new process's search would otherwise parse a 10,000-session manifest three or
-        four times: sync, variant, coverage, search)."""
+    def load_manifest(self, *, fresh: bool = False) -> Manifest:
+        """The manifest, checked against the model and the full-text folder. For reading it is parsed
+        once per version of the file (a new process's search would otherwise parse a 10,000-session
+        manifest three or four times) and shared, so it must not be changed: a writer asks for a
+        ``fresh`` copy of its own (a search may be holding the shared one while a sync runs)."""
         from .embedder import DIMENSION
 
-        manifest = self._read_manifest()
+        manifest = Manifest.load(self.manifest_path) if fresh else self._read_manifest()
         manifest.check_model(self.manifest_path, self.model_id, DIMENSION)
         if not TextIndex(self.text_dir).exists():
             raise IndexProblem(f"the full-text index in {self.text_dir} is missing: {REBUILD_HINT}")
@@ -222,7 +223,7 @@ class Index:
         except SessionLocked:
             raise IndexProblem(f"another `ollm index` is updating {self.directory}; try again") from None
         try:
-            manifest = self.load_manifest()
+            manifest = self.load_manifest(fresh=True)
             affected = [entry for entry in manifest.sessions.values() if names & set(entry.segments)]
             for entry in affected:
                 entry.segments, entry.embedded = [], 0
@@ -242,7 +243,7 @@ class Index:
         manifest is written at once, so a build interrupted later resumes from its last commit.
         """
         try:
-            return self.load_manifest()
+            return self.load_manifest(fresh=True)
         except IndexMissing:
             shutil.rmtree(self.text_dir, ignore_errors=True)
             shutil.rmtree(self.vector_dir, ignore_errors=True)

@@ -30,7 +30,7 @@ def test_index_then_recall_as_json(cli, small_home):
     assert (summary["added"], summary["embedded"], summary["broken"]) == (2, 4, [])
     status = json.loads(cli("index", "status", "--json").stdout)
     assert status["indexed"] == 2
-    assert status["engine"] == "numpy"  # four texts: too few to export the model for ONNX Runtime
+    assert status["engine"] == "onnx-int8"  # a new index: int8 vectors, the model's graph in ONNX Runtime
     found = cli("recall", "kubernetes ingress", "--json", "--no-sync")
     assert found.exit_code == 0, found.stderr
     hits = [json.loads(line) for line in found.stdout.splitlines()]
