@@ -233,10 +233,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-SEARCH_BUDGET_SECONDS = 1.0
-"""How long a search may spend bringing the index up to date before it answers."""
-
-
 @dataclass(frozen=True)
 class Coverage:
     """How much of the archive a search could see: sessions on disk, in the full-text index, and
@@ -276,7 +272,7 @@ class Coverage:
 
 
 def catch_up(
-    index: Index, *, background: bool = True, budget: float = SEARCH_BUDGET_SECONDS
+    index: Index, *, background: bool, budget: float
 ) -> tuple[SyncReport, Coverage]:
     """Bring the index up to date as far as ``budget`` seconds allow (words first), hand the rest to
     the background worker (when ``background``): what the sync did and what a search can see now."""
