@@ -40,9 +40,9 @@ __all__ = ["EmbedderLike", "Index", "SyncProgress", "SyncReport", "chunk_text", 
 TEXT_BATCH_SESSIONS = 200
 BUDGET_TEXT_BATCH_SESSIONS = 20
 """The first commit of every words phase, and every commit within a search's budget, holds 20 sessions
-(a progress bar moves at once): whoosh adds the documents at the
-commit (~10 ms a session), which the deadline, looked at between sessions, cannot cut short. A first
-recall on 10,000 unindexed sessions took 4.7 s with one 200-session commit."""
+(a progress bar moves at once): whoosh adds the documents at the commit (~10 ms a session), which the
+deadline, looked at between sessions, cannot cut short. A first recall on 10,000 unindexed sessions
+took 4.7 s with one 200-session commit."""
 TEXT_COMMIT_SECONDS = 5.0
 """The full-text phase commits every 200 sessions or 5 s, whichever comes first."""
 MERGE_BATCH_SESSIONS = 50
