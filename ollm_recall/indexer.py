@@ -39,10 +39,9 @@ __all__ = ["EmbedderLike", "Index", "SyncProgress", "SyncReport", "chunk_text", 
 
 TEXT_BATCH_SESSIONS = 200
 BUDGET_TEXT_BATCH_SESSIONS = 20
-"""The first commit of every words phase, and every commit within a search's budget, holds 20 sessions
-(a progress bar moves at once): whoosh adds the documents at the commit (~10 ms a session), which the
-deadline, looked at between sessions, cannot cut short. A first recall on 10,000 unindexed sessions
-took 4.7 s with one 200-session commit."""
+"""Within a search's budget the words phase commits every 20 sessions: whoosh adds the documents at the
+commit (~10 ms a session), which the deadline, looked at between sessions, cannot cut short. A first
+recall on 10,000 unindexed sessions took 4.7 s with one 200-session commit."""
 TEXT_COMMIT_SECONDS = 5.0
 """The full-text phase commits every 200 sessions or 5 s, whichever comes first."""
 MERGE_BATCH_SESSIONS = 50
@@ -344,8 +343,7 @@ class Index:
         if progress is not None:
             progress.planned(len(candidates), 0)
         batch: list[_Change] = []
-        # the first commit is small, so a progress bar moves (and Ctrl-C keeps something) at once
-        batch_limit = BUDGET_TEXT_BATCH_SESSIONS
+        batch_limit = TEXT_BATCH_SESSIONS if deadline.at is None else BUDGET_TEXT_BATCH_SESSIONS
         last_commit = time.monotonic()
         for name in candidates:
             if deadline.passed and (batch or report.added or report.updated):
@@ -360,8 +358,6 @@ class Index:
             if len(batch) >= batch_limit or time.monotonic() - last_commit >= TEXT_COMMIT_SECONDS:
                 self._commit_words(batch, manifest, text_index, manifest_path, report, progress)
                 batch, last_commit = [], time.monotonic()
-                if deadline.at is None:
-                    batch_limit = TEXT_BATCH_SESSIONS
         if batch:
             self._commit_words(batch, manifest, text_index, manifest_path, report, progress)
         if report.added + report.updated >= LARGE_SYNC_SESSIONS and not report.pending_words:
