@@ -3,8 +3,9 @@
 Queries and small batches (a session or a few) go through a numpy forward pass (``minilm``): it loads
 in a tenth of a second, without torch. Large batches (a first build, an import) go through ONNX Runtime,
 faster than sentence-transformers at half its memory, once the weights have been written as an ONNX
-graph (``onnx_graph``; the first large job does it, in a second or two, and keeps it in the index
-folder). All give the same unit vectors.
+graph (``onnx_graph``; the first large job does it, in a second or two, and keeps it in the per-user
+model cache). All give the same unit vectors; the int8 variant (the default for new indexes) runs every
+job through its quantised graph.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ class Embedder:
     ``variant`` ``fp32`` is the model as published: queries and small jobs by the numpy pass, large
     ones by ONNX Runtime, all the same vectors. ``int8`` runs everything through ONNX Runtime with the
     dense layers' weights quantised (about twice as fast, vectors within cosine ~0.99 of fp32), and
-    has its own ``model_id``, so an index never mixes the two. ``cache_dir`` keeps the ONNX graph
-    between processes (the index folder's ``model``); without one, it is made in a temporary folder
+    has its own ``model_id``, so an index never mixes the two. ``cache_dir`` keeps the ONNX graphs
+    between processes (``home.model_cache_dir()``); without one, they are made in a temporary folder
     for this process only.
     """
 

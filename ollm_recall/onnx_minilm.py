@@ -2,7 +2,7 @@
 
 The bundled model ships safetensors weights only. The first large embedding job writes them once as
 an ONNX graph (``onnx_graph``: the encoder, the mean pooling and the L2 normalisation, about a second,
-no torch) and keeps it in the index folder; from then on queries and builds run it in ONNX Runtime,
+no torch) and keeps it in the per-user model cache; from then on queries and builds run it in ONNX Runtime,
 which loads in a third of a second, embeds faster than sentence-transformers and peaks at about half
 its memory (measured in docs/search.md). A test checks it agrees with sentence-transformers to cosine
 0.999.
@@ -36,7 +36,8 @@ def exported_name(model_dir: Path, variant: str = "fp32") -> str:
 
 def export_onnx(model_dir: Path, target: Path, *, int8: bool = False) -> None:
     """Write the graph of the weights in ``model_dir`` to ``target`` atomically (a crash leaves no
-    half file), mode 0600; other graphs in that folder, of older weights, are removed. Raises
+    half file), mode 0600; graphs of the same variant of other weights in that folder are removed
+    (the other variant's stay: an archive of each may share the cache). Raises
     RuntimeError with the reason when it cannot."""
     temp = temp_path_for(target)
     try:
@@ -49,8 +50,9 @@ def export_onnx(model_dir: Path, target: Path, *, int8: bool = False) -> None:
             temp.unlink()
         raise RuntimeError(f"exporting the embedding model for ONNX Runtime failed: {exc}") from exc
     fsync_directory(target.parent)
-    for old in target.parent.glob("*.onnx"):
-        if old != target:
+    quantised = target.name.endswith("-int8.onnx")
+    for old in target.parent.glob("*.onnx"):  # the same variant's graphs of other weights
+        if old != target and old.name.endswith("-int8.onnx") == quantised:
             with contextlib.suppress(OSError):
                 old.unlink()
 

@@ -131,11 +131,7 @@ class Searcher:
     def _load_at(self, stamp: int | None) -> None:
         if self._manifest is not None and stamp == self._manifest_stamp:
             return
-        synced = self.index.synced
-        if synced is not None and synced[1] == stamp and self.index.text_dir.exists():
-            manifest = synced[0]
-        else:
-            manifest = self.index.load_manifest()
+        manifest = self.index.load_manifest()  # parsed once per version of the file
         from .vectorstore import VectorIndex
 
         try:

@@ -149,6 +149,8 @@ def test_the_int8_variant_stays_close_to_fp32_and_never_shares_an_index_with_it(
     assert quantised.will_export(1)  # every job of the int8 variant runs its graph, made once
     close = quantised.embed(TEXTS[:4])
     assert quantised.engine == "onnx-int8" and len(list((tmp_path / "model").glob("*int8.onnx"))) == 1
+    Embedder(cache_dir=tmp_path / "model", variant="fp32").ensure_export()  # one cache, both variants
+    assert len(list((tmp_path / "model").glob("*.onnx"))) == 2  # neither removes the other
     assert np.all((exact * close).sum(axis=1) >= 0.95)
     # dynamic quantisation scales activations per batch, so a text alone differs a little from the
     # same text among others
