@@ -271,15 +271,20 @@ class Coverage:
         return f"{seen}; run `ollm index` to index the rest"
 
 
+def sync_within(index: Index, *, background: bool, budget: float) -> tuple[SyncReport, bool]:
+    """Bring the index up to date as far as ``budget`` seconds allow (words first) and hand the rest
+    to the background worker (when ``background``): the sync's report, and whether a worker started."""
+    report = index.sync(budget=budget)
+    if background and not report.busy and (report.pending_words or report.pending_meaning):
+        return report, start_worker(index)
+    return report, False
+
+
 def catch_up(
     index: Index, *, background: bool, budget: float
 ) -> tuple[SyncReport, Coverage]:
-    """Bring the index up to date as far as ``budget`` seconds allow (words first), hand the rest to
-    the background worker (when ``background``): what the sync did and what a search can see now."""
-    report = index.sync(budget=budget)
-    started = False
-    if background and not report.busy and (report.pending_words or report.pending_meaning):
-        started = start_worker(index)
+    """``sync_within``, then what a search can see now: what a search does before it answers."""
+    report, started = sync_within(index, background=background, budget=budget)
     return report, coverage(index, report, just_started=started)
 
 

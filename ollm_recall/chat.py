@@ -279,13 +279,9 @@ class Chat:
     def _sync(self) -> None:
         """Index what changed within a search's budget, words first (a busy index is left to its
         writer); what is left goes to the background indexer, or waits for the next sync."""
-        from .background import start_worker
+        from .background import sync_within
 
-        report = self.index.sync(budget=self.settings.search_budget)
-        if self.settings.background_index and not report.busy and (
-            report.pending_words or report.pending_meaning
-        ):
-            start_worker(self.index)
+        sync_within(self.index, background=self.settings.background_index, budget=self.settings.search_budget)
 
     def _get_searcher(self) -> Searcher:
         if self._searcher is None:
