@@ -28,6 +28,7 @@ from .manager import SessionManager
 from .model import Message
 from .recall_context import Recall, estimate_tokens, message_tokens, recall_for
 from .recording import ChatRecordingService
+from .redaction import redactor_for, summarize
 from .search import Hit, Searcher
 
 SAVE_EVERY_SECONDS = 1.0
@@ -67,7 +68,7 @@ class Chat:
             api_key=os.environ.get(settings.api_key_env) if settings.provider == "openai" else None,
             read_timeout=settings.timeout,
         )
-        self.recording = ChatRecordingService(sessions_dir(self.home))
+        self.recording = ChatRecordingService(sessions_dir(self.home), redactor=redactor_for(settings))
         self.manager = SessionManager(self.recording, model=settings.model, provider=settings.provider)
         self.index = Index(self.home, index_dir=index_dir)
         self.recall_enabled = bool(settings.recall)
@@ -119,7 +120,9 @@ class Chat:
         if not self.manager.current_model:
             raise UsageError("no model chosen: pass --model NAME or set model in config.toml")
         session_id = self.manager.ensure_session()
-        self._record(session_id, Message.text("user", text), replace=False)
+        message = Message.text("user", text)
+        self._record(session_id, message, replace=False)
+        self._say_redacted(message, "your message was saved with {} redacted; the model sees it as typed")
         context_size = self.context_size()
         history = self._history(session_id)
         recall = self._recall(text, session_id, context_size, history[-1])
@@ -223,6 +226,15 @@ class Chat:
         else:
             self._save(self.recording.record_message, session_id, message)
 
+    def _say_redacted(self, message: Message, template: str) -> None:
+        """One line when what was saved of ``message`` had secrets replaced (never the secrets)."""
+        redactor = self.recording.store.redactor
+        if redactor is None:
+            return
+        kinds = redactor.redact_message(message)[1]  # remembered from the save: no second scan
+        if kinds:
+            self._warn(template.format(summarize(kinds)))
+
     def _save(self, change: Callable[..., None], *args: object) -> None:
         """Apply a recording change; a failed save warns once (until saving works again) and the chat
         goes on: the change stays in memory and the next save writes it."""
@@ -324,6 +336,7 @@ class Chat:
             raise
         final = Message.text("assistant", reply.text, timestamp=timestamp)
         self._record(session_id, final, replace=started is not None)
+        self._say_redacted(final, "the reply was saved with {} redacted")
         if reply.usage.total:
             session = self.recording.get_session(session_id)
             count = session.metadata.get("tokenCount", 0) if session is not None else 0

@@ -10,11 +10,15 @@ is. ``config.toml`` holds plain top-level keys::
     recall = true                # bring relevant past sessions into new chats
     recall_budget = 0.25         # share of the context the recalled excerpts may fill
     background_index = true      # a search never waits for indexing: the rest is done detached
+    redact = true                # secrets in what is saved become [REDACTED:kind]
+    redact_patterns = ["corp-[0-9a-f]{32}"]   # more to redact
+    redact_allow = ["AKIAIOSFODNN7EXAMPLE"]   # values never redacted
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,10 +54,14 @@ SETTINGS: dict[str, SettingSpec] = {
         True, bool, "index what a search had no time for in a detached low-priority process"
     ),
     "search_budget": SettingSpec(1.0, float, "seconds a search may spend indexing before it answers"),
+    "redact": SettingSpec(True, bool, "replace API keys, tokens and passwords in what is saved"),
+    "redact_patterns": SettingSpec([], list, "more regular expressions to redact (group 1, if any)"),
+    "redact_allow": SettingSpec([], list, "regular expressions of values never redacted"),
 }
 
 ENVIRONMENT = {"OLLM_MODEL": "model", "OLLM_PROVIDER": "provider", "OLLM_BASE_URL": "base_url",
-               "OLLM_BACKGROUND_INDEX": "background_index", "OLLM_SEARCH_BUDGET": "search_budget"}
+               "OLLM_BACKGROUND_INDEX": "background_index", "OLLM_SEARCH_BUDGET": "search_budget",
+               "OLLM_REDACT": "redact"}
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,16 @@ def _checked(name: str, value: Any, source: str) -> Any:
     spec = SETTINGS[name]
     if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if spec.kind is list:
+        if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+            raise ConfigError(f"{source}: {name} must be a list of strings, not {value!r}")
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(
+                    f"{source}: {name}: {pattern!r} is not a regular expression ({exc})") from None
+        return value
     if isinstance(value, str) and spec.kind is not str:
         value = _from_text(name, value, spec.kind, source)
     if not isinstance(value, spec.kind) or (spec.kind is int and isinstance(value, bool)):
@@ -175,4 +193,5 @@ def _range_problem(name: str, value: Any) -> str | None:
 
 
 def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}[kind]
+    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+            list: "a list of strings"}[kind]

@@ -37,11 +37,15 @@ def listing_cache_path(home: Path, index_dir: Path | None = None) -> Path:
     return index_dir_for(home, index_dir) / "listing.json"
 
 
-def store_for_home(home: Path, index_dir: Path | None = None) -> SessionStore:
-    """The session store of a home, with its listing cache."""
+def store_for_home(home: Path, index_dir: Path | None = None, *, writing: bool = False) -> SessionStore:
+    """The session store of a home, with its listing cache; ``writing``: with the redaction its
+    ``config.toml`` asks for (read only then, so a bad config does not stop a search)."""
+    from .redaction import DEFAULT_REDACTOR, redactor_for_home
     from .store import SessionStore
 
-    return SessionStore(sessions_dir(home), summary_cache=listing_cache_path(home, index_dir))
+    redactor = redactor_for_home(home) if writing else DEFAULT_REDACTOR
+    return SessionStore(
+        sessions_dir(home), summary_cache=listing_cache_path(home, index_dir), redactor=redactor)
 
 
 MODEL_CACHE_ENV = "OLLM_MODEL_CACHE"

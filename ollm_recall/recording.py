@@ -19,6 +19,7 @@ from typing import Any
 from .errors import CorruptSession, SessionLocked, SessionNotFound, UsageError
 from .locking import SessionLock
 from .model import Message, Session, ToolCall, new_metadata, validate_session_id
+from .redaction import DEFAULT_REDACTOR, Redactor
 from .store import SessionStore
 from .summary import SessionSummary
 from .timestamps import format_timestamp, now_timestamp, parse_timestamp
@@ -29,7 +30,8 @@ class ChatRecordingService:
 
     ``auto_save`` writes the whole session atomically after every change (on by default);
     ``max_sessions`` keeps only that many sessions, deleting the oldest (off by default: a memory tool
-    must not delete history unless asked).
+    must not delete history unless asked); ``redactor`` replaces secrets in what is saved (None: off),
+    while the session in memory keeps what was recorded.
     """
 
     def __init__(
@@ -38,10 +40,11 @@ class ChatRecordingService:
         *,
         auto_save: bool = True,
         max_sessions: int | None = None,
+        redactor: Redactor | None = DEFAULT_REDACTOR,
     ) -> None:
         if max_sessions is not None and max_sessions < 1:
             raise UsageError(f"max_sessions must be at least 1, not {max_sessions}")
-        self.store = SessionStore(data_dir)
+        self.store = SessionStore(data_dir, redactor=redactor)
         self.auto_save = auto_save
         self.max_sessions = max_sessions
         self._cache: dict[str, Session] = {}

@@ -19,6 +19,7 @@ from .errors import ArchiveError, CorruptSession, SessionNotFound, SessionWriteE
 from .jsonio import dumps_compact
 from .locking import SessionLock
 from .model import Session, validate_session_id
+from .redaction import DEFAULT_REDACTOR, Finding, Redactor
 from .summary import SessionSummary, check_name_matches, read_summary
 from .summary_cache import SummaryCache, file_signature
 
@@ -43,9 +44,11 @@ class SessionStore:
         directory: str | os.PathLike[str],
         *,
         summary_cache: str | os.PathLike[str] | None = None,
+        redactor: Redactor | None = DEFAULT_REDACTOR,
     ) -> None:
         self.directory = Path(directory)
         self.summary_cache = Path(summary_cache) if summary_cache is not None else None
+        self.redactor = redactor
 
     def ensure_directory(self) -> None:
         """Create the directory (0700) if it is missing; refuse a path that is not a directory.
@@ -83,9 +86,14 @@ class SessionStore:
         check_name_matches(session.session_id, path)
         return session, raw
 
-    def write(self, session: Session) -> None:
-        """Save atomically and durably; raise ``SessionWriteError`` with the old file untouched."""
+    def write(self, session: Session) -> list[Finding]:
+        """Save atomically and durably, secrets redacted (the one place sessions are written, so
+        nothing reaches disk unredacted); raise ``SessionWriteError`` with the old file untouched.
+        Returns the secrets that were replaced (``session`` itself is left as it was)."""
         path = self.path_for(session.session_id)
+        findings: list[Finding] = []
+        if self.redactor is not None:
+            session, findings = self.redactor.redact_session(session)
         data = dumps_compact(session.to_dict())
         try:
             write_atomic(path, data)
@@ -93,6 +101,7 @@ class SessionStore:
             raise SessionWriteError(
                 f"cannot save session {session.session_id}: {exc.strerror or exc}"
             ) from None
+        return findings
 
     def delete(self, session_id: str) -> None:
         """Remove one session file; ``SessionNotFound`` if there is none."""

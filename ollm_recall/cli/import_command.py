@@ -35,7 +35,7 @@ def import_history(
 
     Example: ollm import chatgpt ~/Downloads/chatgpt-export.zip --dry-run
     """
-    store = store_for_home(ctx.obj.home, ctx.obj.index_dir)
+    store = store_for_home(ctx.obj.home, ctx.obj.index_dir, writing=True)
     if not dry_run:
         store.ensure_directory()
     report = _run(store, source, path, dry_run)

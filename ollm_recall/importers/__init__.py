@@ -41,12 +41,16 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     broken: list[tuple[str, str]] = field(default_factory=list)
+    redacted: int = 0
+    """Secrets replaced in what was (or would be) written."""
 
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
+        plural = "s" if self.redacted != 1 else ""
+        secrets = f", {self.redacted} secret{plural} redacted" if self.redacted else ""
         return (f"{verb} from {self.source}: {len(self.added)} added, {len(self.updated)} updated, "
                 f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped, "
-                f"{len(self.broken)} broken")
+                f"{len(self.broken)} broken{secrets}")
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -54,6 +58,7 @@ class ImportReport:
             "unchanged": len(self.unchanged),
             "skipped": [{"session": sid, "reason": reason} for sid, reason in self.skipped],
             "broken": [{"where": where, "reason": reason} for where, reason in self.broken],
+            "redacted": self.redacted,
         }
 
 
@@ -94,7 +99,7 @@ def import_export(
         existing = planned[sid] if sid in planned else _existing(store, sid, report)
         if existing is False:
             continue
-        action = _decide(existing, session)
+        action = _decide(_as_stored(store, existing), _as_stored(store, session) or session)
         if action == "unchanged":
             if sid not in report.added and sid not in report.updated:
                 report.unchanged.append(sid)
@@ -105,7 +110,9 @@ def import_export(
         if not dry_run:
             if existing is not None:
                 session = _carry_over(existing, session)
-            store.write(session)
+            report.redacted += len(store.write(session))
+        elif store.redactor is not None:
+            report.redacted += len(store.redactor.redact_session(session)[1])
         if dry_run:
             planned[sid] = session
         if existing is None:
@@ -124,6 +131,14 @@ def _existing(store: SessionStore, session_id: str, report: ImportReport) -> Ses
     except CorruptSession as exc:
         report.skipped.append((session_id, f"the archive's copy is unreadable, left as it is ({exc})"))
         return False
+
+
+def _as_stored(store: SessionStore, session: Session | None) -> Session | None:
+    """The session as the store would save it (secrets redacted), so that an export compares equal
+    to its earlier import however the secrets in either were stored."""
+    if session is None or store.redactor is None:
+        return session
+    return store.redactor.redact_session(session)[0]
 
 
 def _decide(existing: Session | None, incoming: Session) -> str:
