@@ -37,7 +37,8 @@ def load_sessions(folders: list[Path]) -> list[tuple[str, Session]]:
     for folder in folders:
         for path in sorted(folder.rglob("*.json")):
             try:
-                sessions.append((f"{path.parent.name}/{path.name}", Session.from_bytes(path.read_bytes(), path.name)))
+                session = Session.from_bytes(path.read_bytes(), path.name)
+                sessions.append((f"{path.parent.name}/{path.name}", session))
             except Exception:  # noqa: BLE001 - a file that is not a session is not part of the set
                 continue
     return sessions
@@ -56,7 +57,8 @@ def false_positives(sessions: list[tuple[str, Session]]) -> tuple[int, int, list
             findings += [f"{where} messages[{index}]: {kind}" for kind in kinds]
         for index, call in enumerate(session.tool_calls):
             calls += 1
-            findings += [f"{where} toolCalls[{index}].{f.where}: {f.kind}" for f in redactor.redact_tool_call(call)[1]]
+            found = redactor.redact_tool_call(call)[1]
+            findings += [f"{where} toolCalls[{index}].{f.where}: {f.kind}" for f in found]
     return messages, calls, findings, scan_us
 
 
@@ -117,7 +119,8 @@ def main() -> None:
     print(f"{'record_message p50, redaction off / on (ms)':<52} {f'{off:.3f} / {on:.3f}':>14}")
     print(f"{'added by redaction, p50 (ms)':<52} {on - off:>14.3f}  < 0.2  ({recorded} messages)")
     print(f"{'labelled secrets caught':<52} {f'{caught} / {total} = {caught / total:.1%}':>14}  >= 98%")
-    print(f"{'look-alikes left unchanged':<52} {f'{len(look_alikes()) - len(changed)} / {len(look_alikes())}':>14}  all")
+    kept = f"{len(look_alikes()) - len(changed)} / {len(look_alikes())}"
+    print(f"{'look-alikes left unchanged':<52} {kept:>14}  all")
     for line in findings[:20]:
         print(f"  false positive: {line}")
     for line in missed:

@@ -51,6 +51,10 @@ def _pem(rng: random.Random, label: str) -> str:
     return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----"
 
 
+def _slack(prefix: str, rng: random.Random, numbers: int) -> str:
+    return prefix + "-" + "".join(f"{rng.randrange(10**11, 10**12)}-" for _ in range(numbers))
+
+
 def _password(rng: random.Random) -> str:
     return _pick(rng, ALNUM, 6) + rng.choice("!#%&*+-") + _pick(rng, ALNUM, 5)
 
@@ -67,13 +71,14 @@ GENERATORS: dict[str, tuple[str, Callable[[random.Random], str], str]] = {
     "gitlab": ("gitlab-token", lambda r: "glpat-" + _pick(r, URLSAFE, 20), "GITLAB_TOKEN"),
     "openai-classic": ("openai-key", lambda r: "sk-" + _pick(r, ALNUM, 48), "OPENAI_API_KEY"),
     "openai-project": ("openai-key", lambda r: "sk-proj-" + _pick(r, URLSAFE, 120), "OPENAI_API_KEY"),
-    "anthropic": ("anthropic-key", lambda r: "sk-ant-api03-" + _pick(r, URLSAFE, 93) + "AA", "ANTHROPIC_API_KEY"),
-    "slack-bot": ("slack-token", lambda r: f"xoxb-{r.randrange(10**11, 10**12)}-{r.randrange(10**12, 10**13)}-"
-                  + _pick(r, ALNUM, 24), "SLACK_BOT_TOKEN"),
-    "slack-user": ("slack-token", lambda r: f"xoxp-{r.randrange(10**11, 10**12)}-{r.randrange(10**11, 10**12)}-"
-                   f"{r.randrange(10**12, 10**13)}-" + _pick(r, "abcdef0123456789", 32), "SLACK_TOKEN"),
-    "slack-webhook": ("slack-webhook", lambda r: "https://hooks.slack.com/services/T" + _pick(r, UPPER_DIGITS, 8)
-                      + "/B" + _pick(r, UPPER_DIGITS, 10) + "/" + _pick(r, ALNUM, 24), "SLACK_WEBHOOK_URL"),
+    "anthropic": ("anthropic-key", lambda r: "sk-ant-api03-" + _pick(r, URLSAFE, 93) + "AA",
+                  "ANTHROPIC_API_KEY"),
+    "slack-bot": ("slack-token", lambda r: _slack("xoxb", r, 2) + _pick(r, ALNUM, 24), "SLACK_BOT_TOKEN"),
+    "slack-user": ("slack-token", lambda r: _slack("xoxp", r, 3) + _pick(r, "abcdef0123456789", 32),
+                   "SLACK_TOKEN"),
+    "slack-webhook": ("slack-webhook", lambda r: "https://hooks.slack.com/services/T"
+                      + _pick(r, UPPER_DIGITS, 8) + "/B" + _pick(r, UPPER_DIGITS, 10) + "/"
+                      + _pick(r, ALNUM, 24), "SLACK_WEBHOOK_URL"),
     "google": ("google-api-key", lambda r: "AIza" + _pick(r, URLSAFE, 35), "GOOGLE_API_KEY"),
     "stripe-live": ("stripe-key", lambda r: "sk_live_" + _pick(r, ALNUM, 24), "STRIPE_SECRET_KEY"),
     "stripe-restricted": ("stripe-key", lambda r: "rk_live_" + _pick(r, ALNUM, 24), "STRIPE_KEY"),
@@ -88,9 +93,9 @@ SURROUNDINGS: dict[str, Callable[[str, str], str]] = {
     "prose": lambda name, s: f"I rotated it yesterday but the old one still works: {s} - can you check why?",
     "shell": lambda name, s: f"$ export {name}={s}\n$ python deploy.py --region eu-west-1\nDeploying...",
     "dotenv": lambda name, s: f"# .env for staging\nDEBUG=false\n{name}={s}\nLOG_LEVEL=info\n",
-    "json": lambda name, s: json.dumps({"service": "billing", "credentials": {name.lower(): s}, "retries": 3},
-                                       indent=2),
-    "log": lambda name, s: f"2026-03-14T09:21:07Z ERROR client: request rejected (401) using {s} for /v1/items",
+    "json": lambda name, s: json.dumps(
+        {"service": "billing", "credentials": {name.lower(): s}, "retries": 3}, indent=2),
+    "log": lambda name, s: f"2026-03-14T09:21:07Z ERROR client: request rejected (401) using {s} for /v1/x",
 }
 
 
@@ -147,7 +152,8 @@ def look_alikes(seed: int = 11) -> list[str]:
     return [
         f"commit {sha1}\nAuthor: Jane <jane@example.com>\n\n    Fix the retry loop",
         f"sha256sum dist/app.tar.gz\n{sha256}  dist/app.tar.gz",
-        "request id 123e4567-e89b-12d3-a456-426614174000 failed; uuid4() gives f47ac10b-58cc-4372-a567-0e02b2c3d479",
+        "request id 123e4567-e89b-12d3-a456-426614174000 failed; "
+        "uuid4() gives f47ac10b-58cc-4372-a567-0e02b2c3d479",
         f"![chart](data:image/png;base64,{image})",
         "password = getpass.getpass('Password: ')\ntoken = tokenizer.encode(text)\nmax_tokens=4096",
         "def check(password: str) -> bool:\n    return bcrypt.checkpw(password.encode(), stored_hash)",
