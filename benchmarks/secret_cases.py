@@ -27,6 +27,8 @@ class Case:
     secret: str
     kind: str
     surrounding: str
+    form: str = ""
+    """Which of the kind's forms (``github-fine-grained``); the kind itself when it has one."""
 
 
 def _pick(rng: random.Random, alphabet: str, length: int) -> str:
@@ -135,10 +137,10 @@ def labelled_secrets(seed: int = 7) -> list[Case]:
     """Every format in every surrounding, plus passwords, bearer tokens and private key blocks."""
     rng = random.Random(seed)
     cases = []
-    for kind, make, name in GENERATORS.values():
+    for form, (kind, make, name) in GENERATORS.items():
         for surrounding, template in SURROUNDINGS.items():
             secret = make(rng)
-            cases.append(Case(template(name, secret), secret, kind, surrounding))
+            cases.append(Case(template(name, secret), secret, kind, surrounding, form))
     return cases + _password_cases(rng) + _key_block_cases(rng)
 
 

@@ -126,6 +126,12 @@ def _not_placeholder(value: str) -> bool:
     return not _is_placeholder(value)
 
 
+_SECRET_NAME = re.compile(
+    r"(?i:password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|"
+    r"private[_-]?key|credentials?)(?:$|[^a-z])|(?i:secret|token|key|password)$")
+"""A key name that says its value is a secret (``password``, ``api_token``, ``AWS_SECRET_ACCESS_KEY``;
+not ``tokenizer`` or ``max_tokens``... which the value's own look then decides)."""
+
 _KEYWORD_NAME = (
     r"(?:(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|"
     r"private[_-]?key|credentials?)[A-Za-z0-9_-]*)"
@@ -307,16 +313,21 @@ class Redactor:
             return message, tuple(kinds)
         return replace(message, parts=tuple(parts)), tuple(kinds)
 
-    def redact_value(self, value: Any) -> tuple[Any, tuple[str, ...]]:
-        """Every string inside a JSON-like value redacted (tool-call arguments and results)."""
+    def redact_value(self, value: Any, name: str | None = None) -> tuple[Any, tuple[str, ...]]:
+        """Every string inside a JSON-like value redacted (tool-call arguments and results). A string
+        under a key that names a secret (``{"api_token": ...}``) goes whole if it looks random."""
         if isinstance(value, str):
             result = self.redact_text(value)
+            if not result.kinds and name is not None and _SECRET_NAME.search(name) and looks_random(value) \
+                    and not any(allowed.fullmatch(value) for allowed in self.allow):
+                kind = _keyword_kind(name)
+                return MARKER.format(kind=kind), (kind,)
             return result.text, result.kinds
         if isinstance(value, Mapping):
             kinds: list[str] = []
             out = {}
             for key, item in value.items():
-                out[key], found = self.redact_value(item)
+                out[key], found = self.redact_value(item, key if isinstance(key, str) else None)
                 kinds.extend(found)
             return (out, tuple(kinds)) if kinds else (value, ())
         if isinstance(value, list | tuple):

@@ -286,6 +286,8 @@ def config(
     for setting in _effective(settings):
         value = "(not set)" if setting.value is None else str(setting.value)
         sys.stdout.write(f"{setting.name:<{width}}  {value:<28} {setting.source}\n")
+    if not settings.redact:
+        warn("redact = false: API keys, tokens and passwords in chats are saved as they are")
 
 
 def _effective(settings: Settings) -> list[Setting]:
