@@ -26,7 +26,7 @@ from .errors import CorruptSession, IndexMissing, IndexProblem, InvalidSessionId
 from .home import model_cache_dir, sessions_dir
 from .locking import SessionLock
 from .manifest import REBUILD_HINT, IndexedSession, Manifest
-from .meaning import index_meaning
+from .meaning import compact_stale_segments, index_meaning
 from .model import Session, validate_session_id
 from .store import SessionStore
 from .summary import check_name_matches
@@ -226,9 +226,9 @@ class Index:
             manifest = self.load_manifest(fresh=True)
             affected = [entry for entry in manifest.sessions.values() if names & set(entry.segments)]
             for entry in affected:
-                entry.segments, entry.embedded = [], 0
-            _drop_unused_segments(manifest)
+                manifest.forget_vectors(entry)
             manifest.segments = [name for name in manifest.segments if name not in names]
+            _drop_unused_segments(manifest)
             manifest.save(self.manifest_path)
             _remove_orphan_segments(self.vector_dir, manifest)
         finally:
@@ -313,15 +313,19 @@ class Index:
         report.pending_words = len(candidates)
         try:
             if removed:
-                text_index.replace_sessions(removed, [], merge=len(removed) >= MERGE_BATCH_SESSIONS)
+                text_index.replace_sessions(
+                    removed, [], merge=len(removed) >= MERGE_BATCH_SESSIONS, purge=True)
                 for sid in removed:
-                    del manifest.sessions[sid]
+                    manifest.forget_vectors(manifest.sessions.pop(sid))
                 _drop_unused_segments(manifest)
                 manifest.save(manifest_path)
                 report.removed = len(removed)
             self._index_words(candidates, manifest, text_index, manifest_path, report, progress, deadline)
             if meaning:
                 index_meaning(self, manifest, vector_dir, manifest_path, report, progress, deadline)
+            if manifest.stale_segments:
+                compact_stale_segments(manifest, vector_dir, manifest_path)
+            _remove_orphan_segments(vector_dir, manifest)
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
@@ -364,9 +368,9 @@ class Index:
             text_index.optimize_sessions()
         dropped = [sid for sid in report.broken_ids if sid in manifest.sessions]
         if dropped:
-            text_index.replace_sessions(dropped, [])
+            text_index.replace_sessions(dropped, [], purge=True)
             for sid in dropped:
-                del manifest.sessions[sid]
+                manifest.forget_vectors(manifest.sessions.pop(sid))
             _drop_unused_segments(manifest)
             manifest.save(manifest_path)
 
@@ -406,12 +410,19 @@ class Index:
         progress: SyncProgress | None,
     ) -> None:
         # Every session of the batch is deleted first, new ones too: a crash between the whoosh commit
-        # and the manifest's leaves documents that the manifest does not know of.
+        # and the manifest's leaves documents that the manifest does not know of. A session whose
+        # earlier messages changed (redacted, say) must leave no trace of them: its old documents are
+        # purged from whoosh's segments, its old vectors from theirs.
+        changed = [c for c in batch if c.known is not None and c.first_new != c.known.messages]
         text_index.replace_sessions(
             [c.session.session_id for c in batch],
             [(c.session, start_ms(c.session.start_time)) for c in batch],
             merge=len(batch) >= MERGE_BATCH_SESSIONS,
+            purge=bool(changed),
         )
+        for change in changed:
+            assert change.known is not None
+            manifest.forget_vectors(change.known)
         for change in batch:
             session, known = change.session, change.known
             grown = known is not None and change.first_new == known.messages
@@ -433,8 +444,8 @@ class Index:
                 report.added += 1
             else:
                 report.updated += 1
-        if any(c.known is not None and c.known.segments for c in batch):
-            _drop_unused_segments(manifest)  # a changed session's old vectors are no longer current
+        if changed:
+            _drop_unused_segments(manifest)
         manifest.save(manifest_path)
         report.pending_words -= len(batch)
         if progress is not None:
@@ -444,6 +455,7 @@ def _drop_unused_segments(manifest: Manifest) -> None:
     """Forget segments no session uses any more (their files go with the next sync's clean-up)."""
     used = {segment for entry in manifest.sessions.values() for segment in entry.segments}
     manifest.segments = [segment for segment in manifest.segments if segment in used]
+    manifest.stale_segments = [segment for segment in manifest.stale_segments if segment in used]
 
 
 def _remove_orphan_segments(vector_dir: Path, manifest: Manifest) -> None:

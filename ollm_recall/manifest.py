@@ -58,6 +58,9 @@ class Manifest:
     next_segment: int = 1
     analysis: int = 1
     """How the full-text index splits words (``textsearch.ANALYSIS_VERSION`` when it was built)."""
+    stale_segments: list[str] = field(default_factory=list)
+    """Segments that still hold rows of sessions deleted or changed since: rewritten without them at
+    the end of the sync, so no vector of removed text stays on disk."""
 
     @classmethod
     def load(cls, path: Path, *, model_id: str | None = None, dimension: int | None = None) -> Manifest:
@@ -82,6 +85,7 @@ class Manifest:
                 sessions={sid: _entry(entry) for sid, entry in document["sessions"].items()},
                 next_segment=int(document["nextSegment"]),
                 analysis=int(document.get("analysis", 1)),
+                stale_segments=list(document.get("staleSegments", [])),
             )
         except IndexCorrupt:
             raise
@@ -106,6 +110,7 @@ class Manifest:
             "segments": self.segments,
             "nextSegment": self.next_segment,
             "analysis": self.analysis,
+            "staleSegments": self.stale_segments,
             "sessions": {sid: entry.to_json() for sid, entry in self.sessions.items()},
         }
         write_atomic(path, orjson.dumps(document))
@@ -118,6 +123,14 @@ class Manifest:
     def embedded_sessions(self) -> int:
         """Sessions whose every message is searchable by meaning."""
         return sum(1 for entry in self.sessions.values() if not entry.vectors_pending)
+
+    def forget_vectors(self, entry: IndexedSession) -> None:
+        """A session's vectors are no longer current (it was deleted or its messages changed): its
+        segments are marked for rewriting without them."""
+        for segment in entry.segments:
+            if segment not in self.stale_segments:
+                self.stale_segments.append(segment)
+        entry.segments, entry.embedded = [], 0
 
     def current_segments(self) -> dict[str, set[str]]:
         """Session id to the segments holding its current vectors."""

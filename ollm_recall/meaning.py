@@ -176,3 +176,49 @@ class _SegmentBuffer:
 
     def due(self) -> bool:
         return len(self.keys) >= BATCH_TEXTS or time.monotonic() - self.started >= VECTOR_COMMIT_SECONDS
+
+
+def compact_stale_segments(manifest: Manifest, vector_dir: Path, manifest_path: Path) -> int:
+    """Rewrite each stale segment with only the rows of sessions still current in it, under a new
+    name, then save the manifest (the old files go with the orphan clean-up): a deleted or redacted
+    message leaves no vector behind. A segment found damaged is dropped, and the sessions that had
+    vectors in it are embedded again. Returns how many rows were removed."""
+    import numpy as np
+
+    from .vectorstore import Segment, SegmentDamaged, write_segment
+
+    holders: dict[str, list[IndexedSession]] = {}
+    for entry in manifest.sessions.values():
+        for name in entry.segments:
+            holders.setdefault(name, []).append(entry)
+    removed = 0
+    for name in list(manifest.stale_segments):
+        manifest.stale_segments.remove(name)
+        if name not in manifest.segments:
+            continue
+        try:
+            segment = Segment(vector_dir, name)
+        except SegmentDamaged:
+            for entry in holders.get(name, []):
+                manifest.forget_vectors(entry)
+            manifest.segments.remove(name)
+            continue
+        ids = segment.session_ids
+        live_ordinals = np.array([i for i, sid in enumerate(ids) if sid in manifest.sessions
+                                  and name in manifest.sessions[sid].segments], dtype=np.int32)
+        keep = np.flatnonzero(np.isin(segment.rows[:, 0], live_ordinals))
+        removed += len(segment.rows) - len(keep)
+        if len(keep) == len(segment.rows):
+            continue
+        position = manifest.segments.index(name)
+        if len(keep) == 0:
+            del manifest.segments[position]
+            continue
+        renamed = manifest.new_segment_name()
+        keys = [(ids[ordinal], message, chunk) for ordinal, message, chunk in segment.rows[keep].tolist()]
+        write_segment(vector_dir, renamed, np.asarray(segment.vectors[keep]), keys)
+        manifest.segments[position] = renamed
+        for entry in holders.get(name, []):
+            entry.segments = [renamed if held == name else held for held in entry.segments]
+    manifest.save(manifest_path)
+    return removed

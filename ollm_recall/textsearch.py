@@ -8,7 +8,7 @@ message documents give snippets and the role filter.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,26 @@ def _merge_small(writer: Any, segments: list[Any]) -> list[Any]:
     return MERGE_SMALL(writer, segments)
 
 
+def _purging(policy: Callable[[Any, list[Any]], list[Any]]) -> Callable[[Any, list[Any]], list[Any]]:
+    """A whoosh merge policy that first rewrites every segment holding deleted documents (copying only
+    the live ones into the new segment), then applies ``policy`` to the rest."""
+
+    def merge(writer: Any, segments: list[Any]) -> list[Any]:
+        from whoosh.reading import SegmentReader
+
+        kept = []
+        for segment in segments:
+            if segment.has_deletions():
+                reader = SegmentReader(writer.storage, writer.schema, segment)
+                writer.add_reader(reader)
+                reader.close()
+            else:
+                kept.append(segment)
+        return policy(writer, kept)
+
+    return merge
+
+
 MAX_QUERY_TERMS = 24
 BM25_B = 0.75
 BM25_K1 = 1.5
@@ -225,13 +245,20 @@ class TextIndex:
         self._messages.create()
 
     def replace_sessions(
-        self, removed: Iterable[str], added: Iterable[tuple[Session, int]], *, merge: bool = True
+        self,
+        removed: Iterable[str],
+        added: Iterable[tuple[Session, int]],
+        *,
+        merge: bool = True,
+        purge: bool = False,
     ) -> None:
         """Delete the documents of ``removed`` sessions and add those of ``added``; one commit each.
 
         ``merge=False`` only appends a segment to the message index (whoosh's merge of small segments
         can take seconds there, which an incremental sync of one session must not pay) and merges only
-        small segments of the session index; large batches merge as usual.
+        small segments of the session index; large batches merge as usual. ``purge``: the removed text
+        must leave the disk, so every segment with deleted documents is rewritten without them
+        (whoosh otherwise only marks them deleted, their terms still in the segment's files).
         """
         removed, added = list(removed), list(added)
         writers = {SESSION_DOC: self._sessions.open().writer(), MESSAGE_DOC: self._messages.open().writer()}
@@ -246,8 +273,9 @@ class TextIndex:
             for writer in writers.values():
                 writer.cancel()
             raise
-        writers[MESSAGE_DOC].commit(mergetype=None if merge else _merge_when_many)
-        writers[SESSION_DOC].commit(mergetype=None if merge else _merge_small)
+        message_policy = _merge_small if merge else _merge_when_many
+        writers[MESSAGE_DOC].commit(mergetype=_purging(message_policy) if purge else message_policy)
+        writers[SESSION_DOC].commit(mergetype=_purging(_merge_small) if purge else _merge_small)
 
     def optimize_sessions(self) -> None:
         """Merge the session index into one segment: ranking reads every segment of it on every

@@ -101,3 +101,8 @@ def test_fulltext_scale_benchmark_on_a_tiny_archive(tmp_path):
     assert header.split()[:3] == ["sessions", "messages", "build"]
     assert row.split()[0] == "30" and float(row.split()[-2]) > 0
     assert (tmp_path / "archive-30" / "fulltext-only" / "sessions").is_dir()
+
+
+def test_redaction_benchmark_runs_on_the_examples(tmp_path):
+    out = run_script("benchmarks/redaction.py", "--data", str(tmp_path), "--record-sessions", "2")
+    assert "labelled secrets caught" in out and "added by redaction" in out

@@ -484,7 +484,7 @@ def test_interactive_chat_on_a_terminal(isolated_home: Path, model_server) -> No
     try:
         _read_until(controller, b"/help for commands", seen)
         _read_until(controller, b"\xe2\x80\xba", seen)  # the prompt
-        os.write(controller, b"hello from a terminal\r")
+        os.write(controller, b"hello from a terminal, token " + TOKEN.encode() + b"\r")
         _read_until(controller, b"Interactive replies stream in.", seen)
         os.write(controller, b"\x03")  # Ctrl-C at the prompt clears the line, the chat goes on
         os.write(controller, b"/help\r")
@@ -497,12 +497,16 @@ def test_interactive_chat_on_a_terminal(isolated_home: Path, model_server) -> No
         os.close(controller)
     [session] = sessions_of(isolated_home)
     assert [m.content for m in session.messages] == [
-        "hello from a terminal",
+        "hello from a terminal, token [REDACTED:github-token]",
         "Interactive replies stream in.",
     ]
-    assert b"Traceback" not in seen
+    assert b"Traceback" not in seen and b"saved with 1 secret (github-token) redacted" in seen
     history = isolated_home / "chat_history"
     assert "hello from a terminal" in history.read_text() and history.stat().st_mode & 0o777 == 0o600
+    assert TOKEN not in history.read_text()  # the line-editing history is redacted too
+
+
+TOKEN = "ghp_" + "Zx8Qw2Er4Ty6Ui8Op0As2Df4Gh6Jk8Lz0Xc2V"
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ from . import (
     import_command,
     index_command,
     recall_command,
+    redact_command,
     sessions,
 )
 from .output import Paths, fail
@@ -72,6 +73,7 @@ app.command("recall")(recall_command.recall)
 app.command("chat")(chat_command.chat)
 app.command("config")(chat_command.config)
 app.command("doctor")(doctor_command.doctor)
+app.command("redact")(redact_command.redact)
 
 
 def main() -> None:

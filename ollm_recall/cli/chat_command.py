@@ -14,6 +14,7 @@ from ..atomic import make_private_dir
 from ..config import Setting, Settings, load_settings
 from ..errors import ChatError, OllmRecallError, UsageError
 from ..recall_context import Recall
+from ..redaction import Redactor
 from .output import Paths, fail, handle_errors, info, stderr, stdout, warn
 from .recall_command import _render
 
@@ -119,14 +120,21 @@ def _lines(prompt: Callable[[], str] | None) -> Iterator[str]:
             return
 
 
-def _prompt(paths: Paths) -> Callable[[], str]:
+def _prompt(paths: Paths, redactor: Redactor | None) -> Callable[[], str]:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
+
+    class RedactedHistory(FileHistory):
+        """The line-editing history file: lines are saved redacted, as sessions are (up-arrow in
+        this chat still has them as typed)."""
+
+        def store_string(self, string: str) -> None:
+            super().store_string(redactor.redact_text(string).text if redactor is not None else string)
 
     history_path = paths.home / "chat_history"
     make_private_dir(paths.home)
     history_path.touch(mode=0o600, exist_ok=True)
-    session: PromptSession[str] = PromptSession(history=FileHistory(str(history_path)))
+    session: PromptSession[str] = PromptSession(history=RedactedHistory(str(history_path)))
     return lambda: session.prompt("› ")
 
 
@@ -161,7 +169,7 @@ def _turn(chat: Chat, text: str, io: Io) -> None:
 
 
 def _loop(chat: Chat, paths: Paths, io: Io) -> int:
-    prompt = _prompt(paths) if io.interactive else None
+    prompt = _prompt(paths, chat.recording.store.redactor) if io.interactive else None
     for line in _lines(prompt):
         text = line.strip()
         if not text:

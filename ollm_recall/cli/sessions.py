@@ -14,8 +14,10 @@ from ..errors import UsageError
 from ..export import human_time, to_markdown
 from ..home import store_for_home
 from ..recording import ChatRecordingService
+from ..redaction import redactor_for_home
 from ..store import SessionStore
 from ..summary import SessionSummary, select_sessions
+from .index_upkeep import purge_from_index
 from .output import handle_errors, info, print_json, stdout, warn
 
 app = typer.Typer(
@@ -154,6 +156,7 @@ def delete(
     service = ChatRecordingService(store.directory)
     for session in sessions:
         service.delete_session(session.session_id)
+    purge_from_index(ctx.obj, store)
     info(f"deleted {len(sessions)} session{'s' if len(sessions) != 1 else ''}")
 
 
@@ -198,7 +201,7 @@ def prune(
             info("nothing deleted")
             raise typer.Exit(1)
     deleted = service.delete_sessions([summary.session_id for summary in doomed])
-    removed = _drop_from_index(ctx) if deleted else 0
+    removed = purge_from_index(ctx.obj, _store(ctx)) if deleted else 0
     if as_json:
         print_json({"deleted": deleted, "wouldDelete": [], "pinned": [s.session_id for s in pinned]})
     else:
@@ -212,21 +215,6 @@ def prune(
 def _list_sessions(summaries: list[SessionSummary]) -> None:
     for summary in summaries:
         stdout.print(Text(f"{summary.session_id}  {summary.last_activity}  {summary.title}"), soft_wrap=True)
-
-
-def _drop_from_index(ctx: typer.Context) -> int:
-    """Bring the index up to date after a prune, if there is one; how many sessions it dropped."""
-    from ..errors import IndexProblem
-    from ..indexer import Index
-
-    index = Index(ctx.obj.home, index_dir=ctx.obj.index_dir)
-    if not index.manifest_path.exists():
-        return 0
-    try:  # removals come first in a sync; what else it finds is left to the next one
-        return index.sync(budget=0.0, meaning=False).removed
-    except IndexProblem as exc:
-        warn(f"the index was not updated ({exc})")
-        return 0
 
 
 def _pin_command(pinned: bool, doc: str) -> Callable[..., None]:
@@ -256,7 +244,7 @@ def _set_pinned(ctx: typer.Context, session_ids: list[str], pinned: bool) -> Non
     store = _store(ctx)
     for session_id in dict.fromkeys(session_ids):  # every id checked before any is changed
         store.read(session_id)
-    service = ChatRecordingService(store.directory)
+    service = ChatRecordingService(store.directory, redactor=redactor_for_home(ctx.obj.home))
     for session_id in dict.fromkeys(session_ids):
         service.set_pinned(session_id, pinned)
     count = len(dict.fromkeys(session_ids))

@@ -1,0 +1,185 @@
+"""``ollm redact`` on archives saved before redaction, and deletion that leaves nothing in the index:
+checked in the bytes of every file under the index folder and in the vectors themselves."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO, SUBPROCESS_CEILING, run_ollm
+
+from ollm_recall import ChatRecordingService, Message, SessionStore
+from ollm_recall.indexer import Index
+from ollm_recall.model import ToolCall
+from ollm_recall.vectorstore import Segment
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from secret_cases import labelled_secrets  # noqa: E402
+
+CASES = [case for case in labelled_secrets() if case.surrounding == "dotenv"]
+
+
+def record_old_archive(home: Path, cases=CASES) -> list[str]:
+    """Sessions saved as before redaction existed: secrets in a question, a reply and a tool call."""
+    service = ChatRecordingService(home / "sessions", redactor=None)
+    ids = []
+    for number, case in enumerate(cases):
+        session_id = service.create_session(model="demo")
+        service.record_message(session_id, Message.text(
+            "user", f"staging deploy number {number} fails with this environment file:\n{case.text}"))
+        service.record_message(session_id, Message.text(
+            "assistant", f"The staging deploy reads {case.text} and the region is wrong."))
+        service.record_tool_call(session_id, ToolCall(
+            id=f"call-{number}", name="read_file", args={"path": ".env"},
+            result={"llmContent": [{"text": case.text}], "returnDisplay": "read .env"}))
+        service.close_session(session_id)
+        ids.append(session_id)
+    return ids
+
+
+def cores(secret: str) -> list[str]:
+    """The lower-case runs of a secret long enough to be found in a file by chance never."""
+    return [run.lower() for run in re.findall(r"[A-Za-z0-9]{10,}", secret)]
+
+
+def index_files_holding(home: Path, needles: list[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in (home / "index").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes().lower()
+            for needle in needles:
+                if needle.encode() in data:
+                    found.setdefault(needle, []).append(path.name)
+    return found
+
+
+def vector_rows(home: Path, session_ids: set[str]) -> list[bytes]:
+    """The exact bytes of every vector the index holds for these sessions."""
+    index = Index(home)
+    found = []
+    for name in index.load_manifest(fresh=True).segments:
+        segment = Segment(index.vector_dir, name)
+        for position, (ordinal, _message, _chunk) in enumerate(segment.rows.tolist()):
+            if segment.session_ids[ordinal] in session_ids:
+                found.append(np.asarray(segment.vectors[position]).tobytes())
+    return found
+
+
+def files_holding_rows(home: Path, rows: list[bytes]) -> list[str]:
+    """Files under the index folder in which any of these vectors' bytes still lie."""
+    return [path.name for path in (home / "index").rglob("*")
+            if path.is_file() and any(row in path.read_bytes() for row in rows)]
+
+
+@pytest.mark.slow
+def test_redact_leaves_no_secret_in_the_files_the_indexes_or_the_exports(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    record_old_archive(isolated_home)
+    assert run_ollm("index").returncode == 0
+    needles = [core for case in CASES for core in cores(case.secret)]
+    assert index_files_holding(isolated_home, needles)  # the check can fail: the old index holds them
+    old_rows = vector_rows(isolated_home, {path.stem for path in (isolated_home / "sessions").glob("*.json")})
+    assert len(old_rows) >= 2 * len(CASES) and files_holding_rows(isolated_home, old_rows)
+
+    listed = run_ollm("redact", "--dry-run", "--json")
+    assert listed.returncode == 0, listed.stderr
+    plan = json.loads(listed.stdout)
+    assert len(plan["sessions"]) == len(CASES) and all(not s["rewritten"] for s in plan["sessions"])
+    assert not any(case.secret in listed.stdout for case in CASES)
+
+    done = run_ollm("redact", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert f"in {len(CASES)} sessions" in done.stderr
+    for path in (isolated_home / "sessions").glob("*.json"):
+        raw = path.read_text()
+        assert not any(case.secret in raw for case in CASES) and "[REDACTED:" in raw
+    assert index_files_holding(isolated_home, needles) == {}
+    assert files_holding_rows(isolated_home, old_rows) == []  # not one vector of the old text
+    assert run_ollm("index").returncode == 0  # the redacted messages get their new vectors
+    found = run_ollm("recall", "staging deploy region", "--json", "--mode", "text", "--limit", "50")
+    assert found.returncode == 0, found.stderr
+    assert len(found.stdout.splitlines()) == len(CASES)  # the words around the secrets stay searchable
+
+    for fmt in ("md", "json", "html"):
+        out = tmp_path / f"export-{fmt}"
+        assert run_ollm("export", "--all", "--format", fmt, "--out", str(out)).returncode == 0
+        for path in out.rglob("*"):
+            if path.is_file():
+                assert not any(case.secret in path.read_text() for case in CASES), path
+    again = run_ollm("redact", "--dry-run")
+    assert again.returncode == 0 and f"no secrets found in {len(CASES)} sessions" in again.stderr
+
+
+@pytest.mark.slow
+def test_deleted_and_pruned_sessions_leave_nothing_in_the_index(isolated_home: Path) -> None:
+    service = ChatRecordingService(isolated_home / "sessions")
+    words = {}
+    for number in range(6):
+        session_id = service.create_session(model="demo")
+        words[session_id] = f"quokkaword{number}zz"
+        service.record_message(session_id, Message.text(
+            "user", f"the {words[session_id]} migration plan for the billing database, step {number}"))
+        service.record_message(session_id, Message.text("assistant", f"Noted plan {number}."))
+        service.close_session(session_id)
+    assert run_ollm("index").returncode == 0
+    assert set(index_files_holding(isolated_home, list(words.values()))) == set(words.values())
+    ids = sorted(words)
+    gone_rows, kept_rows = vector_rows(isolated_home, set(ids[:3])), vector_rows(isolated_home, set(ids[3:]))
+    assert len(gone_rows) == 6 and files_holding_rows(isolated_home, gone_rows)
+
+    deleted = run_ollm("sessions", "delete", ids[0], "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    pruned = run_ollm("sessions", "prune", "--keep", "3", "--yes")
+    assert pruned.returncode == 0, pruned.stderr
+
+    assert set(index_files_holding(isolated_home, list(words.values()))) == {words[sid] for sid in ids[3:]}
+    assert files_holding_rows(isolated_home, gone_rows) == []
+    assert sorted(vector_rows(isolated_home, set(ids[3:]))) == sorted(kept_rows)  # the rest untouched
+
+
+def test_redact_killed_at_any_moment_loses_nothing(isolated_home: Path) -> None:
+    cases = labelled_secrets()[:100]
+    ids = record_old_archive(isolated_home, cases)
+    store = SessionStore(isolated_home / "sessions", redactor=None)
+    before = {sid: store.read(sid) for sid in ids}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from ollm_recall.cli.app import main; main()", "redact", "--yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+    try:
+        while process.poll() is None:
+            if any("[REDACTED:" in store.path_for(sid).read_text() for sid in ids[:10]):
+                break
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=SUBPROCESS_CEILING)
+    for sid in ids:
+        after = store.read(sid)  # every file whole and valid
+        old = before[sid]
+        assert len(after.messages) == len(old.messages) and len(after.tool_calls) == len(old.tool_calls)
+        for was, now in zip(old.messages, after.messages, strict=True):
+            assert now.content == was.content or "[REDACTED:" in now.content
+            assert now.content[:24] == was.content[:24]  # the words around the secret stay
+    finished = run_ollm("redact", "--yes")
+    assert finished.returncode == 0, finished.stderr
+    for sid, case in zip(ids, cases, strict=True):
+        assert case.secret not in store.path_for(sid).read_text() or case.kind == "aws-secret-key"
+
+
+def test_redact_reports_unreadable_files_and_leaves_them_alone(isolated_home: Path) -> None:
+    record_old_archive(isolated_home, CASES[:2])
+    broken = isolated_home / "sessions" / "session-1700000000000.json"
+    broken.write_text('{"sessionId": "session-1700000000000", "messages": [')
+    result = run_ollm("redact", "--yes", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["unreadable"]) == 1 and "session-1700000000000.json" in report["unreadable"][0]
+    assert report["secrets"] >= 2 and all(s["rewritten"] for s in report["sessions"])
+    assert broken.read_text() == '{"sessionId": "session-1700000000000", "messages": ['
