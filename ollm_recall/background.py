@@ -275,7 +275,8 @@ def sync_within(index: Index, *, background: bool, budget: float) -> tuple[SyncR
     """Bring the index up to date as far as ``budget`` seconds allow (words first) and hand the rest
     to the background worker (when ``background``): the sync's report, and whether a worker started."""
     report = index.sync(budget=budget)
-    if background and not report.busy and (report.pending_words or report.pending_meaning):
+    if background and not report.busy and (report.pending_words or report.pending_meaning
+                                           or report.purge_pending):
         return report, start_worker(index)
     return report, False
 

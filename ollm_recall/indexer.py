@@ -170,6 +170,7 @@ class Index:
         progress: SyncProgress | None = None,
         budget: float | None = None,
         meaning: bool = True,
+        purge: bool = True,
     ) -> SyncReport:
         """Bring both indexes up to date with the sessions folder (from scratch with ``rebuild``).
 
@@ -177,7 +178,9 @@ class Index:
         always done, so a chat that just ended is found by the next one) and say in the report what
         is left; and when another process holds the index, return at once (``busy``) instead of
         raising: a search then answers from the last committed state. ``meaning=False`` indexes
-        words only, leaving the embedding to a later sync.
+        words only, leaving the embedding to a later sync. Deleted or changed sessions leave the
+        vector files at once; their words leave whoosh's files in the next sync without a budget
+        (``purge=False``: not this one either).
         """
         started = time.perf_counter()
         make_private_dir(self.directory)  # it holds the text of every session
@@ -200,7 +203,7 @@ class Index:
             else:
                 manifest = self._manifest_for_update()
                 report = self._update(manifest, TextIndex(self.text_dir), self.vector_dir, progress,
-                                      deadline=deadline, meaning=meaning)
+                                      deadline=deadline, meaning=meaning, purge=purge)
                 if not report.interrupted and self.manifest_path.exists():
                     self.synced = (manifest, self.manifest_path.stat().st_mtime_ns)
                 else:  # changes may be in memory that never reached the file
@@ -291,6 +294,7 @@ class Index:
         deadline: Deadline,
         manifest_path: Path | None = None,
         meaning: bool = True,
+        purge: bool = True,
     ) -> SyncReport:
         manifest_path = manifest_path or self.manifest_path
         report = SyncReport()
@@ -313,8 +317,7 @@ class Index:
         report.pending_words = len(candidates)
         try:
             if removed:
-                text_index.replace_sessions(
-                    removed, [], merge=len(removed) >= MERGE_BATCH_SESSIONS, purge=True)
+                text_index.replace_sessions(removed, [], merge=len(removed) >= MERGE_BATCH_SESSIONS)
                 for sid in removed:
                     manifest.forget_vectors(manifest.sessions.pop(sid))
                 _drop_unused_segments(manifest)
@@ -326,11 +329,17 @@ class Index:
             if manifest.stale_segments:
                 compact_stale_segments(manifest, vector_dir, manifest_path)
             _remove_orphan_segments(vector_dir, manifest)
+            if manifest.purge_words and deadline.at is None and purge:
+                text_index.purge_deleted()  # minutes at 10,000 sessions: never within a budget
+                manifest.purge_words = False
+                manifest.save(manifest_path)
+                report.purged = True
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
             text_index.close()
         report.pending_meaning = sum(1 for entry in manifest.sessions.values() if entry.vectors_pending)
+        report.purge_pending = manifest.purge_words
         return report
 
     def _index_words(
@@ -368,7 +377,7 @@ class Index:
             text_index.optimize_sessions()
         dropped = [sid for sid in report.broken_ids if sid in manifest.sessions]
         if dropped:
-            text_index.replace_sessions(dropped, [], purge=True)
+            text_index.replace_sessions(dropped, [])
             for sid in dropped:
                 manifest.forget_vectors(manifest.sessions.pop(sid))
             _drop_unused_segments(manifest)
@@ -411,14 +420,13 @@ class Index:
     ) -> None:
         # Every session of the batch is deleted first, new ones too: a crash between the whoosh commit
         # and the manifest's leaves documents that the manifest does not know of. A session whose
-        # earlier messages changed (redacted, say) must leave no trace of them: its old documents are
-        # purged from whoosh's segments, its old vectors from theirs.
+        # earlier messages changed (redacted, say) must leave no trace of them: its old vectors are
+        # dropped from their segments, its old words from whoosh's (``purge_words``).
         changed = [c for c in batch if c.known is not None and c.first_new != c.known.messages]
         text_index.replace_sessions(
             [c.session.session_id for c in batch],
             [(c.session, start_ms(c.session.start_time)) for c in batch],
             merge=len(batch) >= MERGE_BATCH_SESSIONS,
-            purge=bool(changed),
         )
         for change in changed:
             assert change.known is not None

@@ -61,6 +61,9 @@ class Manifest:
     stale_segments: list[str] = field(default_factory=list)
     """Segments that still hold rows of sessions deleted or changed since: rewritten without them at
     the end of the sync, so no vector of removed text stays on disk."""
+    purge_words: bool = False
+    """The full-text index holds documents marked deleted whose words are no longer in any session:
+    the next unbudgeted sync rewrites whoosh's segments without them."""
 
     @classmethod
     def load(cls, path: Path, *, model_id: str | None = None, dimension: int | None = None) -> Manifest:
@@ -86,6 +89,7 @@ class Manifest:
                 next_segment=int(document["nextSegment"]),
                 analysis=int(document.get("analysis", 1)),
                 stale_segments=list(document.get("staleSegments", [])),
+                purge_words=bool(document.get("purgeWords", False)),
             )
         except IndexCorrupt:
             raise
@@ -111,6 +115,7 @@ class Manifest:
             "nextSegment": self.next_segment,
             "analysis": self.analysis,
             "staleSegments": self.stale_segments,
+            "purgeWords": self.purge_words,
             "sessions": {sid: entry.to_json() for sid, entry in self.sessions.items()},
         }
         write_atomic(path, orjson.dumps(document))
@@ -131,6 +136,7 @@ class Manifest:
             if segment not in self.stale_segments:
                 self.stale_segments.append(segment)
         entry.segments, entry.embedded = [], 0
+        self.purge_words = True
 
     def current_segments(self) -> dict[str, set[str]]:
         """Session id to the segments holding its current vectors."""

@@ -51,10 +51,15 @@ class SyncReport:
     busy: bool = False
     slow_embedding: str | None = None
     """Why large batches were embedded by the slower numpy pass (exporting the model failed)."""
+    purged: bool = False
+    """Whoosh's segments were rewritten without the documents of deleted or changed sessions."""
+    purge_pending: bool = False
+    """...or that is still to do (a budget or ``purge=False`` left it to a later sync)."""
 
     @property
     def complete(self) -> bool:
-        return not (self.busy or self.interrupted or self.pending_words or self.pending_meaning)
+        return not (self.busy or self.interrupted or self.pending_words or self.pending_meaning
+                    or self.purge_pending)
 
     def summary(self) -> str:
         parts = [f"{self.added} added", f"{self.updated} updated", f"{self.removed} removed",

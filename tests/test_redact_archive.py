@@ -183,3 +183,25 @@ def test_redact_reports_unreadable_files_and_leaves_them_alone(isolated_home: Pa
     assert len(report["unreadable"]) == 1 and "session-1700000000000.json" in report["unreadable"][0]
     assert report["secrets"] >= 2 and all(s["rewritten"] for s in report["sessions"])
     assert broken.read_text() == '{"sessionId": "session-1700000000000", "messages": ['
+
+
+@pytest.mark.slow
+def test_on_a_large_archive_the_words_leave_with_the_next_index_run(
+    isolated_home: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ollm_recall.cli import index_upkeep
+
+    monkeypatch.setattr(index_upkeep, "FOREGROUND_PURGE_SESSIONS", 1)  # as if it had thousands
+    ids = record_old_archive(isolated_home, CASES[:3])
+    assert cli("index").exit_code == 0
+    gone = cores(CASES[0].secret)
+    rows = vector_rows(isolated_home, {ids[0]})
+    deleted = cli("sessions", "delete", ids[0], "--yes")
+    assert deleted.exit_code == 0, deleted.stderr
+    assert "still in the index files until `ollm index` runs" in deleted.stderr
+    assert index_files_holding(isolated_home, gone)  # marked deleted in whoosh, not yet rewritten
+    assert files_holding_rows(isolated_home, rows) == []  # the vectors go at once
+    assert cli("recall", "staging deploy", "--mode", "text", "--json").stdout.count(ids[0]) == 0
+    finished = cli("index")
+    assert finished.exit_code == 0 and "removed from the index files" in finished.stderr
+    assert index_files_holding(isolated_home, gone) == {}

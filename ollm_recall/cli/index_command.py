@@ -78,7 +78,7 @@ def report_json(report: SyncReport) -> dict[str, Any]:
     return {
         "added": report.added, "updated": report.updated, "removed": report.removed,
         "unchanged": report.unchanged, "broken": report.broken, "embedded": report.embedded,
-        "seconds": round(report.seconds, 3), "interrupted": report.interrupted,
+        "seconds": round(report.seconds, 3), "interrupted": report.interrupted, "purged": report.purged,
     }
 
 
@@ -127,7 +127,9 @@ def index(
         print_json(report_json(report))
     else:
         info(("interrupted: " if report.interrupted else "indexed: ") + report.summary()
-             + (f"; {report.embedded} texts embedded" if report.embedded else ""))
+             + (f"; {report.embedded} texts embedded" if report.embedded else "")
+             + ("; the words of deleted and changed sessions removed from the index files"
+                if report.purged else ""))
     if report.interrupted:
         info("run `ollm index` again to go on from here")
         raise typer.Exit(130)
