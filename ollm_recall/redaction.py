@@ -49,6 +49,9 @@ class _Rule:
     """Which group is the secret: 0 the whole match; -1 the first of ``quoted``, ``single``, ``bare``
     that matched (the kind then comes from the ``name`` group)."""
     accept: Callable[[str], bool] | None = None
+    anchored: bool = False
+    """The pattern starts with one of the hints: it is tried only where a hint occurs (found with
+    ``str.find``, ten times faster than a pattern that must be tried at every position)."""
 
 
 def _char_classes(value: str) -> int:
@@ -133,11 +136,13 @@ _SECRET_NAME = re.compile(
 not ``tokenizer`` or ``max_tokens``... which the value's own look then decides)."""
 
 _KEYWORD_NAME = (
-    r"(?:(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|"
-    r"private[_-]?key|credentials?)[A-Za-z0-9_-]*)"
+    r"(?:(?:password|passwd|passphrase|pwd|secret|token|credential|(?:api|access|auth|private)[_-]?key)"
+    r"[A-Za-z0-9_-]*)"
 )
 """The end of a name that holds a secret (``DB_PASSWORD``, ``apiKey``, ``client_secret``): the match
-starts at the keyword, which is all the kind needs, and a pattern that starts with a word is faster."""
+starts at the keyword, which is all the kind needs."""
+_KEYWORDS = ("password", "passwd", "passphrase", "pwd", "secret", "token", "credential") + tuple(
+    f"{prefix}{joint}key" for prefix in ("api", "access", "auth", "private") for joint in ("", "_", "-"))
 
 BUILT_IN_RULES: tuple[_Rule, ...] = (
     _Rule("private-key", re.compile(
@@ -180,7 +185,7 @@ BUILT_IN_RULES: tuple[_Rule, ...] = (
     _Rule("password", re.compile(
         r"(?P<name>(?i:" + _KEYWORD_NAME + r"))[\"']?\s*(?:[:=]|:=|=>)\s*"
         r"(?:\"(?P<quoted>[^\"\s]{8,200})\"|'(?P<single>[^'\s]{8,200})'|(?P<bare>[^\s\"',;&]{8,200}))"),
-        ("pass", "pwd", "secret", "token", "key", "credential"), group=-1, accept=looks_random),
+        _KEYWORDS, group=-1, accept=looks_random, anchored=True),
 )
 """The built-in formats, most specific first: where two overlap, the earlier rule's kind wins."""
 
@@ -231,6 +236,7 @@ class Redactor:
             extra.append(_Rule("custom", compiled, (), group=1 if compiled.groups else 0))
         self.rules: tuple[_Rule, ...] = tuple(extra) + BUILT_IN_RULES
         self.allow = tuple(_compile(pattern, "redact_allow") for pattern in allow)
+        self._hints = frozenset(hint for rule in self.rules for hint in rule.hints)
         self._memo: dict[tuple[str, bool], RedactedText] = {}
 
     def redact_text(self, text: str, *, partial: bool = False) -> RedactedText:
@@ -246,11 +252,14 @@ class Redactor:
 
     def _scan(self, text: str, partial: bool) -> RedactedText:
         lowered = text.lower()
+        present = {hint for hint in self._hints if hint in lowered}
         spans: list[tuple[int, int, int, str]] = []
         for priority, rule in enumerate(self.rules):
-            if rule.hints and not any(hint in lowered for hint in rule.hints):
+            if rule.hints and present.isdisjoint(rule.hints):
                 continue
-            for match in rule.pattern.finditer(text):
+            matches = _anchored_matches(rule, text, lowered, present) if rule.anchored else \
+                rule.pattern.finditer(text)
+            for match in matches:
                 group: int | str = rule.group if rule.group >= 0 else next(
                     name for name in ("quoted", "single", "bare") if match.group(name) is not None)
                 value = match.group(group)
@@ -366,6 +375,20 @@ class Redactor:
         if not findings:
             return session, findings
         return replace(session, messages=messages, tool_calls=calls), findings
+
+
+def _anchored_matches(rule: _Rule, text: str, lowered: str, present: set[str]) -> Iterable[re.Match[str]]:
+    """The rule's pattern matched where each of its hints occurs in the text."""
+    starts = set()
+    for hint in present.intersection(rule.hints):
+        position = lowered.find(hint)
+        while position != -1:
+            starts.add(position)
+            position = lowered.find(hint, position + 1)
+    for start in sorted(starts):
+        match = rule.pattern.match(text, start)
+        if match is not None:
+            yield match
 
 
 def _compile(pattern: str, setting: str) -> re.Pattern[str]:
