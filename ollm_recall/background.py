@@ -295,12 +295,12 @@ def coverage(index: Index, report: SyncReport | None = None, *, just_started: bo
     try:
         manifest = index.load_manifest()
     except OllmRecallError:
-        return Coverage(len(index.store.session_files()), 0, 0)
+        return Coverage(index.store.count(), 0, 0)
     words, meaning = len(manifest.sessions), manifest.embedded_sessions()
     if report is not None and not report.busy:
         sessions = words + report.pending_words
     else:
-        sessions = max(words, len(index.store.session_files()))
+        sessions = max(words, index.store.count())
     if words >= sessions and meaning >= sessions:
         return Coverage(sessions, words, meaning)
     worker = running_worker(index)

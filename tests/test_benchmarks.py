@@ -106,3 +106,13 @@ def test_fulltext_scale_benchmark_on_a_tiny_archive(tmp_path):
 def test_redaction_benchmark_runs_on_the_examples(tmp_path):
     out = run_script("benchmarks/redaction.py", "--data", str(tmp_path), "--record-sessions", "2")
     assert "labelled secrets caught" in out and "added by redaction" in out
+
+
+@pytest.mark.slow
+def test_mcp_benchmark_on_the_example_archive(tmp_path):
+    from ollm_recall.indexer import Index
+
+    shutil.copytree(REPO / "examples" / "sessions", tmp_path / "sessions")
+    Index(tmp_path).sync()
+    out = run_script("benchmarks/mcp_server.py", "--home", str(tmp_path), "--runs", "1")
+    assert "first recall, from process start" in out and "server peak resident memory" in out

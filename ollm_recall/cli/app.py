@@ -16,6 +16,7 @@ from . import (
     export_command,
     import_command,
     index_command,
+    mcp_command,
     recall_command,
     redact_command,
     sessions,
@@ -74,6 +75,7 @@ app.command("chat")(chat_command.chat)
 app.command("config")(chat_command.config)
 app.command("doctor")(doctor_command.doctor)
 app.command("redact")(redact_command.redact)
+app.command("mcp")(mcp_command.mcp)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.text import Text
 
+from ..archive_tools import hit_json as archive_hit_json
 from ..background import Coverage, catch_up, coverage
 from ..config import load_settings
 from ..dates import parse_range
@@ -38,20 +39,7 @@ def hit_json(hit: Hit, seen: Coverage | None = None) -> dict[str, object]:
     """A hit as ``--json`` prints it (one object per line); ``coverage`` is there when the search
     could not see the whole archive yet."""
     extra = {} if seen is None or seen.complete else {"coverage": seen.to_json()}
-    return {
-        "sessionId": hit.session_id,
-        "score": hit.score,
-        "title": hit.title,
-        "startTime": hit.start_time,
-        "model": hit.model,
-        "provider": hit.provider,
-        "snippets": [
-            {"messageIndex": s.message_index, "role": s.role, "timestamp": s.timestamp, "text": s.text,
-             "highlights": [list(span) for span in s.highlights]}
-            for s in hit.snippets
-        ],
-        **extra,
-    }
+    return {**archive_hit_json(hit), **extra}
 
 
 def _render(number: int, hit: Hit) -> list[Text]:
