@@ -22,6 +22,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 BEHAVIOURS = ("normal", "http500", "malformed", "die", "error-event")
+TOOL_SUPPORT = ("use", "reject")
+"""``use``: when offered a ``recall`` tool and asked to "look it up", call it, then answer from what it
+returned; ``reject``: answer any request that offers tools with HTTP 400, as Ollama does for a model
+without tool support."""
+TOOL_TRIGGER = "look it up"
+
+
+def wanted_tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The recall call the stand-in makes: when offered the tool and the user asked to look it up."""
+    offered = {(tool.get("function") or {}).get("name") for tool in body.get("tools") or []}
+    messages = body.get("messages") or []
+    last = messages[-1] if messages else {}
+    if "recall" in offered and last.get("role") == "user" and TOOL_TRIGGER in str(last.get("content")):
+        query = str(last["content"]).replace(TOOL_TRIGGER, "").strip(" .,;:!?")
+        return {"name": "recall", "arguments": {"query": query}}
+    return None
+
+
+def tool_answer(messages: list[dict[str, Any]]) -> str | None:
+    """After a tool result: the stand-in says what came back (its first line)."""
+    if not messages or messages[-1].get("role") != "tool":
+        return None
+    first = str(messages[-1].get("content", "")).strip().splitlines()
+    return f"(stand-in model) The recall tool returned: {first[0] if first else 'nothing'}"
 
 
 def compose_reply(messages: list[dict[str, Any]]) -> str:
@@ -53,9 +77,13 @@ class ModelServer:
         piece_delay: float = 0.0,
         port: int = 0,
         reply: str | None = None,
+        tools: str = "use",
     ) -> None:
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}: use one of {', '.join(BEHAVIOURS)}")
+        if tools not in TOOL_SUPPORT:
+            raise ValueError(f"unknown tools {tools!r}: use one of {', '.join(TOOL_SUPPORT)}")
+        self.tools = tools
         self.models = models
         self.behaviour = behaviour
         self.piece_delay = piece_delay
@@ -136,13 +164,20 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                 else:
                     self._json(404, {"error": f"model '{model}' not found"})
                 return
-            text = server.reply if server.reply is not None else compose_reply(body.get("messages") or [])
-            pieces = re.findall(r"\S+\s*|\s+", text) or [""]
+            if body.get("tools") and server.tools == "reject":
+                message = f"registry.ollama.ai/library/{model}:latest does not support tools"
+                self._json(400, {"error": {"message": message, "type": "invalid_request_error"}}
+                           if openai else {"error": message})
+                return
+            call = wanted_tool_call(body)
+            text = tool_answer(body.get("messages") or []) or (
+                server.reply if server.reply is not None else compose_reply(body.get("messages") or []))
+            pieces = [] if call else re.findall(r"\S+\s*|\s+", text) or [""]
             prompt_tokens = sum(len(str(m.get("content", ""))) // 4 for m in body.get("messages") or [])
             if not body.get("stream", True if not openai else False):
-                self._whole(openai, model, text, prompt_tokens, len(pieces))
+                self._whole(openai, model, "" if call else text, prompt_tokens, len(pieces), call)
             else:
-                self._stream(openai, model, pieces, prompt_tokens)
+                self._stream(openai, model, pieces, prompt_tokens, call)
 
         def _json(self, status: int, value: Any) -> None:
             data = json.dumps(value).encode()
@@ -152,8 +187,14 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _whole(self, openai: bool, model: str, text: str, prompt_tokens: int, count: int) -> None:
+        def _whole(
+            self, openai: bool, model: str, text: str, prompt_tokens: int, count: int, call: dict | None
+        ) -> None:
             if openai:
+                message: dict[str, Any] = {"role": "assistant", "content": text}
+                if call:
+                    message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {
+                        "name": call["name"], "arguments": json.dumps(call["arguments"])}}]
                 self._json(
                     200,
                     {
@@ -163,19 +204,22 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                         "choices": [
                             {
                                 "index": 0,
-                                "message": {"role": "assistant", "content": text},
-                                "finish_reason": "stop",
+                                "message": message,
+                                "finish_reason": "tool_calls" if call else "stop",
                             }
                         ],
                         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": count},
                     },
                 )
             else:
+                reply: dict[str, Any] = {"role": "assistant", "content": text}
+                if call:
+                    reply["tool_calls"] = [{"function": call}]
                 self._json(
                     200,
                     {
                         "model": model,
-                        "message": {"role": "assistant", "content": text},
+                        "message": reply,
                         "done": True,
                         "done_reason": "stop",
                         "prompt_eval_count": prompt_tokens,
@@ -183,11 +227,31 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                     },
                 )
 
-        def _stream(self, openai: bool, model: str, pieces: list[str], prompt_tokens: int) -> None:
+        def _stream(
+            self, openai: bool, model: str, pieces: list[str], prompt_tokens: int, call: dict | None
+        ) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream" if openai else "application/x-ndjson")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
+            if call and openai:  # the arguments arrive in pieces, as OpenAI streams them
+                arguments = json.dumps(call["arguments"])
+                opening = {"index": 0, "id": "call_1", "type": "function",
+                           "function": {"name": call["name"], "arguments": ""}}
+                deltas: list[dict[str, Any]] = [{"role": "assistant", "tool_calls": [opening]}]
+                deltas += [{"tool_calls": [{"index": 0, "function": {"arguments": arguments[i:i + 7]}}]}
+                           for i in range(0, len(arguments), 7)]
+                for delta in deltas:
+                    event = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": model,
+                             "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                    self._chunk(f"data: {json.dumps(event)}\n\n")
+                end = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": model,
+                       "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}
+                self._chunk(f"data: {json.dumps(end)}\n\n")
+            elif call:
+                event = {"model": model, "message": {"role": "assistant", "content": "",
+                                                     "tool_calls": [{"function": call}]}, "done": False}
+                self._chunk(json.dumps(event) + "\n")
             for number, piece in enumerate(pieces):
                 if number == 3 and server.behaviour in ("malformed", "die", "error-event"):
                     self._misbehave(openai)
@@ -258,12 +322,15 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="model name to offer (repeatable; default: demo)")
     parser.add_argument("--behaviour", choices=BEHAVIOURS, default="normal", help="misbehave on purpose")
     parser.add_argument("--piece-delay", type=float, default=0.0, help="seconds between streamed pieces")
+    parser.add_argument("--tools", choices=TOOL_SUPPORT, default="use",
+                        help=f"use: call recall when asked to '{TOOL_TRIGGER}'; reject: no tool support")
     args = parser.parse_args()
     server = ModelServer(
         models=tuple(args.model or ["demo"]),
         behaviour=args.behaviour,
         piece_delay=args.piece_delay,
         port=args.port,
+        tools=args.tools,
     )
     print(f"listening on {server.url} (Ollama API; OpenAI-compatible at {server.url}/v1)", flush=True)
     try:

@@ -18,24 +18,41 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .chatclient import ChatClient, ReplyStream, Usage
 from .config import Settings
-from .errors import ChatError, OllmRecallError, SessionWriteError, UsageError
+from .errors import ChatError, OllmRecallError, SessionWriteError, ToolsUnsupported, UsageError
 from .home import sessions_dir
 from .indexer import Index
 from .manager import SessionManager
-from .model import Message
+from .model import Message, ToolCall
 from .recall_context import Recall, estimate_tokens, message_tokens, recall_for
 from .recording import ChatRecordingService
 from .redaction import redactor_for, summarize
-from .search import Hit, Searcher
+from .search import RELEVANCE_FLOOR, Hit, Searcher
+from .tool_calls import RECALL_TOOL, RECALL_TOOL_NAME, RequestedCall, assistant_turn, tool_result
 
 SAVE_EVERY_SECONDS = 1.0
+MAX_TOOL_ROUNDS = 3
+"""Tool calls the model may make for one message; the round after the last is sent without tools."""
 REPLY_RESERVE_SHARE = 0.25
 REPLY_RESERVE_MAX = 2048
 
 Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    """One call of the recall tool by the model: what it asked for and what it got."""
+
+    query: str
+    recall: Recall | None
+    note: str
+
+    def summary(self) -> str:
+        """One line for the user: ``recall tool: "nginx 502" -> recalled 1 session: ...``."""
+        return f'recall tool: "{self.query}" -> {self.recall.summary() if self.recall else self.note}'
 
 
 @dataclass
@@ -75,6 +92,8 @@ class Chat:
         self._warn = warn or (lambda message: None)
         self._searcher: Searcher | None = None
         self._recall_broken = False
+        self._tools_refused: set[str] = set()
+        """Models that refused the recall tool in this chat: they get automatic recall only."""
         self._save_failing = False
         self._sync_mutex = threading.Lock()
         self._sync_thread: threading.Thread | None = None
@@ -108,6 +127,7 @@ class Chat:
         *,
         on_recall: Callable[[Recall], None] | None = None,
         on_piece: Callable[[str], None] | None = None,
+        on_tool: Callable[[ToolUse], None] | None = None,
         stream: bool = True,
     ) -> Turn:
         """Record ``text``, recall what bears on it, stream the model's reply and record it.
@@ -130,11 +150,32 @@ class Chat:
             self._remember_recall(session_id, recall)
             if on_recall is not None:
                 on_recall(recall)
-        messages = _fit(history, recall, context_size)
-        reply = self.client.chat(
-            self.manager.current_model, messages, context_size=context_size, stream=stream
-        )
-        return self._receive(session_id, reply, recall, on_piece)
+        messages: list[dict[str, Any]] = list(_fit(history, recall, context_size))
+        tool_budget = [self._recall_budget(context_size, history[-1]) - (recall.tokens if recall else 0)]
+        shown = {session_id} | {s.session_id for s in recall.sessions} if recall else {session_id}
+        model = self.manager.current_model
+
+        def ask(rounds: int) -> ReplyStream:
+            offer = rounds < MAX_TOOL_ROUNDS and self._tool_offered(model)
+            try:
+                return self.client.chat(model, messages, context_size=context_size, stream=stream,
+                                        tools=[RECALL_TOOL] if offer else None)
+            except ToolsUnsupported:
+                self._tools_refused.add(model)
+                self._warn(f"{model} takes no tools here: automatic recall only (recall_tool = false "
+                           "in config.toml stops offering it)")
+                return self.client.chat(model, messages, context_size=context_size, stream=stream)
+
+        def answer_calls(reply: ReplyStream, rounds: int) -> ReplyStream:
+            messages.append(assistant_turn(self.client.provider, reply.text, reply.tool_calls))
+            for call in reply.tool_calls:
+                content, use = self._run_tool(session_id, call, tool_budget, shown)
+                messages.append(tool_result(self.client.provider, call, content))
+                if use is not None and on_tool is not None:
+                    on_tool(use)
+            return ask(rounds)
+
+        return self._receive(session_id, ask(0), recall, on_piece, answer_calls)
 
     def preview_recall(self, query: str, limit: int = 5) -> list[Hit]:
         """What the archive holds for ``query`` (``/recall``), the current session left out."""
@@ -256,13 +297,58 @@ class Chat:
             {"role": m.role, "content": m.content} for m in session.messages if not m.exclude_from_context
         ]
 
-    def _recall(self, text: str, session_id: str, context_size: int, last: dict[str, str]) -> Recall | None:
-        if not self.recall_enabled or self._recall_broken:
-            return None
-        budget = min(
+    def _recall_budget(self, context_size: int, last: dict[str, str]) -> int:
+        """Tokens recalled excerpts may take for one message, automatic recall and tool calls together."""
+        return min(
             int(context_size * self.settings.recall_budget),
             context_size - _reply_reserve(context_size) - message_tokens(last),
         )
+
+    def _tool_offered(self, model: str | None) -> bool:
+        return (bool(self.settings.recall_tool) and self.recall_enabled and not self._recall_broken
+                and model not in self._tools_refused and self.index.manifest_path.exists())
+
+    def _run_tool(
+        self, session_id: str, call: RequestedCall, budget: list[int], shown: set[str]
+    ) -> tuple[str, ToolUse | None]:
+        """Answer one tool call: run recall within what is left of the message's recall budget
+        (``budget[0]``, lowered by what this result takes), leaving out the sessions already in the
+        conversation (``shown``, which grows), record the call in the session, and return the result
+        for the model and what to tell the user. The model asked, so the bar is ``ollm recall``'s
+        relevance floor, not the stricter threshold of recall nobody asked for."""
+        query = call.arguments.get("query")
+        recall = None
+        if call.name != RECALL_TOOL_NAME:
+            content = note = f"there is no tool {call.name!r}; the only one is {RECALL_TOOL_NAME}"
+        elif not isinstance(query, str) or not query.strip():
+            content = note = "recall needs a query: what to look for, in plain words"
+        elif budget[0] < 64:
+            content = note = "the recall budget for this message is spent; answer with what you have"
+        else:
+            try:
+                recall = recall_for(
+                    self._get_searcher(), query, budget_tokens=budget[0], exclude=frozenset(shown),
+                    threshold=RELEVANCE_FLOOR, most=self.settings.recall_sessions)
+            except OllmRecallError as exc:
+                content = note = f"the archive could not be searched: {exc}"
+            else:
+                content = recall.system_message if recall else (
+                    "No other earlier session is relevant to that" + (
+                        " beyond those already in the conversation." if len(shown) > 1 else "."))
+                note = "nothing more relevant"
+                if recall is not None:
+                    budget[0] -= recall.tokens
+                    shown.update(s.session_id for s in recall.sessions)
+        display = recall.summary() if recall else note
+        self._save(self.recording.record_tool_call, session_id, ToolCall(
+            id=call.id, name=call.name, args=dict(call.arguments),
+            result={"llmContent": content, "returnDisplay": display}))
+        return content, ToolUse(str(query or ""), recall, note) if call.name == RECALL_TOOL_NAME else None
+
+    def _recall(self, text: str, session_id: str, context_size: int, last: dict[str, str]) -> Recall | None:
+        if not self.recall_enabled or self._recall_broken:
+            return None
+        budget = self._recall_budget(context_size, last)
         if budget < 64:
             return None
         try:
@@ -314,35 +400,52 @@ class Chat:
         reply: ReplyStream,
         recall: Recall | None,
         on_piece: Callable[[str], None] | None,
+        answer_calls: Callable[[ReplyStream, int], ReplyStream] | None = None,
     ) -> Turn:
+        """Stream the reply into the session (saved as it grows); when the model calls tools, answer
+        them and stream the reply that follows into the same message."""
         started = None
         saved_at = 0.0
         timestamp = None
+        before = ""  # what the model said in earlier rounds of this reply
+        usage = Usage()
+        rounds = 0
         try:
-            for piece in reply:
-                if on_piece is not None:
-                    on_piece(piece)
-                now = time.monotonic()
-                if started is None or now - saved_at >= SAVE_EVERY_SECONDS:
-                    partial = Message.text("assistant", reply.text, timestamp=timestamp, interrupted=True)
-                    timestamp = partial.timestamp
-                    self._record(session_id, partial, replace=started is not None)
-                    started, saved_at = True, now
+            while True:
+                for piece in reply:
+                    if on_piece is not None:
+                        on_piece(piece)
+                    now = time.monotonic()
+                    if (started is None or now - saved_at >= SAVE_EVERY_SECONDS) and (before + reply.text):
+                        partial = Message.text("assistant", before + reply.text, timestamp=timestamp,
+                                               interrupted=True)
+                        timestamp = partial.timestamp
+                        self._record(session_id, partial, replace=started is not None)
+                        started, saved_at = True, now
+                usage = Usage((usage.prompt_tokens or 0) + (reply.usage.prompt_tokens or 0) or None,
+                              (usage.completion_tokens or 0) + (reply.usage.completion_tokens or 0) or None)
+                if not reply.tool_calls or answer_calls is None:
+                    break
+                before += reply.text
+                rounds += 1
+                reply = answer_calls(reply, rounds)
         except (KeyboardInterrupt, ChatError):
             reply.close()
-            if reply.text:
-                message = Message.text("assistant", reply.text, timestamp=timestamp, interrupted=True)
+            if before + reply.text:
+                message = Message.text("assistant", before + reply.text, timestamp=timestamp,
+                                       interrupted=True)
                 self._record(session_id, message, replace=started is not None)
             raise
-        final = Message.text("assistant", reply.text, timestamp=timestamp)
+        text = before + reply.text
+        final = Message.text("assistant", text, timestamp=timestamp)
         self._record(session_id, final, replace=started is not None)
         self._say_redacted(final, "the reply was saved with {} redacted")
-        if reply.usage.total:
+        if usage.total:
             session = self.recording.get_session(session_id)
             count = session.metadata.get("tokenCount", 0) if session is not None else 0
             count = count if isinstance(count, int) else 0
-            self._save(self.recording.update_metadata, session_id, {"tokenCount": count + reply.usage.total})
-        return Turn(reply.text, recall, reply.usage)
+            self._save(self.recording.update_metadata, session_id, {"tokenCount": count + usage.total})
+        return Turn(text, recall, usage)
 
 
 def _reply_reserve(context_size: int) -> int:
@@ -367,4 +470,4 @@ def _fit(history: list[dict[str, str]], recall: Recall | None, context_size: int
     return kept
 
 
-__all__ = ["Chat", "Turn", "estimate_tokens"]
+__all__ = ["Chat", "ToolUse", "Turn", "estimate_tokens"]

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .errors import ModelNotFound, ServerError, ServerUnreachable, StreamBroken, UsageError
+from .errors import ModelNotFound, ServerError, ServerUnreachable, StreamBroken, ToolsUnsupported, UsageError
+from .tool_calls import OpenAICallPieces, RequestedCall, ollama_calls, openai_calls
 
 Provider = Literal["ollama", "openai"]
 PROVIDERS: tuple[str, ...] = ("ollama", "openai")
@@ -94,6 +95,8 @@ class ReplyStream:
     parts: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     complete: bool = False
+    tool_calls: list[RequestedCall] = field(default_factory=list)
+    """The tools the model asked to call, known once the stream is read to its end."""
 
     def __iter__(self) -> Iterator[str]:
         for piece in self._pieces:
@@ -163,14 +166,19 @@ class ChatClient:
     def chat(
         self,
         model: str,
-        messages: Sequence[Mapping[str, str]],
+        messages: Sequence[Mapping[str, Any]],
         *,
         context_size: int | None = None,
         stream: bool = True,
+        tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> ReplyStream:
         """Send the conversation and return the reply as a stream (raises at once if the server
-        cannot be reached, lacks the model or answers with an error)."""
+        cannot be reached, lacks the model or answers with an error). With ``tools``, the model may
+        ask to call them (``ReplyStream.tool_calls``); a server or model that takes no tools raises
+        ``ToolsUnsupported``."""
         payload: dict[str, Any] = {"model": model, "messages": [dict(m) for m in messages], "stream": stream}
+        if tools:
+            payload["tools"] = [dict(tool) for tool in tools]
         if self.provider == "ollama":
             path = "/api/chat"
             if context_size:
@@ -184,6 +192,9 @@ class ChatClient:
         if response.status_code >= 400:
             response.read()
             response.close()
+            if tools and response.status_code in (400, 422, 500, 501) and "tool" in response.text.lower():
+                raise ToolsUnsupported(f"{self.server_name} does not take tools for {model}: "
+                                       f"{_server_message(response)}")
             raise self._http_error(response, model)
         reply = ReplyStream(iter(()), response)
         if not stream:
@@ -271,9 +282,11 @@ class ChatClient:
             body = json.loads(response.content)
             if self.provider == "ollama":
                 text = body["message"]["content"]
+                reply.tool_calls = ollama_calls(body["message"].get("tool_calls"), 0)
                 reply.usage = Usage(body.get("prompt_eval_count"), body.get("eval_count"))
             else:
                 text = body["choices"][0]["message"]["content"] or ""
+                reply.tool_calls = openai_calls(body["choices"][0]["message"].get("tool_calls"))
                 usage = body.get("usage") or {}
                 reply.usage = Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
         except (ValueError, KeyError, IndexError, TypeError):
@@ -292,9 +305,12 @@ class ChatClient:
                 event = self._decode(line, reply)
                 if "error" in event:
                     raise StreamBroken(f"{self.server_name} stopped the reply: {event['error']}", reply.text)
-                piece = (event.get("message") or {}).get("content") or ""
+                message = event.get("message") or {}
+                piece = message.get("content") or "" if isinstance(message, dict) else None
                 if not isinstance(piece, str):
                     raise self._malformed(line, reply)
+                if message.get("tool_calls"):
+                    reply.tool_calls += ollama_calls(message["tool_calls"], len(reply.tool_calls))
                 if piece:
                     yield piece
                 if event.get("done"):
@@ -304,12 +320,14 @@ class ChatClient:
         raise self._cut_off(reply)
 
     def _openai_pieces(self, response: httpx.Response, reply: ReplyStream) -> Iterator[str]:
+        calls = OpenAICallPieces()
         with self._reading(response, reply):
             for line in response.iter_lines():
                 if not line.startswith("data:"):
                     continue  # blank separators, comments (": ping"), event: and id: fields
                 data = line[5:].strip()
                 if data == "[DONE]":
+                    reply.tool_calls = calls.calls()
                     reply.complete = True
                     return
                 event = self._decode(data, reply)
@@ -327,6 +345,7 @@ class ChatClient:
                     piece = delta.get("content") or ""
                     if not isinstance(piece, str):
                         raise self._malformed(line, reply)
+                    calls.add(delta.get("tool_calls"))
                     if piece:
                         yield piece
         raise self._cut_off(reply)

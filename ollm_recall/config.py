@@ -48,6 +48,7 @@ SETTINGS: dict[str, SettingSpec] = {
     "recall_budget": SettingSpec(0.25, float, "share of the context recalled excerpts may fill"),
     "recall_threshold": SettingSpec(0.5, float, "similarity a past session needs to be recalled"),
     "recall_sessions": SettingSpec(3, int, "most past sessions recalled for one message"),
+    "recall_tool": SettingSpec(True, bool, "let the model call a recall tool for more (if it takes tools)"),
     "api_key_env": SettingSpec("OPENAI_API_KEY", str, "environment variable holding the API key"),
     "timeout": SettingSpec(300.0, float, "seconds to wait for the server's next words"),
     "background_index": SettingSpec(

@@ -21,6 +21,7 @@ what happened and, where there is something to do, what to do::
     │   ├── ServerUnreachable       nothing answers at the base URL (or it timed out)
     │   ├── ModelNotFound           the server does not have the model; the message lists what it has
     │   ├── ServerError             the server answered with an HTTP error; its own message is quoted
+    │   │   └── ToolsUnsupported    ...to a request offering tools, which the server or model does not take
     │   └── StreamBroken            the reply stream was cut off or malformed part-way
     ├── ConfigError                 config.toml is unreadable or has a bad value
     └── UsageError                  a bad argument value (a date, a limit) reached the library
@@ -99,6 +100,10 @@ class ModelNotFound(ChatError):
 
 class ServerError(ChatError):
     """The server answered with an HTTP error; the message quotes the server's own words."""
+
+
+class ToolsUnsupported(ServerError):
+    """The server or model refused a request that offered tools (the chat then goes on without)."""
 
 
 class StreamBroken(ChatError):

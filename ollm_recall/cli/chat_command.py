@@ -19,7 +19,7 @@ from .output import Paths, fail, handle_errors, info, stderr, stdout, warn
 from .recall_command import _render
 
 if TYPE_CHECKING:
-    from ..chat import Chat
+    from ..chat import Chat, ToolUse
 
 HELP = """commands:
   /new             start a new session (the current one stays in the archive)
@@ -142,6 +142,9 @@ def _turn(chat: Chat, text: str, io: Io) -> None:
     def recalled(recall: Recall) -> None:
         io.notice(recall.summary())
 
+    def tool_used(use: ToolUse) -> None:
+        io.notice(use.summary())
+
     if not io.interactive:
         ended_line = True
 
@@ -153,7 +156,7 @@ def _turn(chat: Chat, text: str, io: Io) -> None:
                 ended_line = piece.endswith("\n")
 
         try:
-            chat.send(text, on_recall=recalled, on_piece=written)
+            chat.send(text, on_recall=recalled, on_piece=written, on_tool=tool_used)
         finally:  # a reply cut short still ends its line, so an error message starts a line of its own
             if not ended_line:
                 sys.stdout.write("\n")
@@ -163,7 +166,7 @@ def _turn(chat: Chat, text: str, io: Io) -> None:
 
     renderer = StreamRenderer(stdout)
     try:
-        chat.send(text, on_recall=recalled, on_piece=renderer.add)
+        chat.send(text, on_recall=recalled, on_piece=renderer.add, on_tool=tool_used)
     finally:  # a reply cut short by Ctrl-C or the server is shown once, as far as it came
         renderer.close()
 
