@@ -27,7 +27,7 @@ from .home import sessions_dir
 from .indexer import Index
 from .manager import SessionManager
 from .model import Message, ToolCall
-from .recall_context import Recall, estimate_tokens, message_tokens, recall_for
+from .recall_context import TOOL_HEADER, Recall, estimate_tokens, message_tokens, recall_for
 from .recording import ChatRecordingService
 from .redaction import redactor_for, summarize
 from .search import RELEVANCE_FLOOR, Hit, Searcher
@@ -328,7 +328,7 @@ class Chat:
             try:
                 recall = recall_for(
                     self._get_searcher(), query, budget_tokens=budget[0], exclude=frozenset(shown),
-                    threshold=RELEVANCE_FLOOR, most=self.settings.recall_sessions)
+                    threshold=RELEVANCE_FLOOR, most=self.settings.recall_sessions, header=TOOL_HEADER)
             except OllmRecallError as exc:
                 content = note = f"the archive could not be searched: {exc}"
             else:

@@ -20,6 +20,8 @@ HEADER = (
     "Excerpts from the user's earlier chat sessions, recalled automatically because they may bear on "
     "the next message. Use them only if they help; the user may not remember them word for word."
 )
+TOOL_HEADER = "Excerpts from the user's earlier chat sessions that match the query, with their dates."
+"""The heading of what the recall tool returns: the model asked for these."""
 MESSAGE_OVERHEAD_TOKENS = 4
 MIN_QUERY_TERMS = 2
 
@@ -78,6 +80,7 @@ def recall_for(
     threshold: float,
     most: int,
     exclude: frozenset[str] = frozenset(),
+    header: str = HEADER,
 ) -> Recall | None:
     """Search the archive for ``message`` by meaning and build the context block, or None if nothing
     is relevant or the budget cannot hold even a header and one line.
@@ -100,12 +103,12 @@ def recall_for(
         except (SessionNotFound, CorruptSession):  # gone or damaged since it was indexed
             continue
         sessions.append((replace(hit, snippets=searcher.snippets_for(hit, session, message)), session))
-    return build_recall(sessions, budget_tokens)
+    return build_recall(sessions, budget_tokens, header)
 
 
-def build_recall(found: list[tuple[Hit, Session]], budget_tokens: int) -> Recall | None:
+def build_recall(found: list[tuple[Hit, Session]], budget_tokens: int, header: str = HEADER) -> Recall | None:
     """The system message for these sessions' best exchanges, cut to ``budget_tokens`` (estimated)."""
-    remaining = budget_tokens - estimate_tokens(HEADER) - MESSAGE_OVERHEAD_TOKENS
+    remaining = budget_tokens - estimate_tokens(header) - MESSAGE_OVERHEAD_TOKENS
     blocks: list[str] = []
     used: list[RecalledSession] = []
     for position, (hit, session) in enumerate(found):
@@ -118,7 +121,7 @@ def build_recall(found: list[tuple[Hit, Session]], budget_tokens: int) -> Recall
         used.append(RecalledSession(hit.session_id, hit.start_time[:10], hit.title, hit.similarity))
     if not used:
         return None
-    text = HEADER + "\n\n" + "\n\n".join(blocks)
+    text = header + "\n\n" + "\n\n".join(blocks)
     tokens = estimate_tokens(text) + MESSAGE_OVERHEAD_TOKENS
     if tokens > budget_tokens:  # cannot happen (each part was counted high); never send more than allowed
         return None
