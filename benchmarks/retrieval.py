@@ -4,7 +4,11 @@ The data folder holds ``archives/<name>/*.json`` (one archive per user, in the s
 ``queries.jsonl`` (``id``, ``query``, ``gold_session_ids``, ``conversation`` = archive name, optional
 ``candidate_cutoff`` and ``category``). Each archive is indexed once into a work folder (kept, and
 updated incrementally on later runs); each query is searched with ``until=candidate_cutoff``, so only
-sessions that started before it can be ranked. Prints R@1, R@5, R@10, NDCG@10 and MRR per mode.
+sessions that started before it can be ranked. Prints R@1, R@5, R@10, NDCG@10 and MRR per mode, with
+``hybrid`` twice: its first stage alone and with the learned second stage; then R@5 / NDCG@10 per
+archive and per query category, and the second stage's leave-one-archive-out figures recorded in
+``ollm_recall/ranker.json`` (the shipped model was trained on this set, so its own row here is
+in-sample: the cross-validated row is the one to believe).
 
     python benchmarks/retrieval.py                                   # ../shared/dev-eval/realmem
     python benchmarks/retrieval.py --data DIR --mode hybrid --rankings-out ranks.jsonl
@@ -27,11 +31,14 @@ from pathlib import Path
 from ollm_recall.embedder import DEFAULT_VARIANT, VARIANTS
 from ollm_recall.errors import IndexProblem
 from ollm_recall.indexer import Index
+from ollm_recall.ranker import RANKER_FILE
 from ollm_recall.search import MODES, Searcher
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "dev-eval" / "realmem"
 DEFAULT_WORK = REPO / "benchmarks" / "out" / "retrieval"
+FIRST_STAGE = "hybrid-1st"
+"""The hybrid search without its learned second stage."""
 
 
 def recall_at(ranked: list[str], gold: set[str], k: int) -> float:
@@ -85,11 +92,14 @@ def main() -> int:
                         help="embedding model variant (keep a --work folder per variant)")
     args = parser.parse_args()
     modes = args.mode or ["hybrid", "text", "semantic"]
+    if "hybrid" in modes:
+        modes.insert(modes.index("hybrid") + 1, FIRST_STAGE)
     queries = [json.loads(line) for line in (args.data / "queries.jsonl").read_text().splitlines() if line]
     by_archive: dict[str, list[dict]] = defaultdict(list)
     for query in queries:
         by_archive[query["conversation"]].append(query)
     scores: dict[str, dict[str, list[float]]] = {m: defaultdict(list) for m in modes}
+    groups: dict[str, dict[str, list[tuple[float, float]]]] = {m: defaultdict(list) for m in modes}
     latencies: dict[str, list[float]] = defaultdict(list)
     rankings: list[dict] = []
     for archive in sorted(by_archive):
@@ -102,28 +112,48 @@ def main() -> int:
             print(f"{archive}: {problem}", file=sys.stderr)
             report = index.sync(rebuild=True)
         print(f"{archive}: {report.summary()}", file=sys.stderr)
-        searcher = Searcher(home, index=index)
+        searchers = {mode: Searcher(home, index=index, second_stage=mode != FIRST_STAGE) for mode in modes}
         for query in by_archive[archive]:
             gold = set(query["gold_session_ids"])
             cutoff = query.get("candidate_cutoff")
             until = datetime.fromisoformat(cutoff) if cutoff else None
             for mode in modes:
                 started = time.perf_counter()
-                hits = searcher.search(
-                    query["query"], limit=args.limit, until=until, mode=mode, snippets=False
+                hits = searchers[mode].search(
+                    query["query"], limit=args.limit, until=until, snippets=False,
+                    mode="hybrid" if mode == FIRST_STAGE else mode,  # type: ignore[arg-type]
                 )
                 latencies[mode].append(time.perf_counter() - started)
                 ranked = [hit.session_id for hit in hits]
                 for name, metric in METRICS.items():
                     scores[mode][name].append(metric(ranked, gold))
+                pair = (METRICS["R@5"](ranked, gold), METRICS["NDCG@10"](ranked, gold))
+                groups[mode][archive].append(pair)
+                groups[mode][query.get("category") or "(none)"].append(pair)
                 if mode == modes[0] and args.rankings_out:
                     rankings.append({"id": query["id"], "ranked_session_ids": ranked})
-        searcher.close()
+        for searcher in searchers.values():
+            searcher.close()
     print(f"{len(queries)} queries, {len(by_archive)} archives ({args.data.name})")
-    print(f"{'mode':<10}" + "".join(f"{name:>9}" for name in METRICS) + f"{'p50 ms':>9}")
+    print(f"{'mode':<13}" + "".join(f"{name:>9}" for name in METRICS) + f"{'p50 ms':>9}")
     for mode in modes:
         row = "".join(f"{statistics.fmean(scores[mode][name]):>9.3f}" for name in METRICS)
-        print(f"{mode:<10}{row}{statistics.median(latencies[mode]) * 1000:>9.1f}")
+        print(f"{mode:<13}{row}{statistics.median(latencies[mode]) * 1000:>9.1f}")
+    print("\nR@5 / NDCG@10 by archive and by category")
+    print(f"{'':<26}" + "".join(f"{mode:>16}" for mode in modes))
+    for name in sorted(groups[modes[0]]):
+        cells = []
+        for mode in modes:
+            pairs = groups[mode][name]
+            recall5, ndcg = statistics.fmean(p[0] for p in pairs), statistics.fmean(p[1] for p in pairs)
+            cells.append(f"{recall5:.3f}/{ndcg:.3f}")
+        print(f"{name[:25]:<26}" + "".join(f"{cell:>16}" for cell in cells))
+    try:
+        validated = json.loads(RANKER_FILE.read_text())["cross_validated"]
+        print(f"\nsecond stage, {validated['method']} (benchmarks/ranker_training.py): "
+              + ", ".join(f"{k} {v:.3f}" for k, v in validated["second_stage"].items()))
+    except (OSError, ValueError, KeyError):
+        print("\nno cross-validated figures: ollm_recall/ranker.json is missing or damaged")
     if args.rankings_out:
         args.rankings_out.write_text("".join(json.dumps(r) + "\n" for r in rankings))
     return 0

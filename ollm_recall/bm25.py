@@ -91,6 +91,9 @@ class SessionRanker:
         self.b = b
         self.k1 = k1
         self._leaves: dict[tuple[str, int], LeafData] = {}
+        self.coverage: dict[int, float] = {}
+        """For the documents the last ``rank`` returned: the share of the query's idf they contain
+        (1.0: every term; a feature of the second stage)."""
 
     def rank(
         self, searcher: Any, terms: list[str], *, allowed: Collection[int] | None, limit: int
@@ -99,6 +102,7 @@ class SessionRanker:
         ``allowed`` documents when given. Documents that match no term are not ranked."""
         total = searcher.doc_count_all()
         scores = np.zeros(total, dtype=np.float64)
+        covered = np.zeros(total, dtype=np.float64)
         average = searcher.avg_field_length(FIELD) or 1.0
         weights = {term: searcher.idf(FIELD, term) for term in terms}
         seen: dict[tuple[str, int], LeafData] = {}
@@ -111,6 +115,7 @@ class SessionRanker:
                 normalised = (1 - self.b) + self.b * leaf.lengths[ids] / average
                 gain = idf * frequencies * (self.k1 + 1) / (frequencies + self.k1 * normalised)
                 scores[base + ids] += np.where(leaf.live[ids], gain, 0.0)
+                covered[base + ids] += idf
         self._leaves = seen
         if allowed is not None:
             keep = np.zeros(total, dtype=bool)
@@ -120,6 +125,8 @@ class SessionRanker:
         if len(matched) > limit:
             matched = matched[np.argpartition(-scores[matched], limit - 1)[:limit]]
         ordered = matched[np.lexsort((matched, -scores[matched]))]
+        mass = sum(weights.values()) or 1.0
+        self.coverage = {int(doc): float(covered[doc] / mass) for doc in ordered}
         return [(int(doc), float(scores[doc])) for doc in ordered]
 
     def _leaf(self, reader: Any, seen: dict[tuple[str, int], LeafData]) -> LeafData:

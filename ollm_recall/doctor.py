@@ -109,8 +109,8 @@ def _check_index(result: Examination, home: Path, index_dir: Path | None, on_dis
 
     if manifest.analysis < ANALYSIS_VERSION:
         result.add("index-outdated", index.directory,
-                   "the index was built before words such as C++, C#, .NET and node.js were kept whole; "
-                   "a rebuild makes them searchable")
+                   "the index was built before words such as C++ and node.js were kept whole and "
+                   "irregular forms (led, bought) met their base words: a rebuild makes them searchable")
     for sid in sorted(set(on_disk) - set(manifest.sessions)):
         result.add("not-indexed", on_disk[sid], f"session {sid} is not in the index")
     for sid in sorted(set(manifest.sessions) - set(on_disk)):

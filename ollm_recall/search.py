@@ -14,16 +14,19 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
 from .errors import CorruptSession, IndexProblem, SessionNotFound, UsageError
 from .indexer import EmbedderLike, Index
 from .manifest import Manifest
 from .model import ROLES, Session
+from .query_dates import DateRange, date_prior, dates_in
+from .ranker import CANDIDATES, FirstStage, SecondStage, load_second_stage, session_relations
 from .summary import model_matches
 from .textsearch import TextFilters, TextIndex, query_terms
 from .timestamps import format_timestamp
+from .word_forms import BASE_FORMS, base_form
 
 if TYPE_CHECKING:
     from .vectorstore import RowScores, VectorIndex
@@ -37,6 +40,9 @@ RECENCY_DAYS = 30.0
 RELEVANCE_FLOOR = 0.2
 """Below this similarity to the question a session is not shown (``ollm recall`` without ``--all``):
 calibrated on the dev set by ``benchmarks/recall_threshold.py`` (see docs/search.md)."""
+DATE_WEIGHT = 0.3
+"""What a session active in the question's dates gains (``query_dates``): enough to lift it over
+sessions a little closer in meaning, not over ones that are far closer."""
 RELEVANT_SIMILARITY = 0.5
 """A similarity at which a past session is relevant to a question (the chat's calibrated threshold)."""
 SNIPPET_CHARS = 220
@@ -96,6 +102,7 @@ class Searcher:
         index_dir: str | os.PathLike[str] | None = None,
         embedder: EmbedderLike | None = None,
         index: Index | None = None,
+        second_stage: bool = True,
     ) -> None:
         self.index = index or Index(home, index_dir=index_dir, embedder=embedder)
         self.store = self.index.store
@@ -104,6 +111,15 @@ class Searcher:
         self._manifest: Manifest | None = None
         self._manifest_stamp: int | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self.second_stage: SecondStage | None = load_second_stage() if second_stage else None
+        self.keep_first_stage = False
+        """Keep ``last_stage`` even without a second stage (to train one)."""
+        self.last_stage: FirstStage | None = None
+        """What the first stage of the last hybrid search knew of its candidates."""
+        self.last_dates: list[DateRange] = []
+        """The date words of the last question, as understood (``ollm recall`` says which)."""
+        self._newest: tuple[Manifest, int] | None = None
+        """What the first stage of the last hybrid search knew of its candidates (for training)."""
         self.below_floor = 0
         """How many of the last search's best sessions ``relevant_only`` left out."""
 
@@ -220,7 +236,9 @@ class Searcher:
             )
             if role is not None:
                 dense = self._only_role(dense, role, keep=pool)
-        reference_ms = until_ms if until_ms is not None else _ms(datetime.now().astimezone())
+        # Age counts back from the cutoff, else from the archive's newest session, not from the clock:
+        # an archive whose sessions are all months old still has its recent and its old.
+        reference_ms = until_ms if until_ms is not None else self._newest_ms()
         age_days = {
             sid: max(0.0, (reference_ms - self._manifest.sessions[sid].last_ms) / 86_400_000)
             for sid in set(text_scores) | set(dense)
@@ -230,6 +248,22 @@ class Searcher:
         unembedded = {sid for sid in text_scores
                       if not sessions[sid].segments and sessions[sid].vectors_pending}
         ranked = _fuse(text_scores, dense_scores, age_days, mode, unembedded)
+        self.last_stage = None
+        if mode == "hybrid" and role is None and (self.second_stage is not None or self.keep_first_stage):
+            best_unit = {sid: max((unit[0] for unit in units), default=0.0)
+                         for sid, (_, units) in dense.items()}
+            messages = {sid: sessions[sid].messages for sid, _ in ranked[:CANDIDATES]}
+            coverage = dict(self._text.coverage) if text_scores else {}
+            head = [sid for sid, _ in ranked[:CANDIDATES]]
+            centroid, neighbours = session_relations(
+                head, self._vectors.centroids(head), row_scores.result().query) if row_scores else ({}, {})
+            self.last_stage = FirstStage(ranked, dense_scores, best_unit, text_scores, coverage, age_days,
+                                         messages, centroid, neighbours)
+            if self.second_stage is not None:
+                ranked = self.second_stage.reorder(self.last_stage)
+        self.last_dates = dates_in(query, _day(reference_ms))
+        if self.last_dates:
+            ranked = self._by_date(ranked, self.last_dates)
         if relevant_only and mode != "text":
             kept = [(sid, score) for sid, score in ranked
                     if dense_scores.get(sid, 0.0) >= RELEVANCE_FLOOR or sid in unembedded]
@@ -241,6 +275,23 @@ class Searcher:
                       dense_scores.get(sid, 0.0))
             for sid, score in ranked
         ]
+
+    def _by_date(self, ranked: list[tuple[str, float]], dates: list[DateRange]) -> list[tuple[str, float]]:
+        """The ranking with sessions active in (or near) the question's dates moved up: a soft prior."""
+        assert self._manifest is not None
+        sessions = self._manifest.sessions
+        moved = [(sid, score + DATE_WEIGHT * date_prior(
+            (_day(sessions[sid].start_ms), _day(sessions[sid].last_ms)), dates)) for sid, score in ranked]
+        return sorted(moved, key=lambda item: (-item[1], item[0]))
+
+    def _newest_ms(self) -> int:
+        """When the archive's newest session was last active (the clock's now when it is empty)."""
+        assert self._manifest is not None
+        if self._newest is None or self._newest[0] is not self._manifest:
+            latest = max((entry.last_ms for entry in self._manifest.sessions.values()),
+                         default=_ms(datetime.now().astimezone()))
+            self._newest = (self._manifest, latest)
+        return self._newest[1]
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -321,6 +372,11 @@ class Searcher:
             self._pool = None
 
 
+def _day(ms: int) -> date:
+    """The local calendar day of a time in milliseconds."""
+    return datetime.fromtimestamp(ms / 1000).astimezone().date()
+
+
 def _fuse(
     text: dict[str, float],
     dense: dict[str, float],
@@ -363,7 +419,16 @@ def _fuse(
 def _stem(word: str) -> str:
     from whoosh.lang.porter import stem
 
-    return stem(word)
+    return stem(base_form(word))
+
+
+@functools.lru_cache(maxsize=1)
+def _irregular_by_stem() -> dict[str, list[str]]:
+    """Irregular forms by the stem of their base ("lead": ["led"]): they do not begin like it."""
+    found: dict[str, list[str]] = {}
+    for form in BASE_FORMS:
+        found.setdefault(_stem(form), []).append(form)
+    return found
 
 
 _WORD_LETTER = re.compile(r"\w")
@@ -375,7 +440,9 @@ def _candidate_words(terms: frozenset[str]) -> re.Pattern[str]:
     begins the word it came from, so only words that begin so are stemmed (most words of a message are
     not). Matched against lower-cased text and without a leading ``\b`` (the caller checks that a match
     starts a word): either makes Python's matcher try every position, half again slower."""
-    prefixes = sorted({term[: max(1, len(term) - 1)] for term in terms}, key=len, reverse=True)
+    starts = {term[: max(1, len(term) - 1)] for term in terms}
+    starts.update(form for term in terms for form in _irregular_by_stem().get(term, ()))
+    prefixes = sorted(starts, key=len, reverse=True)
     return re.compile(r"(?:" + "|".join(map(re.escape, prefixes)) + r")\w*")
 
 

@@ -17,6 +17,7 @@ from .atomic import make_private_dir
 from .errors import IndexCorrupt
 from .manifest import REBUILD_HINT
 from .model import Session
+from .word_forms import base_form
 
 STOP_WORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below
@@ -36,15 +37,17 @@ MESSAGE_DOC = "m"
 WORD_PATTERN = r"(?:(?<![\w.])\.)?\w+(?:\.\w+)*(?:\+\+|#)?"
 """Words as a local-model user types them: ``C++``, ``C#``, ``.NET``, ``node.js``, ``v1.2.3`` are one
 word each (whoosh's default drops the ``++`` and ``#``, and reads ``php*`` as a wildcard word)."""
-ANALYSIS_VERSION = 2
-"""1: whoosh's default words; 2: ``WORD_PATTERN``, technical words kept whole. An index records it."""
+ANALYSIS_VERSION = 3
+"""1: whoosh's default words; 2: ``WORD_PATTERN``, technical words kept whole; 3: irregular forms
+joined to their base ("led" / "lead"). An index records it."""
 
 
 def stem_plain_word(word: str) -> str:
-    """Porter's stem of a word of letters; a technical word (``node.js``, ``c++``) is kept whole."""
+    """Porter's stem of a word of letters, from its base form when it is irregular ("bought" and
+    "buying" meet); a technical word (``node.js``, ``c++``) is kept whole."""
     from whoosh.lang.porter import stem
 
-    return stem(word) if word.isalpha() else word
+    return stem(base_form(word)) if word.isalpha() else word
 
 
 @functools.lru_cache(maxsize=1)
@@ -244,6 +247,8 @@ class TextIndex:
         from .bm25 import SessionRanker  # numpy: not loaded by commands that never search
 
         self._ranker = SessionRanker(BM25_B, BM25_K1)
+        self.coverage: dict[str, float] = {}
+        """Of the sessions the last ``rank_sessions`` returned: the share of the query's idf each holds."""
 
     def exists(self) -> bool:
         return self._sessions.exists() or self._messages.exists()
@@ -326,6 +331,7 @@ class TextIndex:
         whoosh's in a fraction of the time), or of their best message with a role filter (whoosh)."""
         from whoosh.query import Or, Term
 
+        self.coverage = {}
         if not terms:
             return []
         searcher = self._sessions.searcher()
@@ -336,7 +342,10 @@ class TextIndex:
             narrowed = self._filter(filters, None)
             allowed = None if narrowed is None else set(searcher.docs_for_query(narrowed))
             ranked = self._ranker.rank(searcher, terms, allowed=allowed, limit=limit)
-            return [(searcher.stored_fields(doc)["session_id"], score) for doc, score in ranked]
+            found = [(searcher.stored_fields(doc)["session_id"], score) for doc, score in ranked]
+            self.coverage = {sid: self._ranker.coverage.get(doc, 0.0)
+                             for (sid, _score), (doc, _same) in zip(found, ranked, strict=True)}
+            return found
         query = Or([Term("text", term) for term in terms])
         results = self._messages.searcher().search(query, filter=self._filter(filters, role), limit=limit * 8)
         best: dict[str, float] = {}

@@ -445,6 +445,22 @@ class VectorIndex:
             units.append((float(values[best[len(units)]]), int(row[1]), int(row[2])))
         return sum(unit[0] for unit in units) / len(units), units
 
+    def centroids(self, session_ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """The mean of each session's current rows, as a unit vector (sessions without rows left
+        out): what the second stage compares sessions by."""
+        found = {}
+        for sid in session_ids:
+            number = self._number.get(sid)
+            if number is None:
+                continue
+            groups = self._session_groups[number]
+            rows = np.concatenate([self._rows_of(k, start, end) for k, start, end in groups])
+            mean = rows.mean(axis=0)
+            norm = float(np.linalg.norm(mean))
+            if norm > 0:
+                found[sid] = mean / norm
+        return found
+
     def _rows_of(self, k: int, start: int, end: int) -> np.ndarray:
         """The float rows of segment ``k`` at session-sorted positions ``start:end``."""
         order, segment = self._groups[k].order, self.segments[k]

@@ -41,9 +41,14 @@ def test_retrieval_benchmark_on_a_small_layout(tmp_path):
     out = run_script("benchmarks/retrieval.py", "--data", str(data), "--work", str(tmp_path / "work"),
                      "--mode", "hybrid", "--mode", "text", "--rankings-out", str(rankings))
     assert "2 queries, 1 archives" in out
-    header, hybrid, text = out.splitlines()[-3:]
+    lines = out.splitlines()
+    at = lines.index(next(line for line in lines if line.startswith("mode")))
+    header, hybrid, first_stage, text = lines[at:at + 4]
     assert header.split()[:6] == ["mode", "R@1", "R@5", "R@10", "NDCG@10", "MRR"]
     assert hybrid.split()[0] == "hybrid" and float(hybrid.split()[2]) == 1.0
+    assert first_stage.split()[0] == "hybrid-1st" and text.split()[0] == "text"
+    assert any(line.startswith("examples ") for line in lines)  # the per-archive table
+    assert "leave one archive out" in out
     lines = [json.loads(line) for line in rankings.read_text().splitlines()]
     assert [line["id"] for line in lines] == ["q1", "q2"]
     assert lines[0]["ranked_session_ids"][0] == "session-1772486820000"

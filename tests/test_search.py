@@ -383,3 +383,16 @@ def test_technical_words_match_as_typed(tmp_path, word):
     expected = {"C++": "session-cpp", "C#": "session-cs", ".NET": "session-net", "node.js": "session-node",
                 "php*": "session-php"}[word]
     assert found == [expected]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question, expected", [
+    ("the postgres problem in april", "session-1776778620000"),  # without "in april": not first
+    ("the travel plan from april", "session-1777409400000"),     # without "from april": not first
+])
+def test_date_words_in_the_question_move_that_time_up(searcher, question: str, expected: str) -> None:
+    plain = question.rsplit(" ", 2)[0]
+    without = ids(searcher.search(plain, limit=5))
+    assert expected in without and without[0] != expected
+    assert ids(searcher.search(question, limit=5))[0] == expected
+    assert [found.words for found in searcher.last_dates] == [" ".join(question.split()[-2:])]

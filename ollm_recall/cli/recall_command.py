@@ -107,6 +107,9 @@ def recall(
         session=session, mode=mode, relevant_only=not show_all,  # type: ignore[arg-type]
     )
     below_floor = searcher.below_floor
+    if searcher.last_dates:
+        info("dates understood: " + "; ".join(found.describe() for found in searcher.last_dates)
+             + " (sessions active then rank higher)")
     searcher.close()
     if as_json:
         import orjson
