@@ -23,6 +23,9 @@ from .model import Session
 from .search import Hit, Searcher
 
 MAX_RECALL_LIMIT = 50
+SERVER_EXACT_ROWS = 50_000
+"""A long-lived server scores every vector row only up to this many (about 1,500 sessions); past it, by
+sign bits first, so the float rows (460 MB at 10,000 sessions) never stay resident in it."""
 SESSION_CHARS = 24_000
 """The most of a session ``get_session`` returns (about 6,000 tokens), whole messages only."""
 
@@ -56,6 +59,7 @@ class ArchiveTools:
         self.store = store_for_home(self.home, Path(index_dir) if index_dir is not None else None)
         self.background = background
         self._searcher = Searcher(self.home, index=self.index)
+        self._searcher.exact_rows = SERVER_EXACT_ROWS
         self._folder_stamp: int | None = None
         self._note: str | None = None
         self._lock = threading.Lock()

@@ -112,6 +112,9 @@ class Searcher:
         self._manifest_stamp: int | None = None
         self._pool: ThreadPoolExecutor | None = None
         self.second_stage: SecondStage | None = load_second_stage() if second_stage else None
+        self.exact_rows: int | None = None
+        """Past this many vector rows, search by sign bits rather than every row (None: the default,
+        ``vectorstore.EXACT_ROWS``): a long-lived server keeps its memory small this way."""
         self.keep_first_stage = False
         """Keep ``last_stage`` even without a second stage (to train one)."""
         self.last_stage: FirstStage | None = None
@@ -158,6 +161,8 @@ class Searcher:
         if self._text is not None:
             self._text.close()
         self._text = TextIndex(self.index.text_dir)
+        if self.exact_rows is not None:
+            vectors.exact_rows = self.exact_rows
         self._manifest, self._vectors, self._manifest_stamp = manifest, vectors, stamp
 
     def warm_up(self) -> None:

@@ -299,6 +299,10 @@ class VectorIndex:
         self._all_numbers = np.concatenate(live_numbers) if live_numbers else np.zeros(0, dtype=np.int64)
         self._all_units = np.minimum(self._all_ends - self._all_starts, SESSION_UNITS)[self._all_live]
         self._bits_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.exact_rows = EXACT_ROWS
+        """Up to this many live rows, every row is scored through the memory map; past it, the sign
+        bits choose and the chosen rows are read with ``pread``, so the float rows never become part
+        of the process's resident memory (what a long-lived server wants)."""
 
     @property
     def live_rows(self) -> int:
@@ -309,7 +313,7 @@ class VectorIndex:
         """The first pass of a search (the costly part: it releases the GIL, so it can run beside the
         full-text search): every live row's similarity to ``query`` when the index is small, else a
         sign-bit shortlist of rows (only of ``allowed`` sessions, when given) scored exactly."""
-        if self._live_rows > EXACT_ROWS:
+        if self._live_rows > self.exact_rows:
             return self._score_bits(query, allowed)
         bound = np.full(len(self.session_ids), -np.inf, dtype=np.float32)
         score_bound = np.full(len(self.session_ids), -np.inf, dtype=np.float32)
