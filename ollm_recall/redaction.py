@@ -360,7 +360,8 @@ class Redactor:
         return replace(call, args=args, result=result), findings
 
     def redact_session(self, session: Session) -> tuple[Session, list[Finding]]:
-        """The session as it may be stored, and every secret found (messages and tool calls)."""
+        """The session as it may be stored, and every secret found (messages, tool calls, and metadata:
+        an imported conversation's original title, say)."""
         findings: list[Finding] = []
         messages = []
         for index, message in enumerate(session.messages):
@@ -372,9 +373,11 @@ class Redactor:
             redacted_call, found = self.redact_tool_call(call)
             calls.append(redacted_call)
             findings.extend(Finding(f.kind, f"toolCalls[{index}].{f.where}") for f in found)
+        metadata, in_metadata = self.redact_value(session.metadata)
+        findings.extend(Finding(kind, "metadata") for kind in in_metadata)
         if not findings:
             return session, findings
-        return replace(session, messages=messages, tool_calls=calls), findings
+        return replace(session, messages=messages, tool_calls=calls, metadata=metadata), findings
 
 
 def _anchored_matches(rule: _Rule, text: str, lowered: str, present: set[str]) -> Iterable[re.Match[str]]:

@@ -139,3 +139,12 @@ def test_the_chat_sends_what_was_typed_saves_it_redacted_and_says_so(
     assert case.secret not in raw and raw.count("[REDACTED:openai-key]") == 2
     assert "your message was saved with 1 secret (openai-key) redacted" in result.stderr
     assert "the reply was saved with 1 secret (openai-key) redacted" in result.stderr
+
+
+def test_an_imported_title_in_the_metadata_is_redacted_too(tmp_path: Path) -> None:
+    case = ONE_OF_EACH["slack-bot"]
+    service = ChatRecordingService(tmp_path)
+    session_id = service.create_session(model="demo", metadata={"originalTitle": f"bot setup {case.secret}",
+                                                                 "importedHash": "ab" * 32})
+    saved = json.loads(service.session_path(session_id).read_text())["metadata"]
+    assert saved["originalTitle"] == "bot setup [REDACTED:slack-token]" and saved["importedHash"] == "ab" * 32
