@@ -264,7 +264,9 @@ class Searcher:
                 head, self._vectors.centroids(head), row_scores.result().query) if row_scores else ({}, {})
             self.last_stage = FirstStage(ranked, dense_scores, best_unit, text_scores, coverage, age_days,
                                          messages, centroid, neighbours)
-            if self.second_stage is not None:
+            # The model learned from sessions with vectors; while some candidates still lack theirs
+            # (background indexing), the first stage's estimate for them is the fairer ranking.
+            if self.second_stage is not None and not unembedded.intersection(head):
                 ranked = self.second_stage.reorder(self.last_stage)
         self.last_dates = dates_in(query, _day(reference_ms))
         if self.last_dates:
