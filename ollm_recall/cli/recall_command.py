@@ -83,9 +83,11 @@ def recall(
     index is brought up to date with new and changed sessions for about a second (skip with
     --no-sync); what that leaves is indexed in the background, and a line on stderr says how much of
     the archive the search could see. Sessions too far in meaning from the query are not shown
-    (--all shows them); scores run from 0 to about 1 in every mode, higher is closer.
+    (--all shows them); scores run from 0 to about 1 in every mode, higher is closer. Date words in
+    the query ("from march", "last week", "two years ago") move sessions of that time up, counted
+    back from the archive's newest session; stderr says which dates were understood.
 
-    Example: ollm recall "that nginx thing from march" --since 2026-03-01 --until 2026-03-31
+    Example: ollm recall "that nginx thing from march"
     """
     paths: Paths = ctx.obj
     check_options(mode=mode, role=role, limit=limit)
