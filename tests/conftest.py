@@ -32,6 +32,20 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: 
     return home
 
 
+@pytest.fixture(scope="module")
+def example_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example archive, indexed once for the module (read-only for the tests using it)."""
+    import shutil
+
+    from ollm_recall.indexer import Index
+
+    home = tmp_path_factory.mktemp("examples")
+    shutil.copytree(REPO / "examples" / "sessions", home / "sessions")
+    report = Index(home).sync()
+    assert report.added == 45 and not report.broken
+    return home
+
+
 @pytest.fixture
 def sessions_path(isolated_home: Path) -> Path:
     return isolated_home / "sessions"

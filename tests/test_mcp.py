@@ -5,25 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SUBPROCESS_CEILING
-
-from ollm_recall.indexer import Index
+from conftest import SUBPROCESS_CEILING
 
 NGINX = "session-1772486820000"
 ICELAND = "session-1795201200000"
-
-
-@pytest.fixture(scope="module")
-def example_home(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("examples")
-    shutil.copytree(REPO / "examples" / "sessions", home / "sessions")
-    assert Index(home).sync().added == 45
-    return home
 
 
 def with_server(home: Path, calls):

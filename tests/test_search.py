@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, session_document, write_session_file
+from conftest import session_document, write_session_file
 
 from ollm_recall import ChatRecordingService, Message
 from ollm_recall.errors import IndexCorrupt, IndexMissing, IndexProblem, UsageError
@@ -20,16 +20,6 @@ NGINX_502 = "session-1772486820000"
 SOURDOUGH = "session-1770542400000"
 ICELAND = "session-1795201200000"
 LOGROTATE = "session-1773044100000"
-
-
-@pytest.fixture(scope="module")
-def example_home(tmp_path_factory) -> Path:
-    """The example archive, indexed once for the module (read-only for the tests using it)."""
-    home = tmp_path_factory.mktemp("examples")
-    shutil.copytree(REPO / "examples" / "sessions", home / "sessions")
-    report = Index(home).sync()
-    assert report.added == 45 and not report.broken
-    return home
 
 
 @pytest.fixture(scope="module")
