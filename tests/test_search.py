@@ -323,7 +323,7 @@ def test_a_search_after_a_sync_reloads_only_the_new_segments(tmp_path):
 
 
 def test_matched_words_finds_whole_words_in_any_case_at_their_positions():
-    from ollm_recall.search import matched_words
+    from ollm_recall.snippets import matched_words
 
     text = "Nginx, the ENGINE of engines: nginx's restarts RESTARTED; İstanbul nginx."
     found = matched_words(text, frozenset({"nginx", "restart"}))
