@@ -454,16 +454,30 @@ class VectorIndex:
         out): what the second stage compares sessions by."""
         found = {}
         for sid in session_ids:
-            number = self._number.get(sid)
-            if number is None:
+            units = self.session_units(sid)
+            if units is None:
                 continue
-            groups = self._session_groups[number]
-            rows = np.concatenate([self._rows_of(k, start, end) for k, start, end in groups])
-            mean = rows.mean(axis=0)
+            mean = units[1].mean(axis=0)
             norm = float(np.linalg.norm(mean))
             if norm > 0:
                 found[sid] = mean / norm
         return found
+
+    def session_units(self, session_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The message index of each of a session's current rows and the rows themselves (None for a
+        session without rows): what a feature of the second stage is computed from."""
+        number = self._number.get(session_id)
+        if number is None:
+            return None
+        groups = self._session_groups[number]
+        messages = np.concatenate([self._message_numbers(k, start, end) for k, start, end in groups])
+        return messages, np.concatenate([self._rows_of(k, start, end) for k, start, end in groups])
+
+    def _message_numbers(self, k: int, start: int, end: int) -> np.ndarray:
+        """The message index of segment ``k``'s rows at session-sorted positions ``start:end``."""
+        order, segment = self._groups[k].order, self.segments[k]
+        rows = np.arange(start, end) if order is None else order[start:end]
+        return segment.rows[rows, 1]
 
     def _rows_of(self, k: int, start: int, end: int) -> np.ndarray:
         """The float rows of segment ``k`` at session-sorted positions ``start:end``."""

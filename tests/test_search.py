@@ -386,3 +386,18 @@ def test_date_words_in_the_question_move_that_time_up(searcher, question: str, e
     assert expected in without and without[0] != expected
     assert ids(searcher.search(question, limit=5))[0] == expected
     assert [found.words for found in searcher.last_dates] == [" ".join(question.split()[-2:])]
+
+
+def test_session_units_are_the_session_s_embedded_chunks_in_order(searcher):
+    from ollm_recall.units import embedding_units
+
+    searcher._load()
+    session = searcher.store.read(NGINX_502)
+    messages, vectors = searcher._vectors.session_units(NGINX_502)
+    expected = embedding_units(session, 0)
+    assert messages.tolist() == [message for message, _chunk, _text in expected]
+    again = searcher.index.embedder.embed([text for _m, _c, text in expected])
+    assert np.all(np.sum(again * vectors, axis=1) > 0.99)
+    mean = vectors.mean(axis=0)
+    assert np.allclose(searcher._vectors.centroids([NGINX_502])[NGINX_502], mean / np.linalg.norm(mean))
+    assert searcher._vectors.session_units("session-0") is None
