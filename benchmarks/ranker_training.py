@@ -27,9 +27,8 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from retrieval import DEFAULT_DATA, DEFAULT_WORK, METRICS, prepare_home
+from retrieval import DEFAULT_DATA, DEFAULT_WORK, METRICS, current_index, prepare_home
 
-from ollm_recall.indexer import Index
 from ollm_recall.ranker import (
     BASE_FEATURES,
     CANDIDATES,
@@ -40,6 +39,7 @@ from ollm_recall.ranker import (
     with_relative,
 )
 from ollm_recall.search import Searcher
+from ollm_recall.textsearch import ANALYSIS_VERSION
 
 LAMBDAMART = {"objective": "lambdarank", "n_estimators": 150, "learning_rate": 0.05, "num_leaves": 7,
               "min_child_samples": 50, "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8,
@@ -50,7 +50,7 @@ never saw (tried: 200 trees of 15 leaves, R@5 0.666 against 0.671 for these)."""
 
 def collect(data: Path, work: Path, refresh: bool) -> list[dict]:
     """Per query: archive, category, gold, candidate ids, features, and the first stage's ranking."""
-    cache = work / "second-stage-features.pickle"
+    cache = work / f"second-stage-features.analysis-{ANALYSIS_VERSION}.pickle"  # of the index's words
     if cache.exists() and not refresh:
         return pickle.loads(cache.read_bytes())
     queries = [json.loads(line) for line in (data / "queries.jsonl").read_text().splitlines() if line]
@@ -60,8 +60,7 @@ def collect(data: Path, work: Path, refresh: bool) -> list[dict]:
     rows = []
     for archive in sorted(by_archive):
         home = prepare_home(data, archive, work)
-        index = Index(home)
-        index.sync()
+        index = current_index(home)
         searcher = Searcher(home, index=index, second_stage=False)
         searcher.keep_first_stage = True
         for query in by_archive[archive]:

@@ -19,10 +19,9 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
-from retrieval import DEFAULT_DATA, DEFAULT_WORK, prepare_home
+from retrieval import DEFAULT_DATA, DEFAULT_WORK, current_index, prepare_home
 
 from ollm_recall.embedder import DEFAULT_VARIANT, VARIANTS
-from ollm_recall.indexer import Index
 from ollm_recall.search import Searcher
 
 
@@ -40,8 +39,7 @@ def main() -> int:
     searchers = {}
     for archive in archives:
         home = prepare_home(args.data, archive, args.work)
-        index = Index(home, variant=args.variant)
-        index.sync()
+        index = current_index(home, args.variant)
         searchers[archive] = Searcher(home, index=index)
     gold_scores: list[float] = []
     noise_scores: list[float] = []

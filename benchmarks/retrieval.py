@@ -33,6 +33,7 @@ from ollm_recall.errors import IndexProblem
 from ollm_recall.indexer import Index
 from ollm_recall.ranker import RANKER_FILE
 from ollm_recall.search import MODES, Searcher
+from ollm_recall.textsearch import ANALYSIS_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "dev-eval" / "realmem"
@@ -81,6 +82,23 @@ def prepare_home(data: Path, archive: str, work: Path) -> Path:
     return home
 
 
+def current_index(home: Path, variant: str | None = None) -> Index:
+    """The home's index, brought up to date, and built again when it is of an older format or word
+    analysis (a search would answer from it, and the figures would be of the old ranking)."""
+    index = Index(home, variant=variant)
+    try:
+        outdated = index.load_manifest().analysis < ANALYSIS_VERSION
+    except IndexProblem as problem:  # missing, or of an older format
+        outdated = index.manifest_path.exists()
+        if outdated:
+            print(f"{home.name}: {problem}", file=sys.stderr)
+    if outdated:
+        print(f"{home.name}: built again with the current word analysis", file=sys.stderr)
+    report = index.sync(rebuild=outdated)
+    print(f"{home.name}: {report.summary()}", file=sys.stderr)
+    return index
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="benchmark folder")
@@ -105,13 +123,7 @@ def main() -> int:
     for archive in sorted(by_archive):
         home = prepare_home(args.data, archive, args.work)
         started = time.perf_counter()
-        index = Index(home, variant=args.variant)
-        try:
-            report = index.sync()
-        except IndexProblem as problem:  # an index of an older format: build it again
-            print(f"{archive}: {problem}", file=sys.stderr)
-            report = index.sync(rebuild=True)
-        print(f"{archive}: {report.summary()}", file=sys.stderr)
+        index = current_index(home, args.variant)
         searchers = {mode: Searcher(home, index=index, second_stage=mode != FIRST_STAGE) for mode in modes}
         for query in by_archive[archive]:
             gold = set(query["gold_session_ids"])
