@@ -38,8 +38,9 @@ _PATTERNS = [
     ("month_year", re.compile(r"\b" + _MONTH + r"\.?,?\s+(?P<y>20\d\d)\b")),
     ("cued_month", re.compile(r"\b(?:in|from|since|during|back in|early|late|mid|last|this past)\s+(?:-\s*)?"
                               + _MONTH + r"\b")),
-    ("season", re.compile(r"\b(?:(?P<which>last|this|past)\s+)?(?P<season>spring|summer|autumn|fall|winter)"
-                          r"\b")),
+    # a season needs a cue: alone, "a winter road trip", "spring boot" and "fall back" are no dates
+    ("season", re.compile(r"\b(?:(?P<which>last|this|past)\s+|(?:in|during|over|from|since|back in)\s+"
+                          r"(?:the\s+)?)(?P<season>spring|summer|autumn|fall|winter)\b")),
     ("holiday", re.compile(r"\b(?P<cue>before|after|around|over|at)\s+(?:the\s+)?"
                            r"(?P<holiday>christmas|xmas|new year'?s?|the holidays)\b")),
 ]

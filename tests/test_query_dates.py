@@ -26,6 +26,8 @@ REFERENCE = date(2026, 11, 20)  # a Friday
     ("the trip in december", [(date(2025, 12, 1), date(2025, 12, 31))]),  # the latest one that has been
     ("back in 2026-02", [(date(2026, 2, 1), date(2026, 2, 28))]),
     ("last summer", [(date(2026, 6, 1), date(2026, 8, 31))]),
+    ("what we planned over the winter", [(date(2025, 12, 1), date(2026, 2, 28))]),
+    ("in spring", [(date(2026, 3, 1), date(2026, 5, 31))]),
     ("before christmas", [(date(2025, 12, 4), date(2025, 12, 24))]),
     ("I asked in may", [(date(2026, 5, 1), date(2026, 5, 31))]),
 ])
@@ -36,6 +38,7 @@ def test_date_words_become_day_ranges(question: str, expected: list) -> None:
 @pytest.mark.parametrize("question", [
     "the march of progress", "I may have asked about it", "at 10:30 on the 5th", "we will meet next week",
     "version 2.3 of the api", "", "the summary says nothing of dates",
+    "what clothes to bring for a winter road trip", "spring boot config", "the summer menu", "fall back to v1",
 ])
 def test_words_that_are_not_dates_stay_words(question: str) -> None:
     assert dates_in(question, REFERENCE) == []
