@@ -9,10 +9,16 @@
    shows first stage and second stage per archive, per query category and overall: those are the
    figures to believe, since no archive's queries tuned the model that ranked them.
 3. ``--write`` trains on all archives and writes ``ollm_recall/ranker.json`` (with the cross-validated
-   figures in it), calibrating the score into a chance of relevance.
+   figures in it), calibrating the score into a chance of relevance (on the ``--data`` questions).
 
-    python benchmarks/ranker_training.py                 # cross-validation table only
-    python benchmarks/ranker_training.py --write         # and the shipped model
+``--also DIR`` adds another query set over the same archives to learn from, held out by archive as
+well: the shipped model also learned from the evidence set of ``evidence_queries.py``, questions that
+name things, where words alone are strong and a model of the chat-opening questions alone ranked
+below them. Each set's held-out figures are printed, words alone beside them.
+
+    python benchmarks/evidence_queries.py benchmarks/out/realmem-evidence
+    python benchmarks/ranker_training.py --also benchmarks/out/realmem-evidence           # the tables
+    python benchmarks/ranker_training.py --also benchmarks/out/realmem-evidence --write   # and the model
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from retrieval import DEFAULT_DATA, DEFAULT_WORK, METRICS, current_index, prepar
 from ollm_recall.ranker import (
     BASE_FEATURES,
     CANDIDATES,
+    FEATURES,
     RANKER_FILE,
     SecondStage,
     feature_matrix,
@@ -41,16 +48,23 @@ from ollm_recall.ranker import (
 from ollm_recall.search import Searcher
 from ollm_recall.textsearch import ANALYSIS_VERSION
 
+RISING = frozenset({"dense", "dense_best", "text", "coverage", "dense_rank", "text_rank", "fused", "centroid",
+                    "dense_gap", "text_gap", "centroid_gap", "fused_gap", "dense_z"})
+"""Features a session's score may only rise with (LightGBM's monotone constraints): closer by meaning
+or by words is never worse. Unconstrained, trees learn dips from a few questions that need not hold
+elsewhere."""
 LAMBDAMART = {"objective": "lambdarank", "n_estimators": 150, "learning_rate": 0.05, "num_leaves": 7,
               "min_child_samples": 50, "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8,
-              "verbose": -1}
+              "monotone_constraints": [int(name in RISING) for name in FEATURES],
+              "monotone_constraints_method": "advanced", "verbose": -1}
 """Small trees, few of them: 1,415 questions are little data, and the model must hold on archives it
 never saw (tried: 200 trees of 15 leaves, R@5 0.666 against 0.671 for these)."""
 
 
 def collect(data: Path, work: Path, refresh: bool) -> list[dict]:
-    """Per query: archive, category, gold, candidate ids, features, and the first stage's ranking."""
-    cache = work / f"second-stage-features.analysis-{ANALYSIS_VERSION}.pickle"  # of the index's words
+    """Per query: archive, category, gold, candidate ids, features, and the rankings of the first
+    stage and of words alone (BM25F)."""
+    cache = work / f"second-stage-features.{data.name}.analysis-{ANALYSIS_VERSION}.pickle"
     if cache.exists() and not refresh:
         return pickle.loads(cache.read_bytes())
     queries = [json.loads(line) for line in (data / "queries.jsonl").read_text().splitlines() if line]
@@ -72,27 +86,35 @@ def collect(data: Path, work: Path, refresh: bool) -> list[dict]:
             ids, matrix = feature_matrix(stage)
             rows.append({"archive": archive, "category": query.get("category", ""),
                          "gold": set(query["gold_session_ids"]), "ids": ids, "x": matrix,
-                         "first": [hit.session_id for hit in hits]})
+                         "first": [hit.session_id for hit in hits],
+                         "text": sorted(stage.text, key=lambda sid: (-stage.text[sid], sid))})
         searcher.close()
         print(f"{archive}: {len(by_archive[archive])} queries", file=sys.stderr)
     cache.write_bytes(pickle.dumps(rows))
     return rows
 
 
-def train(rows: list[dict], seed: int = 0) -> tuple[SecondStage, object]:
+def labels_of(rows: list[dict]) -> np.ndarray:
+    return np.concatenate([[int(sid in row["gold"]) for sid in row["ids"]] for row in rows])
+
+
+def train(
+    rows: list[dict], seed: int = 0, calibrate_on: list[dict] | None = None
+) -> tuple[SecondStage, object]:
     """LambdaMART on the rows' candidates (LightGBM), its trees as arrays, and a logistic calibration
-    of its score; also the LightGBM booster, to check the arrays against."""
+    of its score (on ``calibrate_on``, else the same rows); also the LightGBM booster, to check the
+    arrays against."""
     import lightgbm
 
     x = np.concatenate([row["x"] for row in rows])
-    y = np.concatenate([[int(sid in row["gold"]) for sid in row["ids"]] for row in rows])
     booster = lightgbm.LGBMRanker(**LAMBDAMART, random_state=seed).fit(
-        x, y, group=[len(row["ids"]) for row in rows]).booster_
+        x, labels_of(rows), group=[len(row["ids"]) for row in rows]).booster_
     trees = trees_from_lightgbm(booster.dump_model())
-    raw = trees.predict(x)
-    if np.abs(raw - booster.predict(x)).max() > 1e-6:
+    if np.abs(trees.predict(x) - booster.predict(x)).max() > 1e-6:
         raise SystemExit("the tree arrays do not score as LightGBM does")
-    labels = y.astype(float)
+    calibration = calibrate_on or rows
+    raw = trees.predict(np.concatenate([row["x"] for row in calibration]))
+    labels = labels_of(calibration).astype(float)
     slope, intercept = 1.0, 0.0
     for _ in range(100):  # a one-feature logistic regression, by Newton's method
         p = 1.0 / (1.0 + np.exp(-(slope * raw + intercept)))
@@ -118,18 +140,55 @@ def score(rankings: list[tuple[dict, list[str]]]) -> dict[str, float]:
 Ranked = list[tuple[dict, list[str]]]
 
 
-def cross_validate(rows: list[dict]) -> tuple[dict, Ranked, Ranked]:
-    per_archive = {}
-    first_all, second_all = [], []
-    for archive in sorted({row["archive"] for row in rows}):
-        held = [row for row in rows if row["archive"] == archive]
-        model, _ = train([row for row in rows if row["archive"] != archive])
-        first = [(row, row["first"]) for row in held]
-        second = [(row, reranked(model, row)) for row in held]
-        per_archive[archive] = (score(first), score(second), len(held))
-        first_all += first
-        second_all += second
-    return per_archive, first_all, second_all
+def cross_validate(sets: dict[str, list[dict]]) -> dict[str, tuple[dict, Ranked, Ranked]]:
+    """For each archive, a model trained on every set's questions of the other archives ranks each
+    set's questions of this one; per set: per-archive scores, and the first and second stage's rankings."""
+    results: dict[str, tuple[dict, Ranked, Ranked]] = {name: ({}, [], []) for name in sets}
+    every = [row for rows in sets.values() for row in rows]
+    for archive in sorted({row["archive"] for row in every}):
+        model, _ = train([row for row in every if row["archive"] != archive])
+        for name, rows in sets.items():
+            held = [row for row in rows if row["archive"] == archive]
+            if not held:
+                continue
+            per_archive, first_all, second_all = results[name]
+            first = [(row, row["first"]) for row in held]
+            second = [(row, reranked(model, row)) for row in held]
+            per_archive[archive] = (score(first), score(second), len(held))
+            first_all += first
+            second_all += second
+    return results
+
+
+def by_words(title: str, second: Ranked) -> None:
+    """Per archive: words alone against the second stage (held out), R@5 and NDCG@10."""
+    print(f"\n{title:<24}{'n':>6}{'R@5 words':>11}{'second':>8}{'NDCG@10 words':>15}{'second':>8}")
+    for archive in sorted({row["archive"] for row, _ in second}):
+        held = [(row, ranked) for row, ranked in second if row["archive"] == archive]
+        if not all("text" in row for row, _ in held):
+            return
+        words, ours = score([(row, row["text"]) for row, _ in held]), score(held)
+        print(f"{archive:<24}{len(held):>6}{words['R@5']:>11.3f}{ours['R@5']:>8.3f}"
+              f"{words['NDCG@10']:>15.3f}{ours['NDCG@10']:>8.3f}")
+
+
+def overall(title: str, rows: list[dict], first: Ranked, second: Ranked) -> dict[str, dict[str, float]]:
+    """Print and return the held-out scores of words alone, the first stage and the second."""
+    scores = {"first stage": score(first), "second stage": score(second)}
+    if all("text" in row for row in rows):  # caches of older versions did not keep it
+        scores = {"words alone": score([(row, row["text"]) for row in rows]), **scores}
+    print(f"\n{title:<24}" + "".join(f"{name:>9}" for name in METRICS))
+    for name, values in scores.items():
+        print(f"{name:<24}" + "".join(f"{values[n]:>9.3f}" for n in METRICS))
+    return scores
+
+
+def load(data: Path, work: Path, refresh: bool) -> list[dict]:
+    rows = collect(data, work, refresh)
+    for row in rows:  # cached by an older version with the base features only
+        if row["x"].shape[1] == len(BASE_FEATURES):
+            row["x"] = with_relative(row["x"])
+    return rows
 
 
 def table(title: str, groups: dict[str, tuple[dict, dict, int]]) -> None:
@@ -145,35 +204,48 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--refresh", action="store_true", help="read the candidates' features again")
     parser.add_argument("--write", action="store_true", help=f"write {RANKER_FILE.name} trained on all")
+    parser.add_argument("--also", type=Path, action="append", default=[],
+                        help="another query set over the same archives to learn from (a data folder)")
     args = parser.parse_args()
-    rows = collect(args.data, args.work, args.refresh)
-    for row in rows:  # cached by an older version with the base features only
-        if row["x"].shape[1] == len(BASE_FEATURES):
-            row["x"] = with_relative(row["x"])
-    per_archive, first, second = cross_validate(rows)
+    sets = {args.data.name: load(args.data, args.work, args.refresh)}
+    for folder in args.also:
+        if folder.name in sets:
+            raise SystemExit(f"two query sets named {folder.name}")
+        sets[folder.name] = load(folder, args.work, args.refresh)
+    results = cross_validate(sets)
+    rows = sets[args.data.name]
+    per_archive, first, second = results[args.data.name]
     table("archive (held out)", per_archive)
     categories = defaultdict(lambda: ([], []))
     for (row, ranked_first), (_, ranked_second) in zip(first, second, strict=True):
         categories[row["category"]][0].append((row, ranked_first))
         categories[row["category"]][1].append((row, ranked_second))
     table("category", {name: (score(a), score(b), len(a)) for name, (a, b) in sorted(categories.items())})
-    overall_first, overall_second = score(first), score(second)
-    print(f"\n{'all queries, held out':<24}" + "".join(f"{name:>9}" for name in METRICS))
-    print(f"{'first stage':<24}" + "".join(f"{overall_first[n]:>9.3f}" for n in METRICS))
-    print(f"{'second stage':<24}" + "".join(f"{overall_second[n]:>9.3f}" for n in METRICS))
+    validated = {name: overall(f"{name}, held out", sets[name], first_ranked, second_ranked)
+                 for name, (_, first_ranked, second_ranked) in results.items()}
+    for name in args.also:
+        by_words(f"{name.name} (held out)", results[name.name][2])
     if args.write:
-        model, booster = train(rows)
+        model, booster = train([row for set_rows in sets.values() for row in set_rows], calibrate_on=rows)
         sample = np.concatenate([row["x"] for row in rows[:3]])[:8]
         document = model.to_json(
             checks={"inputs": sample.tolist(), "outputs": booster.predict(sample).tolist()},
-            trained_on=f"{args.data.name}: {len(rows)} queries, {len(per_archive)} archives",
-            cross_validated={"method": "leave one archive out",
-                             "first_stage": {k: round(v, 4) for k, v in overall_first.items()},
-                             "second_stage": {k: round(v, 4) for k, v in overall_second.items()}},
+            trained_on=", ".join(f"{name}: {len(set_rows)} queries" for name, set_rows in sets.items())
+            + f"; {len(per_archive)} archives; calibrated on {args.data.name}",
+            cross_validated={
+                "method": "leave one archive out", **rounded(validated[args.data.name]),
+                "also": {name: rounded(found) for name, found in validated.items() if name != args.data.name},
+            },
         )
         RANKER_FILE.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         print(f"\nwrote {RANKER_FILE}: {len(model.trees.roots)} trees, {len(model.trees.feature)} nodes")
     return 0
+
+
+def rounded(scores: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Scores by ranking ("first stage") as JSON keys ("first_stage"), to four places."""
+    return {ranking.replace(" ", "_"): {name: round(value, 4) for name, value in values.items()}
+            for ranking, values in scores.items()}
 
 
 if __name__ == "__main__":

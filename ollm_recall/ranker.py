@@ -2,10 +2,12 @@
 
 The first stage (BM25F, embeddings, a recency prior, fused by hand-set weights) finds the right
 sessions; this puts them first. Each candidate is described by features that cost little at query time
-(most come from what the first stage computed); a small LambdaMART model (LightGBM, 7-leaf trees),
-trained on the RealMem dev set with leave-one-archive-out cross-validation
-(``benchmarks/ranker_training.py``), scores them, and a logistic calibration turns the score into the
-chance that the session is one the question is about, which is what ``Hit.score`` then shows. The
+(most come from what the first stage computed); a small LambdaMART model (LightGBM, 7-leaf trees,
+its score rising with every feature that says "closer"), trained on the RealMem dev set's questions
+and on the same questions' evidence as questions (two styles: chat openings, and statements that name
+things), with leave-one-archive-out cross-validation (``benchmarks/ranker_training.py``), scores them,
+and a logistic calibration turns the score into the chance that the session is one the question is
+about, which is what ``Hit.score`` then shows. The
 trees are stored as arrays in ``ranker.json`` in the package and evaluated here with numpy (LightGBM is
 needed to train, not to search); a missing or damaged file means the first stage alone, and one
 warning.

@@ -39,8 +39,12 @@ RELEVANCE_FLOOR = 0.2
 """Below this similarity to the question a session is not shown (``ollm recall`` without ``--all``):
 calibrated on the dev set by ``benchmarks/recall_threshold.py`` (see docs/search.md)."""
 DATE_WEIGHT = 0.3
-"""What a session active in the question's dates gains (``query_dates``): enough to lift it over
-sessions a little closer in meaning, not over ones that are far closer."""
+"""What a session active in the question's dates gains (``query_dates``) in the first stage's score:
+enough to lift it over sessions a little closer in meaning, not over ones that are far closer."""
+DATE_LOG_ODDS = 3.0
+"""The same for the second stage's score, a chance: its odds are multiplied by e^3 (20), so a likely
+session in the dates goes first and an unlikely one stays unlikely (an added 0.3 would lift every
+session of those days over every other)."""
 RELEVANT_SIMILARITY = 0.5
 """A similarity at which a past session is relevant to a question (the chat's calibrated threshold)."""
 @dataclass(frozen=True)
@@ -238,6 +242,7 @@ class Searcher:
                       if not sessions[sid].segments and sessions[sid].vectors_pending}
         ranked = _fuse(text_scores, dense_scores, age_days, mode, unembedded)
         self.last_stage = None
+        reordered = False
         if mode == "hybrid" and role is None and (self.second_stage is not None or self.keep_first_stage):
             best_unit = {sid: max((unit[0] for unit in units), default=0.0)
                          for sid, (_, units) in dense.items()}
@@ -252,9 +257,10 @@ class Searcher:
             # (background indexing), the first stage's estimate for them is the fairer ranking.
             if self.second_stage is not None and not unembedded.intersection(head):
                 ranked = self.second_stage.reorder(self.last_stage)
+                reordered = True
         self.last_dates = dates_in(query, _day(reference_ms))
         if self.last_dates:
-            ranked = self._by_date(ranked, self.last_dates)
+            ranked = self._by_date(ranked, self.last_dates, chances=reordered)
         if relevant_only and mode != "text":
             kept = [(sid, score) for sid, score in ranked
                     if dense_scores.get(sid, 0.0) >= RELEVANCE_FLOOR or sid in unembedded]
@@ -267,12 +273,21 @@ class Searcher:
             for sid, score in ranked
         ]
 
-    def _by_date(self, ranked: list[tuple[str, float]], dates: list[DateRange]) -> list[tuple[str, float]]:
-        """The ranking with sessions active in (or near) the question's dates moved up: a soft prior."""
+    def _by_date(
+        self, ranked: list[tuple[str, float]], dates: list[DateRange], *, chances: bool
+    ) -> list[tuple[str, float]]:
+        """The ranking with sessions active in (or near) the question's dates moved up: a soft prior,
+        added to a first-stage score, multiplying the odds of a second-stage chance."""
         assert self._manifest is not None
         sessions = self._manifest.sessions
-        moved = [(sid, score + DATE_WEIGHT * date_prior(
-            (_day(sessions[sid].start_ms), _day(sessions[sid].last_ms)), dates)) for sid, score in ranked]
+        moved = []
+        for sid, score in ranked:
+            prior = date_prior((_day(sessions[sid].start_ms), _day(sessions[sid].last_ms)), dates)
+            if chances:
+                odds = score / max(1.0 - score, 1e-6) * math.exp(DATE_LOG_ODDS * prior)
+                moved.append((sid, round(odds / (1.0 + odds), 4)))
+            else:
+                moved.append((sid, score + DATE_WEIGHT * prior))
         return sorted(moved, key=lambda item: (-item[1], item[0]))
 
     def _newest_ms(self) -> int:

@@ -38,7 +38,8 @@ def test_date_words_become_day_ranges(question: str, expected: list) -> None:
 @pytest.mark.parametrize("question", [
     "the march of progress", "I may have asked about it", "at 10:30 on the 5th", "we will meet next week",
     "version 2.3 of the api", "", "the summary says nothing of dates",
-    "what clothes to bring for a winter road trip", "spring boot config", "the summer menu", "fall back to v1",
+    "what clothes to bring for a winter road trip", "spring boot config", "the summer menu",
+    "fall back to v1",
 ])
 def test_words_that_are_not_dates_stay_words(question: str) -> None:
     assert dates_in(question, REFERENCE) == []
