@@ -2,7 +2,8 @@
 
 Each group of candidate features below is appended to ``ollm_recall.ranker.FEATURES`` for the same
 cached candidates as ``ranker_training.py`` (run that first: it builds the indexes and the cache), and
-LambdaMART is cross-validated leaving one archive out, over several seeds (a seed alone moves R@5 by
+LambdaMART (its settings, learning from the dev-set questions alone) is cross-validated leaving one
+archive out, over several seeds (a seed alone moves R@5 by
 about 0.005, so a gain smaller than that is not one). Then a few other settings of LambdaMART itself,
 and a learned query transform for the dense side (a 384 x 384 matrix, trained on the other archives).
 Last, for scale, the same dense ranking of the candidates from what a search cannot have: the
@@ -28,7 +29,7 @@ from ranker_training import LAMBDAMART, collect
 from retrieval import DEFAULT_DATA, DEFAULT_WORK, METRICS, prepare_home
 
 from ollm_recall.indexer import Index
-from ollm_recall.ranker import BASE_FEATURES, with_relative
+from ollm_recall.ranker import BASE_FEATURES, FEATURES, with_relative
 from ollm_recall.textsearch import STOP_WORDS
 from ollm_recall.units import chunk_text
 from ollm_recall.vectorstore import VectorIndex
@@ -198,6 +199,8 @@ def cross_validated(
     import lightgbm
 
     parameters = {**LAMBDAMART, **settings}
+    added = matrices[0].shape[1] - len(FEATURES)  # candidate features: no constraint on them
+    parameters["monotone_constraints"] = [*LAMBDAMART["monotone_constraints"], *[0] * added]
     recall, ndcg = [], []
     for seed in range(seeds):
         ranked = []

@@ -121,3 +121,24 @@ def test_mcp_benchmark_on_the_example_archive(tmp_path):
     Index(tmp_path).sync()
     out = run_script("benchmarks/mcp_server.py", "--home", str(tmp_path), "--runs", "1")
     assert "first recall, from process start" in out and "server peak resident memory" in out
+
+
+def test_evidence_queries_make_a_second_query_set_over_the_same_archives(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(REPO / "examples" / "sessions", data / "archives" / "examples")
+    queries = [
+        {"id": "q1", "query": "what was that again?", "gold_session_ids": ["session-1772486820000"],
+         "conversation": "examples",
+         "evidence": ["nginx 502 came from the php-fpm socket path", "after an upgrade"]},
+        {"id": "q2", "query": "no evidence here", "gold_session_ids": ["session-1770542400000"],
+         "conversation": "examples", "evidence": []},
+    ]
+    (data / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
+    out = tmp_path / "evidence"
+    assert "1 queries written" in run_script("benchmarks/evidence_queries.py", str(out), "--data", str(data))
+    written = [json.loads(line) for line in (out / "queries.jsonl").read_text().splitlines()]
+    assert [(q["id"], q["query"], q["gold_session_ids"]) for q in written] == [
+        ("q1-evidence", "nginx 502 came from the php-fpm socket path after an upgrade",
+         ["session-1772486820000"])]
+    assert (out / "archives" / "examples").resolve() == (data / "archives" / "examples").resolve()
+    run_script("benchmarks/evidence_queries.py", str(out), "--data", str(data))  # again: the link stays
