@@ -1,6 +1,7 @@
 """Sessions out as markdown a person wants to read and share, or as the JSON of the file.
 
-Export only reads: it never changes a session file.
+Export only reads: it never changes a session file. What it writes is redacted as a save would be
+(the store's redactor), so a secret an older save left in a file does not reach the export.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .timestamps import parse_timestamp
 
 if TYPE_CHECKING:
     from .html_export import IndexEntry
+    from .redaction import Finding, Redactor
     from .store import SessionStore
 
 FORMATS = ("md", "json", "html", "jsonl")
@@ -145,6 +147,20 @@ def _squeeze_blank_lines(lines: Iterable[str]) -> Iterable[str]:
         previous_blank = blank
 
 
+def exportable(
+    session: Session, raw: bytes, redactor: Redactor | None
+) -> tuple[Session, bytes, list[Finding]]:
+    """The session (and its file's bytes) as an export may hold it: with the secrets an older save
+    left in the file redacted, and those secrets' findings. The file itself is left as it is
+    (``ollm redact`` rewrites it)."""
+    if redactor is None:
+        return session, raw, []
+    clean, findings = redactor.redact_session(session)
+    if not findings:
+        return session, raw, []
+    return clean, dumps_compact(clean.to_dict()), findings
+
+
 def render(session: Session, raw: bytes, fmt: str) -> bytes:
     """One session in an export format: markdown, an HTML page, one JSON line, or the file's own bytes."""
     fmt = check_format(fmt)
@@ -176,8 +192,12 @@ def export_to_directory(
     out_dir: Path,
     *,
     progress: Callable[[int], None] | None = None,
+    redacted: Callable[[str, list[Finding]], None] | None = None,
 ) -> list[Path]:
     """Write the sessions into ``out_dir``; returns the files written.
+
+    Secrets still in a session file are redacted in what is written (``exportable``, with the store's
+    redactor); ``redacted(session_id, findings)`` is told of each session that had some.
 
     ``md`` and ``html`` write a file per session and an index (``index.md``, ``index.html``: a page
     with a filter box), ``json`` a copy of each file, ``jsonl`` one ``sessions.jsonl``. Every id is
@@ -204,7 +224,9 @@ def export_to_directory(
     entries: list[IndexEntry] = []
     lines: list[bytes] = []
     for session_id in session_ids:
-        session, raw = store.read_with_bytes(session_id)
+        session, raw, findings = exportable(*store.read_with_bytes(session_id), store.redactor)
+        if findings and redacted is not None:
+            redacted(session_id, findings)
         if fmt == "jsonl":
             lines.append(render(session, raw, fmt))
         else:

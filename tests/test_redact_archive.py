@@ -205,3 +205,29 @@ def test_on_a_large_archive_the_words_leave_with_the_next_index_run(
     finished = cli("index")
     assert finished.exit_code == 0 and "removed from the index files" in finished.stderr
     assert index_files_holding(isolated_home, gone) == {}
+
+
+def test_an_export_of_sessions_saved_before_redaction_holds_no_secret(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    ids = record_old_archive(isolated_home)
+    before = {path.name: path.read_bytes() for path in (isolated_home / "sessions").glob("*.json")}
+    assert any(CASES[0].secret.encode() in raw for raw in before.values())  # the check can fail
+    for fmt in ("md", "json", "jsonl", "html"):
+        out = tmp_path / f"export-{fmt}"
+        done = run_ollm("export", "--all", "--format", fmt, "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        assert f"from {len(CASES)} session files saved before redaction" in done.stderr
+        written = [path for path in out.rglob("*") if path.is_file()]
+        assert written and all(not any(case.secret in path.read_text() for case in CASES) for path in written)
+        assert any("[REDACTED:" in path.read_text() for path in written)
+    for args in (["--format", "md", *ids], ["--format", "json", ids[0]], ["--format", "json", *ids[:2]]):
+        printed = run_ollm("export", *args)
+        assert printed.returncode == 0, printed.stderr
+        assert "[REDACTED:" in printed.stdout and not any(case.secret in printed.stdout for case in CASES)
+    copied = json.loads((tmp_path / "export-json" / f"{ids[0]}.json").read_text())
+    assert copied["sessionId"] == ids[0] and len(copied["messages"]) == 2  # still a session file
+    assert {path.name: path.read_bytes() for path in (isolated_home / "sessions").glob("*.json")} == before
+    (isolated_home / "config.toml").write_text("redact = false\n")
+    plain = run_ollm("export", "--format", "md", ids[0])
+    assert CASES[0].secret in plain.stdout and "redacted" not in plain.stderr  # redaction off: as stored

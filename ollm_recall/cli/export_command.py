@@ -10,8 +10,9 @@ import typer
 
 from ..dates import parse_range
 from ..errors import UsageError
-from ..export import check_format, export_to_directory, render
+from ..export import check_format, export_to_directory, exportable, render
 from ..home import store_for_home
+from ..redaction import Finding, summarize
 from ..summary import model_matches
 from .output import Paths, handle_errors, info, warn
 
@@ -38,6 +39,8 @@ def export(
     """Export sessions. Session files are only read, never changed.
 
     Choose sessions by id, or with --all, --since, --until, --model and --query (any together).
+    Secrets an older save left in a file are redacted in the export, as a save redacts them now
+    (unless redaction is off in config.toml); `ollm redact` cleans the files themselves.
 
     Example: ollm export --all --format html --out ./history   (then open history/index.html)
     """
@@ -45,21 +48,29 @@ def export(
     if fmt == "html" and out is None:
         raise UsageError("--format html writes a folder of pages: give --out DIR")
     ids = _chosen(ctx.obj, session_ids, all_sessions, since, until, model, query, limit)
-    store = store_for_home(ctx.obj.home, ctx.obj.index_dir)
+    store = store_for_home(ctx.obj.home, ctx.obj.index_dir, writing=True)  # the redaction config asks for
+    found: dict[str, list[Finding]] = {}
     if out is not None:
-        _export_with_progress(store, ids, fmt, out)
+        _export_with_progress(store, ids, fmt, out, found)
         info(f"exported {len(ids)} session{'s' if len(ids) != 1 else ''} to {out}")
-        return
-    if fmt in ("md", "jsonl") or (fmt == "json" and len(ids) == 1):
+    elif fmt in ("md", "jsonl") or (fmt == "json" and len(ids) == 1):
         for position, session_id in enumerate(ids):
-            session, raw = store.read_with_bytes(session_id)
+            session, raw, found[session_id] = exportable(*store.read_with_bytes(session_id), store.redactor)
             piece = render(session, raw, fmt).decode("utf-8")
             if fmt == "json":
                 piece = piece.rstrip("\n") + "\n"
             sys.stdout.write(("\n\n" if position and fmt == "md" else "") + piece)
-        return
-    documents = [json.loads(store.read_with_bytes(session_id)[1]) for session_id in ids]
-    sys.stdout.write(json.dumps(documents, ensure_ascii=False, indent=2) + "\n")
+    else:
+        documents = []
+        for session_id in ids:
+            _session, raw, found[session_id] = exportable(*store.read_with_bytes(session_id), store.redactor)
+            documents.append(json.loads(raw))
+        sys.stdout.write(json.dumps(documents, ensure_ascii=False, indent=2) + "\n")
+    findings = [finding for session_findings in found.values() for finding in session_findings]
+    if findings:
+        sessions = sum(1 for session_findings in found.values() if session_findings)
+        warn(f"redacted {summarize(f.kind for f in findings)} in the export, from {sessions} session "
+             f"file{'s' if sessions != 1 else ''} saved before redaction; `ollm redact` cleans the files")
 
 
 def _chosen(
@@ -100,13 +111,19 @@ def _chosen(
     ]
 
 
-def _export_with_progress(store, ids: list[str], fmt: str, out: Path) -> list[Path]:
+def _export_with_progress(
+    store, ids: list[str], fmt: str, out: Path, found: dict[str, list[Finding]]
+) -> list[Path]:
+    def redacted(session_id: str, findings: list[Finding]) -> None:
+        found[session_id] = findings
+
     if not sys.stderr.isatty():
-        return export_to_directory(store, ids, fmt, out)
+        return export_to_directory(store, ids, fmt, out, redacted=redacted)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("export", total=len(ids))
-        return export_to_directory(store, ids, fmt, out, progress=lambda n: progress.advance(task, n))
+        return export_to_directory(store, ids, fmt, out, progress=lambda n: progress.advance(task, n),
+                                   redacted=redacted)
