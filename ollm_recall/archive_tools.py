@@ -97,10 +97,13 @@ class ArchiveTools:
 
     def get_session(self, session_id: str, *, max_messages: int | None = None) -> str:
         """A session as markdown: its first ``max_messages`` messages, or as many whole messages as
-        fit in ``SESSION_CHARS``, with a line at the end saying what was left out."""
+        fit in ``SESSION_CHARS``, with a line at the end saying what was left out. Secrets a save
+        before redaction left in the file are redacted (an agent's transcript is on disk too)."""
         if max_messages is not None and max_messages < 1:
             raise UsageError(f"max_messages must be at least 1, not {max_messages}")
         session = self.store.read(session_id)  # validates the id, one-line errors
+        if self.store.redactor is not None:  # saved before redaction: its secrets stay out of the answer
+            session, _found = self.store.redactor.redact_session(session)
         total = len(session.messages)
         shown = min(total, max_messages) if max_messages is not None else total
         text = _markdown_of(session, shown)

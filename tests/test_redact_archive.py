@@ -231,3 +231,17 @@ def test_an_export_of_sessions_saved_before_redaction_holds_no_secret(
     (isolated_home / "config.toml").write_text("redact = false\n")
     plain = run_ollm("export", "--format", "md", ids[0])
     assert CASES[0].secret in plain.stdout and "redacted" not in plain.stderr  # redaction off: as stored
+
+
+def test_an_agent_reading_a_session_saved_before_redaction_gets_no_secret(isolated_home: Path) -> None:
+    from ollm_recall.archive_tools import ArchiveTools
+
+    ids = record_old_archive(isolated_home, CASES[:3])
+    tools = ArchiveTools(isolated_home, background=False)
+    try:
+        for session_id, case in zip(ids, CASES[:3], strict=True):
+            text = tools.get_session(session_id)
+            assert case.secret not in text and "[REDACTED:" in text and "staging deploy" in text
+    finally:
+        tools.close()
+    assert any(CASES[0].secret in path.read_text() for path in (isolated_home / "sessions").glob("*.json"))
