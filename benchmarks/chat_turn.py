@@ -26,9 +26,9 @@ from pathlib import Path
 from synthetic import make_archive
 
 from ollm_recall import SessionStore
-from ollm_recall.chat import Chat
+from ollm_recall.chat.loop import Chat
 from ollm_recall.config import load_settings
-from ollm_recall.indexer import Index
+from ollm_recall.index.indexer import Index
 
 REPO = Path(__file__).resolve().parent.parent
 MESSAGES = [

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from ollm_recall import SessionStore
-from ollm_recall.embedder import bundled_model_dir
-from ollm_recall.indexer import embedding_units
-from ollm_recall.minilm import NumpyMiniLM
-from ollm_recall.onnx_graph import write_model
-from ollm_recall.onnx_minilm import OnnxMiniLM
+from ollm_recall.embedding.embedder import bundled_model_dir
+from ollm_recall.embedding.minilm import NumpyMiniLM
+from ollm_recall.embedding.onnx_graph import write_model
+from ollm_recall.embedding.onnx_minilm import OnnxMiniLM
+from ollm_recall.index.indexer import embedding_units
 
 REPO = Path(__file__).resolve().parent.parent
 

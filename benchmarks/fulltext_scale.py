@@ -28,9 +28,9 @@ QUERIES = ["nginx restart after the config error", "sourdough flour recipe", "bu
 BUILD = """
 import json, re, sys, time
 from pathlib import Path
-from ollm_recall.indexer import MERGE_BATCH_SESSIONS, TEXT_BATCH_SESSIONS, start_ms
-from ollm_recall.store import SessionStore
-from ollm_recall.textsearch import TextIndex
+from ollm_recall.index.indexer import MERGE_BATCH_SESSIONS, TEXT_BATCH_SESSIONS, start_ms
+from ollm_recall.archive.store import SessionStore
+from ollm_recall.index.textsearch import TextIndex
 
 sessions, target = Path(sys.argv[1]), Path(sys.argv[2])
 store = SessionStore(sessions)
@@ -57,7 +57,7 @@ print(json.dumps({"seconds": time.perf_counter() - started, "peak_kib": peak}))
 SEARCH = """
 import json, re, statistics, sys, time
 from pathlib import Path
-from ollm_recall.textsearch import TextFilters, TextIndex, query_terms
+from ollm_recall.index.textsearch import TextFilters, TextIndex, query_terms
 
 started = time.perf_counter()
 index = TextIndex(Path(sys.argv[1]))

@@ -64,7 +64,7 @@ def _node(node: str, parent: str, role: str, text: str, seconds: float, model: s
 
 
 def _epoch(timestamp: str) -> float:
-    from ollm_recall.timestamps import parse_timestamp
+    from ollm_recall._time import parse_timestamp
 
     return parse_timestamp(timestamp).timestamp()
 

@@ -1,6 +1,6 @@
 """What else was tried for the second stage, measured the same way as the shipped one, so it can be re-run.
 
-Each group of candidate features below is appended to ``ollm_recall.ranker.FEATURES`` for the same
+Each group of candidate features below is appended to ``ollm_recall.search.ranker.FEATURES`` for the same
 cached candidates as ``ranker_training.py`` (run that first: it builds the indexes and the cache), and
 LambdaMART (its settings, learning from the dev-set questions alone) is cross-validated leaving one
 archive out, over several seeds (a seed alone moves R@5 by
@@ -28,11 +28,11 @@ import numpy as np
 from ranker_training import LAMBDAMART, collect
 from retrieval import DEFAULT_DATA, DEFAULT_WORK, METRICS, prepare_home
 
-from ollm_recall.indexer import Index
-from ollm_recall.ranker import BASE_FEATURES, FEATURES, with_relative
-from ollm_recall.textsearch import STOP_WORDS
-from ollm_recall.units import chunk_text
-from ollm_recall.vectorstore import VectorIndex
+from ollm_recall.index.indexer import Index
+from ollm_recall.index.textsearch import STOP_WORDS
+from ollm_recall.index.units import chunk_text
+from ollm_recall.index.vectorstore import VectorIndex
+from ollm_recall.search.ranker import BASE_FEATURES, FEATURES, with_relative
 
 GROUPS = {
     "roles": ("dense_user", "dense_assistant"),

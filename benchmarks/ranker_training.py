@@ -2,13 +2,13 @@
 
 1. For every query of the dev set, the first stage (``Searcher(second_stage=False)``) ranks the
    archive as ``ollm recall`` does (``until`` = the query's cutoff); the features of its best
-   ``CANDIDATES`` sessions (``ollm_recall.ranker.FEATURES``) and which of them are gold are kept
+   ``CANDIDATES`` sessions (``ollm_recall.search.ranker.FEATURES``) and which of them are gold are kept
    (cached in the work folder: ``--refresh`` reads them again).
 2. Leave-one-archive-out: for each of the ten archives, LambdaMART (LightGBM: ``pip install lightgbm``,
    needed here only) is trained on the nine others and scored on it. The table
    shows first stage and second stage per archive, per query category and overall: those are the
    figures to believe, since no archive's queries tuned the model that ranked them.
-3. ``--write`` trains on all archives and writes ``ollm_recall/ranker.json`` (with the cross-validated
+3. ``--write`` trains on all archives and writes ``ollm_recall/search/ranker.json`` (with the cross-validated
    figures in it), calibrating the score into a chance of relevance (on the ``--data`` questions).
 
 ``--also DIR`` adds another query set over the same archives to learn from, held out by archive as
@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 from retrieval import DEFAULT_DATA, DEFAULT_WORK, METRICS, current_index, prepare_home
 
-from ollm_recall.ranker import (
+from ollm_recall.index.textsearch import ANALYSIS_VERSION
+from ollm_recall.search.ranker import (
     BASE_FEATURES,
     CANDIDATES,
     FEATURES,
@@ -45,8 +46,7 @@ from ollm_recall.ranker import (
     trees_from_lightgbm,
     with_relative,
 )
-from ollm_recall.search import Searcher
-from ollm_recall.textsearch import ANALYSIS_VERSION
+from ollm_recall.search.searcher import Searcher
 
 RISING = frozenset({"dense", "dense_best", "text", "coverage", "dense_rank", "text_rank", "fused", "centroid",
                     "dense_gap", "text_gap", "centroid_gap", "fused_gap", "dense_z"})

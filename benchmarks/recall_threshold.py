@@ -21,8 +21,8 @@ from pathlib import Path
 
 from retrieval import DEFAULT_DATA, DEFAULT_WORK, current_index, prepare_home
 
-from ollm_recall.embedder import DEFAULT_VARIANT, VARIANTS
-from ollm_recall.search import Searcher
+from ollm_recall.embedding.embedder import DEFAULT_VARIANT, VARIANTS
+from ollm_recall.search.searcher import Searcher
 
 
 def main() -> int:

@@ -25,8 +25,8 @@ from pathlib import Path
 from secret_cases import labelled_secrets, look_alikes
 
 from ollm_recall import ChatRecordingService
-from ollm_recall.model import Session
-from ollm_recall.redaction import Redactor
+from ollm_recall.archive.redaction import Redactor
+from ollm_recall.archive.session import Session
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "dev-eval" / "realmem"

@@ -7,7 +7,7 @@ updated incrementally on later runs); each query is searched with ``until=candid
 sessions that started before it can be ranked. Prints R@1, R@5, R@10, NDCG@10 and MRR per mode, with
 ``hybrid`` twice: its first stage alone and with the learned second stage; then R@5 / NDCG@10 per
 archive and per query category, and the second stage's leave-one-archive-out figures recorded in
-``ollm_recall/ranker.json`` (the shipped model was trained on this set, so its own row here is
+``ollm_recall/search/ranker.json`` (the shipped model was trained on this set, so its own row here is
 in-sample: the cross-validated row is the one to believe).
 
     python benchmarks/retrieval.py                                   # ../shared/dev-eval/realmem
@@ -28,12 +28,12 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
-from ollm_recall.embedder import DEFAULT_VARIANT, VARIANTS
+from ollm_recall.embedding.embedder import DEFAULT_VARIANT, VARIANTS
 from ollm_recall.errors import IndexProblem
-from ollm_recall.indexer import Index
-from ollm_recall.ranker import RANKER_FILE
-from ollm_recall.search import MODES, Searcher
-from ollm_recall.textsearch import ANALYSIS_VERSION
+from ollm_recall.index.indexer import Index
+from ollm_recall.index.textsearch import ANALYSIS_VERSION
+from ollm_recall.search.ranker import RANKER_FILE
+from ollm_recall.search.searcher import MODES, Searcher
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "dev-eval" / "realmem"
@@ -165,7 +165,7 @@ def main() -> int:
         print(f"\nsecond stage, {validated['method']} (benchmarks/ranker_training.py): "
               + ", ".join(f"{k} {v:.3f}" for k, v in validated["second_stage"].items()))
     except (OSError, ValueError, KeyError):
-        print("\nno cross-validated figures: ollm_recall/ranker.json is missing or damaged")
+        print("\nno cross-validated figures: ollm_recall/search/ranker.json is missing or damaged")
     if args.rankings_out:
         args.rankings_out.write_text("".join(json.dumps(r) + "\n" for r in rankings))
     return 0

@@ -31,9 +31,9 @@ from chat_turn import MESSAGES as CHAT_MESSAGES
 from synthetic import make_archive, make_session
 
 from ollm_recall import SessionStore
+from ollm_recall.chat.recall import recall_for
 from ollm_recall.config import SETTINGS
-from ollm_recall.recall_context import recall_for
-from ollm_recall.search import Searcher
+from ollm_recall.search.searcher import Searcher
 
 REPO = Path(__file__).resolve().parent.parent
 QUERIES = ["nginx restart after the config error", "sourdough flour recipe", "budget loan interest",
@@ -72,8 +72,8 @@ def raw_model_throughput(home: Path, sample: int = 2000) -> float:
     embeds (the archive's message chunks): the reference for the build's own throughput."""
     from sentence_transformers import SentenceTransformer
 
-    from ollm_recall.embedder import bundled_model_dir
-    from ollm_recall.indexer import embedding_units
+    from ollm_recall.embedding.embedder import bundled_model_dir
+    from ollm_recall.index.indexer import embedding_units
 
     texts: list[str] = []
     store = SessionStore(home / "sessions")

@@ -13,7 +13,7 @@ import statistics
 import time
 from pathlib import Path
 
-from ollm_recall.search import Searcher
+from ollm_recall.search.searcher import Searcher
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = REPO / "benchmarks" / "out" / "search" / "archive-10000"
@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     searchers = {"first stage": Searcher(args.home, second_stage=False), "second stage": Searcher(args.home)}
     if searchers["second stage"].second_stage is None:
-        raise SystemExit("ollm_recall/ranker.json is missing: nothing to measure")
+        raise SystemExit("ollm_recall/search/ranker.json is missing: nothing to measure")
     for searcher in searchers.values():  # warm: indexes open, model loaded, caches filled
         for query in QUERIES:
             searcher.search(query, limit=5)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ollm_recall import Message, Session, SessionStore
-from ollm_recall.model import new_metadata
-from ollm_recall.timestamps import format_timestamp
+from ollm_recall._time import format_timestamp
+from ollm_recall.archive.session import new_metadata
 
 WORDS = (
     "the server nginx config python error log request model token session backup disk "

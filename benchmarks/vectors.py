@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ollm_recall.vectorstore import RESCORE_ROWS
+from ollm_recall.index.vectorstore import RESCORE_ROWS
 
 REPO = Path(__file__).resolve().parent.parent
 QUERIES = ["nginx restart after the config error", "sourdough flour recipe", "budget loan interest",
@@ -34,8 +34,8 @@ QUERIES = ["nginx restart after the config error", "sourdough flour recipe", "bu
 
 def scaled_index(source: Path, scale: int, work: Path) -> Path:
     """Write (once) ``scale`` noisy copies of every segment of ``source``'s vector index."""
-    from ollm_recall.manifest import Manifest
-    from ollm_recall.vectorstore import Segment, write_segment
+    from ollm_recall.index.manifest import Manifest
+    from ollm_recall.index.vectorstore import Segment, write_segment
 
     target = work / f"x{scale}"
     done = target / "layout.json"
@@ -70,8 +70,8 @@ def measure(target: Path, exact: bool, repeats: int, rescore_rows: int) -> dict:
     import resource
     import time
 
-    from ollm_recall import vectorstore
-    from ollm_recall.embedder import Embedder
+    from ollm_recall.embedding.embedder import Embedder
+    from ollm_recall.index import vectorstore
 
     layout = json.loads((target / "layout.json").read_text())
     index = vectorstore.VectorIndex(target, layout["segments"], layout["current"])

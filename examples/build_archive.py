@@ -19,8 +19,8 @@ from source import code, life, long, maths_data, ops
 from source.dsl import Chat, Tool
 
 from ollm_recall import Message, Session, SessionStore, ToolCall
-from ollm_recall.model import new_metadata
-from ollm_recall.timestamps import format_timestamp
+from ollm_recall._time import format_timestamp
+from ollm_recall.archive.session import new_metadata
 
 
 def _reading_seconds(text: str) -> int:

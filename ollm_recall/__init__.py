@@ -5,6 +5,11 @@ Importing this package stays light: torch, whoosh and httpx load only when a fea
 
 from __future__ import annotations
 
+from .archive.listing import SessionSummary
+from .archive.manager import SessionManager
+from .archive.recording import ChatRecordingService
+from .archive.session import Message, Part, Session, ToolCall, validate_session_id
+from .archive.store import Listing, SessionStore
 from .errors import (
     ArchiveError,
     CorruptSession,
@@ -17,11 +22,6 @@ from .errors import (
     SessionWriteError,
     UsageError,
 )
-from .manager import SessionManager
-from .model import Message, Part, Session, ToolCall, validate_session_id
-from .recording import ChatRecordingService
-from .store import Listing, SessionStore
-from .summary import SessionSummary
 
 __version__ = "0.1.0"
 

@@ -94,7 +94,7 @@ def examine(home: Path, index_dir: Path | None = None) -> Examination:
 
 
 def _check_index(result: Examination, home: Path, index_dir: Path | None, on_disk: dict[str, Path]) -> None:
-    from .indexer import Index
+    from .index.indexer import Index
 
     index = Index(home, index_dir=index_dir)
     try:
@@ -105,7 +105,7 @@ def _check_index(result: Examination, home: Path, index_dir: Path | None, on_dis
     except IndexProblem as exc:
         result.add("index-outdated", index.directory, str(exc))
         return
-    from .textsearch import ANALYSIS_VERSION
+    from .index.textsearch import ANALYSIS_VERSION
 
     if manifest.analysis < ANALYSIS_VERSION:
         result.add("index-outdated", index.directory,
@@ -119,8 +119,8 @@ def _check_index(result: Examination, home: Path, index_dir: Path | None, on_dis
         else:
             why = "whose file is gone"
         result.add("stale-index-entry", index.directory, f"the index has session {sid}, {why}")
-    from .background import running_worker
-    from .vectorstore import check_segment
+    from .index.background import running_worker
+    from .index.vectorstore import check_segment
 
     pending = [sid for sid, entry in manifest.sessions.items() if entry.vectors_pending and sid in on_disk]
     if pending and running_worker(index) is None:
@@ -139,7 +139,7 @@ def _check_index(result: Examination, home: Path, index_dir: Path | None, on_dis
 def _full_text_problem(index) -> str | None:
     """Why the full-text index cannot be searched, or None: opened and asked for its size, as a
     search would."""
-    from .textsearch import TextIndex
+    from .index.textsearch import TextIndex
 
     if not (index.text_dir / "sessions").is_dir() or not (index.text_dir / "messages").is_dir():
         return "the full-text index is missing"
@@ -175,7 +175,7 @@ def repair(
 ) -> Examination:
     """Fix the fixable findings: remove stale temp files, tighten modes, bring the index up to date
     (``sync(rebuild)``, default ``Index.sync``; rebuilt when its format or model is another)."""
-    from .indexer import Index
+    from .index.indexer import Index
 
     index_kinds = {"index-missing", "index-outdated", "index-damaged", "not-indexed", "stale-index-entry",
                    "not-embedded", "segment-damaged"}

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .store import SessionStore
+    from .archive.store import SessionStore
 
 HOME_ENV = "OLLM_HOME"
 
@@ -40,8 +40,8 @@ def listing_cache_path(home: Path, index_dir: Path | None = None) -> Path:
 def store_for_home(home: Path, index_dir: Path | None = None, *, writing: bool = False) -> SessionStore:
     """The session store of a home, with its listing cache; ``writing``: with the redaction its
     ``config.toml`` asks for (read only then, so a bad config does not stop a search)."""
-    from .redaction import DEFAULT_REDACTOR, redactor_for_home
-    from .store import SessionStore
+    from .archive.redaction import DEFAULT_REDACTOR, redactor_for_home
+    from .archive.store import SessionStore
 
     redactor = redactor_for_home(home) if writing else DEFAULT_REDACTOR
     return SessionStore(

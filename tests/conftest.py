@@ -37,7 +37,7 @@ def example_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example archive, indexed once for the module (read-only for the tests using it)."""
     import shutil
 
-    from ollm_recall.indexer import Index
+    from ollm_recall.index.indexer import Index
 
     home = tmp_path_factory.mktemp("examples")
     shutil.copytree(REPO / "examples" / "sessions", home / "sessions")

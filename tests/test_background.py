@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SUBPROCESS_CEILING, run_ollm, session_document, write_session_file
 
-from ollm_recall.background import catch_up, read_status
-from ollm_recall.indexer import Index
-from ollm_recall.locking import SessionLock
-from ollm_recall.manifest import Manifest
-from ollm_recall.search import Searcher
+from ollm_recall._locking import SessionLock
+from ollm_recall.index.background import catch_up, read_status
+from ollm_recall.index.indexer import Index
+from ollm_recall.index.manifest import Manifest
+from ollm_recall.search.searcher import Searcher
 
 EXAMPLES = REPO / "examples" / "sessions"
 

@@ -77,7 +77,7 @@ def test_chat_turn_benchmark_on_a_tiny_archive(tmp_path):
 
 @pytest.mark.slow
 def test_vectors_benchmark_on_copies_of_a_small_index(tmp_path):
-    from ollm_recall.indexer import Index
+    from ollm_recall.index.indexer import Index
 
     source = tmp_path / "source"
     shutil.copytree(REPO / "examples" / "sessions", source / "sessions")
@@ -115,7 +115,7 @@ def test_redaction_benchmark_runs_on_the_examples(tmp_path):
 
 @pytest.mark.slow
 def test_mcp_benchmark_on_the_example_archive(tmp_path):
-    from ollm_recall.indexer import Index
+    from ollm_recall.index.indexer import Index
 
     shutil.copytree(REPO / "examples" / "sessions", tmp_path / "sessions")
     Index(tmp_path).sync()

@@ -10,9 +10,9 @@ import pytest
 from conftest import REPO
 
 from ollm_recall import ChatRecordingService, Message
-from ollm_recall.bm25 import SessionRanker, postings
-from ollm_recall.indexer import Index
-from ollm_recall.textsearch import BM25_B, BM25_K1, TextFilters, TextIndex, query_terms
+from ollm_recall.index.bm25 import SessionRanker, postings
+from ollm_recall.index.indexer import Index
+from ollm_recall.index.textsearch import BM25_B, BM25_K1, TextFilters, TextIndex, query_terms
 
 QUESTIONS = ["nginx 502 bad gateway after the upgrade", "sourdough starter smells", "the and of",
              "python typescript docker kubernetes logs error", "iceland winter road trip clothes"]

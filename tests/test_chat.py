@@ -15,11 +15,11 @@ import pytest
 from conftest import SUBPROCESS_CEILING, session_document, write_session_file
 
 from ollm_recall import SessionStore
-from ollm_recall.chat import Chat
+from ollm_recall.chat.loop import Chat
+from ollm_recall.chat.recall import build_recall, estimate_tokens
 from ollm_recall.config import load_settings
-from ollm_recall.indexer import Index
-from ollm_recall.recall_context import build_recall, estimate_tokens
-from ollm_recall.search import Searcher
+from ollm_recall.index.indexer import Index
+from ollm_recall.search.searcher import Searcher
 
 PLANTED = "session-1767225600000"
 PAST = [

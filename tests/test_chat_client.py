@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from ollm_recall.chatclient import ChatClient, ollama_host_url, resolve_base_url
+from ollm_recall.chat.client import ChatClient, ollama_host_url, resolve_base_url
 from ollm_recall.config import load_settings
 from ollm_recall.errors import ConfigError, ModelNotFound, ServerError, ServerUnreachable, StreamBroken
 
@@ -165,7 +165,7 @@ def test_bad_config_is_one_line_naming_the_file(tmp_path, text: str, words: str)
 def test_the_servers_own_words_are_quoted(body, said) -> None:
     import httpx
 
-    from ollm_recall.chatclient import _server_message
+    from ollm_recall.chat.client import _server_message
 
     assert _server_message(httpx.Response(404, json=body)) == said
     assert _server_message(httpx.Response(502, text="<html>Bad Gateway</html>")) == "<html>Bad Gateway</html>"

@@ -26,7 +26,7 @@ def test_the_model_calls_recall_and_the_answer_reaches_it_and_the_session(
     no_automatic_recall(isolated_home)
     server = model_server()
     flags = server_flags(server, provider)
-    from ollm_recall.chat import Chat
+    from ollm_recall.chat.loop import Chat
     from ollm_recall.config import load_settings
 
     if stream:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ollm_recall import ChatRecordingService, Message
-from ollm_recall.timestamps import format_timestamp
+from ollm_recall._time import format_timestamp
 
 
 @pytest.fixture
@@ -187,7 +187,7 @@ def test_prune_older_than_keeps_pinned_sessions_and_updates_the_index(cli, isola
 
     from conftest import REPO
 
-    from ollm_recall.indexer import Index
+    from ollm_recall.index.indexer import Index
 
     sessions = isolated_home / "sessions"
     shutil.copytree(REPO / "examples" / "sessions", sessions)

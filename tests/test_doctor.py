@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from ollm_recall.indexer import Index
+from ollm_recall.index.indexer import Index
 
 SESSIONS = ["session-1772486820000", "session-1770542400000", "session-1773044100000",
             "session-1795201200000"]
@@ -155,6 +155,6 @@ def test_an_index_of_the_older_word_analysis_is_rebuilt_by_fix(cli, damaged: Pat
     outdated = [f for f in report["findings"] if f["kind"] == "index-outdated"]
     assert len(outdated) == 1 and "C++ and node.js" in outdated[0]["message"]
     doctor(cli, "--fix")
-    from ollm_recall.textsearch import ANALYSIS_VERSION
+    from ollm_recall.index.textsearch import ANALYSIS_VERSION
 
     assert json.loads(manifest_path.read_text())["analysis"] == ANALYSIS_VERSION

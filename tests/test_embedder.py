@@ -7,8 +7,8 @@ import stat
 import numpy as np
 import pytest
 
-from ollm_recall import embedder as embedder_module
-from ollm_recall.embedder import Embedder, bundled_model_dir
+from ollm_recall.embedding import embedder as embedder_module
+from ollm_recall.embedding.embedder import Embedder, bundled_model_dir
 
 TEXTS = ["How do I rotate nginx logs?", "Café crème ☕", "x", "word " * 400, "", "  \n"]
 
@@ -78,7 +78,7 @@ def test_an_export_of_other_weights_is_replaced(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_damaged_export_is_set_aside_and_made_again(tmp_path, monkeypatch):
-    from ollm_recall.onnx_minilm import exported_name
+    from ollm_recall.embedding.onnx_minilm import exported_name
 
     monkeypatch.setattr(embedder_module, "BULK_THRESHOLD_TEXTS", 2)
     cache = tmp_path / "model"
@@ -111,7 +111,7 @@ def test_when_the_export_fails_large_jobs_run_on_the_numpy_pass_and_say_why(tmp_
 def test_a_sync_says_when_it_stops_to_export_the_model(tmp_path, monkeypatch):
     from conftest import session_document, write_session_file
 
-    from ollm_recall.indexer import Index
+    from ollm_recall.index.indexer import Index
 
     monkeypatch.setenv("OLLM_MODEL_CACHE", str(tmp_path / "model-cache"))  # no graph made yet
 
@@ -142,7 +142,7 @@ def test_the_int8_variant_stays_close_to_fp32_and_never_shares_an_index_with_it(
     from conftest import session_document, write_session_file
 
     from ollm_recall.errors import IndexCorrupt
-    from ollm_recall.indexer import Index
+    from ollm_recall.index.indexer import Index
 
     exact = Embedder(variant="fp32").embed(TEXTS[:4])
     quantised = Embedder(cache_dir=tmp_path / "model", variant="int8")

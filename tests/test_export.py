@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ollm_recall import Message, Part, Session, ToolCall
-from ollm_recall.export import fence_for, format_duration, to_markdown
+from ollm_recall.transfer.export import fence_for, format_duration, to_markdown
 
 
 def _session() -> Session:

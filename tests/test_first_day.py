@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import session_document, write_session_file
 
-from ollm_recall.store import SessionStore
+from ollm_recall.archive.store import SessionStore
 
 
 def mode_of(path: Path) -> int:

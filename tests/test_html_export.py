@@ -83,8 +83,8 @@ def test_a_screenshot_of_the_site(site: Path, tmp_path: Path):
 
 def test_raw_html_in_a_message_is_shown_not_run(tmp_path: Path):
     from ollm_recall import Message
-    from ollm_recall.html_export import session_page
-    from ollm_recall.model import Session
+    from ollm_recall.archive.session import Session
+    from ollm_recall.transfer.html_export import session_page
 
     session = Session(session_id="s-1", start_time="2026-01-01T00:00:00.000Z",
                       last_activity="2026-01-01T00:00:00.000Z", model="m", provider="ollama",

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from ollm_recall.query_dates import DateRange, date_prior, dates_in
+from ollm_recall.search.question_dates import DateRange, date_prior, dates_in
 
 REFERENCE = date(2026, 11, 20)  # a Friday
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from ollm_recall import ranker
-from ollm_recall.indexer import Index
-from ollm_recall.ranker import FEATURES, FirstStage, SecondStage, Trees, load_second_stage
-from ollm_recall.search import Searcher
+from ollm_recall.index.indexer import Index
+from ollm_recall.search import ranker
+from ollm_recall.search.ranker import FEATURES, FirstStage, SecondStage, Trees, load_second_stage
+from ollm_recall.search.searcher import Searcher
 
 
 def test_the_shipped_model_loads_offline_and_scores_as_lightgbm_did() -> None:

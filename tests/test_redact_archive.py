@@ -16,9 +16,9 @@ import pytest
 from conftest import REPO, SUBPROCESS_CEILING, run_ollm
 
 from ollm_recall import ChatRecordingService, Message, SessionStore
-from ollm_recall.indexer import Index
-from ollm_recall.model import ToolCall
-from ollm_recall.vectorstore import Segment
+from ollm_recall.archive.session import ToolCall
+from ollm_recall.index.indexer import Index
+from ollm_recall.index.vectorstore import Segment
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from secret_cases import labelled_secrets  # noqa: E402
@@ -234,7 +234,7 @@ def test_an_export_of_sessions_saved_before_redaction_holds_no_secret(
 
 
 def test_an_agent_reading_a_session_saved_before_redaction_gets_no_secret(isolated_home: Path) -> None:
-    from ollm_recall.archive_tools import ArchiveTools
+    from ollm_recall.agent.tools import ArchiveTools
 
     ids = record_old_archive(isolated_home, CASES[:3])
     tools = ArchiveTools(isolated_home, background=False)

@@ -10,8 +10,8 @@ import pytest
 from conftest import REPO, session_document, write_session_file
 
 from ollm_recall import ChatRecordingService, Message
-from ollm_recall.model import ToolCall
-from ollm_recall.redaction import Redactor
+from ollm_recall.archive.redaction import Redactor
+from ollm_recall.archive.session import ToolCall
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from secret_cases import GENERATORS, labelled_secrets, look_alikes  # noqa: E402

@@ -13,8 +13,8 @@ from conftest import session_document, write_session_file
 
 from ollm_recall import ChatRecordingService, Message
 from ollm_recall.errors import IndexCorrupt, IndexMissing, IndexProblem, UsageError
-from ollm_recall.indexer import Index
-from ollm_recall.search import Searcher
+from ollm_recall.index.indexer import Index
+from ollm_recall.search.searcher import Searcher
 
 NGINX_502 = "session-1772486820000"
 SOURDOUGH = "session-1770542400000"
@@ -35,7 +35,7 @@ def ids(hits) -> list[str]:
 def test_query_embedding_matches_sentence_transformers():
     from sentence_transformers import SentenceTransformer
 
-    from ollm_recall.embedder import Embedder, bundled_model_dir
+    from ollm_recall.embedding.embedder import Embedder, bundled_model_dir
 
     texts = ["How do I rotate nginx logs?", "Café crème ☕", "x", "word " * 400]
     reference = SentenceTransformer(str(bundled_model_dir()), device="cpu").encode(
@@ -248,7 +248,7 @@ def test_ranking_only_skips_snippets(searcher):
 
 
 def test_a_long_pasted_message_is_ranked_by_its_rarest_words():
-    from ollm_recall.textsearch import MAX_QUERY_TERMS, rarest_terms
+    from ollm_recall.index.textsearch import MAX_QUERY_TERMS, rarest_terms
 
     frequency = {f"w{n}": n for n in range(100)}
     terms = [f"w{n}" for n in reversed(range(100))]
@@ -261,7 +261,7 @@ def test_a_long_pasted_message_is_ranked_by_its_rarest_words():
 def test_the_sign_bit_pass_of_large_indexes_ranks_like_the_exact_pass(example_home, tmp_path, monkeypatch):
     """Past EXACT_ROWS rows only a sign-bit shortlist is scored exactly; forced on here, it must give
     the same sessions, scores and filters as scoring every row."""
-    from ollm_recall import vectorstore
+    from ollm_recall.index import vectorstore
 
     home = tmp_path / "home"
     shutil.copytree(example_home, home)
@@ -292,7 +292,7 @@ def test_the_sign_bit_pass_of_large_indexes_ranks_like_the_exact_pass(example_ho
 
 
 def test_sign_bits_pack_each_dimension_sign():
-    from ollm_recall.vectorstore import sign_bits
+    from ollm_recall.index.vectorstore import sign_bits
 
     rows = np.array([[1.0] * 64 + [-1.0] * 64, [-0.5] * 100 + [0.5] * 28])
     bits = sign_bits(rows)
@@ -323,7 +323,7 @@ def test_a_search_after_a_sync_reloads_only_the_new_segments(tmp_path):
 
 
 def test_matched_words_finds_whole_words_in_any_case_at_their_positions():
-    from ollm_recall.snippets import matched_words
+    from ollm_recall.search.snippets import matched_words
 
     text = "Nginx, the ENGINE of engines: nginx's restarts RESTARTED; İstanbul nginx."
     found = matched_words(text, frozenset({"nginx", "restart"}))
@@ -339,7 +339,7 @@ def test_matched_words_finds_whole_words_in_any_case_at_their_positions():
 def test_a_short_sign_bit_list_still_finds_the_exact_best_session(example_home, monkeypatch):
     """A session's estimate is its best row and its score the mean of its best three, so asking for one
     session must still score a long enough list (MIN_SHORTLIST) to find the exact best."""
-    from ollm_recall import vectorstore
+    from ollm_recall.index import vectorstore
 
     # questions whose best session by the mean of three rows is not among the three with the best
     # single rows, in a sign-bit shortlist of 24 rows (found by trying the example sessions' openings)
@@ -357,7 +357,7 @@ def test_a_short_sign_bit_list_still_finds_the_exact_best_session(example_home, 
 def test_technical_words_match_as_typed(tmp_path, word):
     from conftest import session_document, write_session_file
 
-    from ollm_recall.indexer import Index
+    from ollm_recall.index.indexer import Index
 
     texts = {"session-cpp": "my C++ templates fail to compile", "session-cs": "LINQ in C# is slow",
              "session-net": "upgrading a .NET app", "session-node": "node.js server leaks memory",
@@ -395,7 +395,7 @@ def test_date_words_lift_likely_sessions_of_those_days_not_every_one(searcher) -
 
 
 def test_session_units_are_the_session_s_embedded_chunks_in_order(searcher):
-    from ollm_recall.units import embedding_units
+    from ollm_recall.index.units import embedding_units
 
     searcher._load()
     session = searcher.store.read(NGINX_502)

@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ..atomic import make_private_dir
+from .._atomic import make_private_dir
+from ..archive.redaction import Redactor
+from ..chat.recall import Recall
 from ..config import Setting, Settings, load_settings
 from ..errors import ChatError, OllmRecallError, UsageError
-from ..recall_context import Recall
-from ..redaction import Redactor
 from .output import Paths, fail, handle_errors, info, stderr, stdout, warn
 from .recall_command import _render
 
 if TYPE_CHECKING:
-    from ..chat import Chat, ToolUse
+    from ..chat.loop import Chat, ToolUse
 
 HELP = """commands:
   /new             start a new session (the current one stays in the archive)
@@ -222,7 +222,7 @@ def chat(
 
     Example: ollm chat --provider openai --base-url http://127.0.0.1:8080/v1 -p "what did I fix?"
     """
-    from ..chat import Chat
+    from ..chat.loop import Chat
 
     paths: Paths = ctx.obj
     flags = {
@@ -304,7 +304,7 @@ def config(
 def _effective(settings: Settings) -> list[Setting]:
     """The settings as a chat would use them: an unset base URL shows the one the environment or
     the default gives, and from where."""
-    from ..chatclient import resolve_base_url
+    from ..chat.client import resolve_base_url
 
     shown = []
     for setting in settings.items():

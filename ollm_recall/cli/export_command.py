@@ -8,12 +8,12 @@ from pathlib import Path
 
 import typer
 
-from ..dates import parse_range
+from .._time import parse_range
+from ..archive.listing import model_matches
+from ..archive.redaction import Finding, summarize
 from ..errors import UsageError
-from ..export import check_format, export_to_directory, exportable, render
 from ..home import store_for_home
-from ..redaction import Finding, summarize
-from ..summary import model_matches
+from ..transfer.export import check_format, export_to_directory, exportable, render
 from .output import Paths, handle_errors, info, warn
 
 
@@ -87,8 +87,8 @@ def _chosen(
         raise UsageError("name at least one session id, or use --all")
     since_at, until_at = parse_range(since, until)
     if query is not None:  # as `ollm recall` does: the index brought up to date first, within a budget
-        from ..indexer import Index
-        from ..search import Searcher
+        from ..index.indexer import Index
+        from ..search.searcher import Searcher
         from .recall_command import search_coverage
 
         index = Index(paths.home, index_dir=paths.index_dir)

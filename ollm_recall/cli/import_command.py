@@ -12,7 +12,7 @@ from ..home import store_for_home
 from .output import handle_errors, info, print_json, warn
 
 if TYPE_CHECKING:  # the importers load only when an import runs, not with every ollm command
-    from ..importers import ImportReport
+    from ..transfer.importers import ImportReport
 
 SOURCE_HELP = (
     "chatgpt (the ChatGPT data export: its zip, folder or conversations.json), claude (the Claude.ai "
@@ -61,9 +61,9 @@ def import_history(
     if nothing_read:
         raise typer.Exit(1)
     if not dry_run and (report.added or report.updated):
-        from ..background import start_worker
         from ..config import load_settings
-        from ..indexer import Index
+        from ..index.background import start_worker
+        from ..index.indexer import Index
 
         if load_settings(ctx.obj.home).background_index and start_worker(
             Index(ctx.obj.home, index_dir=ctx.obj.index_dir)
@@ -75,7 +75,7 @@ def import_history(
 
 
 def _run(store, source: str, path: Path, dry_run: bool) -> ImportReport:
-    from ..importers import SOURCES, import_export
+    from ..transfer.importers import SOURCES, import_export
 
     if source not in SOURCES or not sys.stderr.isatty():
         return import_export(store, source, path, dry_run=dry_run)

@@ -10,8 +10,8 @@ from typing import Any
 import typer
 
 from ..errors import EmbeddingModelMissing, IndexProblem
-from ..indexer import Index, SyncReport
-from ..manifest import FORMAT_VERSION
+from ..index.indexer import Index, SyncReport
+from ..index.manifest import FORMAT_VERSION
 from .output import Paths, fail, handle_errors, info, print_json, warn
 
 app = typer.Typer(
@@ -103,7 +103,7 @@ def index(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from .. import background
+    from ..index import background
 
     paths: Paths = ctx.obj
     target = Index(paths.home, index_dir=paths.index_dir)
@@ -187,7 +187,7 @@ def status(
             print_json({"sessionsOnDisk": on_disk, "indexed": 0, "problem": str(problem)})
             raise typer.Exit(1) from None
         raise fail(str(problem)) from None
-    from .. import background
+    from ..index import background
 
     size = sum(p.stat().st_size for p in index.directory.rglob("*") if p.is_file())
     engine = _engine(index)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..archive.store import SessionStore
 from ..errors import IndexProblem
-from ..store import SessionStore
 from .output import Paths, info, warn
 
 FOREGROUND_PURGE_SESSIONS = 1000
@@ -17,9 +17,9 @@ def purge_from_index(paths: Paths, store: SessionStore, *, budget: float | None 
     of up to ``FOREGROUND_PURGE_SESSIONS`` (else the background indexer rewrites those files next).
     A background worker holding the index is stopped first. ``budget``: seconds for changed sessions
     (deletions are always done whole). Returns how many sessions left the index."""
-    from ..background import start_worker, stop_worker
     from ..config import load_settings
-    from ..indexer import Index
+    from ..index.background import start_worker, stop_worker
+    from ..index.indexer import Index
 
     store.list()  # the listing cache drops deleted sessions and reads rewritten ones again
     index = Index(paths.home, index_dir=paths.index_dir)

@@ -21,8 +21,8 @@ def mcp(ctx: typer.Context) -> None:
 
     Example: ollm mcp   (then the client's "list tools" shows recall, get_session, list_sessions)
     """
+    from ..agent.mcp_server import serve
     from ..config import load_settings
-    from ..mcp_server import serve
 
     paths: Paths = ctx.obj
     serve(paths.home, index_dir=paths.index_dir, background=load_settings(paths.home).background_index)

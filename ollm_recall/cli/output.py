@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .._jsonio import dumps_pretty
 from ..errors import OllmRecallError
-from ..jsonio import dumps_pretty
 
 stdout = Console(highlight=False, soft_wrap=False)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)

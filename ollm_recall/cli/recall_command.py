@@ -7,13 +7,13 @@ import sys
 import typer
 from rich.text import Text
 
-from ..archive_tools import hit_json as archive_hit_json
-from ..background import Coverage, catch_up, coverage
+from .._time import parse_range
+from ..agent.tools import hit_json as archive_hit_json
 from ..config import load_settings
-from ..dates import parse_range
 from ..errors import SessionNotFound
-from ..indexer import Index
-from ..search import Hit, Searcher, check_options
+from ..index.background import Coverage, catch_up, coverage
+from ..index.indexer import Index
+from ..search.searcher import Hit, Searcher, check_options
 from .output import Paths, fail, handle_errors, info, stdout, warn
 
 

@@ -9,14 +9,14 @@ from collections.abc import Callable
 import typer
 from rich.text import Text
 
-from ..dates import parse_date, parse_range
+from .._time import parse_date, parse_range
+from ..archive.listing import SessionSummary, select_sessions
+from ..archive.recording import ChatRecordingService
+from ..archive.redaction import redactor_for_home
+from ..archive.store import SessionStore
 from ..errors import UsageError
-from ..export import human_time, to_markdown
 from ..home import store_for_home
-from ..recording import ChatRecordingService
-from ..redaction import redactor_for_home
-from ..store import SessionStore
-from ..summary import SessionSummary, select_sessions
+from ..transfer.export import human_time, to_markdown
 from .index_upkeep import purge_from_index
 from .output import handle_errors, info, print_json, stdout, warn
 

@@ -1,0 +1,228 @@
+"""The sessions directory: atomic durable writes, strict reads, fast listing, deletion, locks.
+
+Session files are the source of truth; nothing here ever modifies, moves or deletes a file it cannot
+parse. Only this module builds session paths, and only from validated ids.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .._atomic import TEMP_SUFFIX, make_private_dir, write_atomic
+from .._jsonio import dumps_compact
+from .._locking import SessionLock
+from ..errors import ArchiveError, CorruptSession, SessionNotFound, SessionWriteError
+from .listing import SessionSummary, check_name_matches, read_summary
+from .listing_cache import SummaryCache, file_signature
+from .redaction import DEFAULT_REDACTOR, Finding, Redactor
+from .session import Session, validate_session_id
+
+LOCKS_DIR = ".locks"
+STALE_TEMP_SECONDS = 600
+_TEMP_NAME = re.compile(r"\.(?P<name>.+\.json)\.(?P<pid>\d+)" + re.escape(TEMP_SUFFIX))
+
+
+@dataclass
+class Listing:
+    """Sessions newest activity first, and the files that could not be read (with their reasons)."""
+
+    sessions: list[SessionSummary] = field(default_factory=list)
+    problems: list[CorruptSession] = field(default_factory=list)
+
+
+class SessionStore:
+    """One sessions directory (``<home>/sessions``): files 0600, directory 0700."""
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        summary_cache: str | os.PathLike[str] | None = None,
+        redactor: Redactor | None = DEFAULT_REDACTOR,
+    ) -> None:
+        self.directory = Path(directory)
+        self.summary_cache = Path(summary_cache) if summary_cache is not None else None
+        self.redactor = redactor
+
+    def ensure_directory(self) -> None:
+        """Create the directory (0700) if it is missing; refuse a path that is not a directory.
+        Safe when other processes create it at the same moment."""
+        try:
+            make_private_dir(self.directory)
+        except NotADirectoryError:
+            raise ArchiveError(f"{self.directory} is not a directory") from None
+        except OSError as exc:
+            raise ArchiveError(f"cannot create {self.directory}: {exc.strerror}") from None
+
+    def path_for(self, session_id: str) -> Path:
+        """The file of a session; the id is validated first, so the path stays inside the directory."""
+        return self.directory / f"{validate_session_id(session_id)}.json"
+
+    def exists(self, session_id: str) -> bool:
+        return self.path_for(session_id).exists()
+
+    def read(self, session_id: str) -> Session:
+        """Load and validate one session; ``SessionNotFound`` or ``CorruptSession`` otherwise."""
+        return self.read_with_bytes(session_id)[0]
+
+    def read_with_bytes(self, session_id: str) -> tuple[Session, bytes]:
+        """The validated session and the file's exact bytes, from one read."""
+        path = self.path_for(session_id)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise SessionNotFound(f"no session with id {session_id!r} in {self.directory}") from None
+        except IsADirectoryError:
+            raise CorruptSession(f"{path.name}: is a directory, not a session file") from None
+        except OSError as exc:
+            raise CorruptSession(f"{path.name}: cannot read: {exc.strerror}") from None
+        session = Session.from_bytes(raw, path.name)
+        check_name_matches(session.session_id, path)
+        return session, raw
+
+    def write(self, session: Session) -> list[Finding]:
+        """Save atomically and durably, secrets redacted (the one place sessions are written, so
+        nothing reaches disk unredacted); raise ``SessionWriteError`` with the old file untouched.
+        Returns the secrets that were replaced (``session`` itself is left as it was)."""
+        path = self.path_for(session.session_id)
+        findings: list[Finding] = []
+        if self.redactor is not None:
+            session, findings = self.redactor.redact_session(session)
+        data = dumps_compact(session.to_dict())
+        try:
+            write_atomic(path, data)
+        except OSError as exc:
+            raise SessionWriteError(
+                f"cannot save session {session.session_id}: {exc.strerror or exc}"
+            ) from None
+        return findings
+
+    def delete(self, session_id: str) -> None:
+        """Remove one session file; ``SessionNotFound`` if there is none."""
+        path = self.path_for(session_id)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise SessionNotFound(f"no session with id {session_id!r} in {self.directory}") from None
+        except OSError as exc:
+            raise SessionWriteError(f"cannot delete session {session_id}: {exc.strerror}") from None
+        with contextlib.suppress(OSError):
+            (self.directory / LOCKS_DIR / f"{session_id}.lock").unlink()
+
+    def session_files(self) -> list[Path]:
+        """Every ``*.json`` file of the directory, temp and hidden files left out."""
+        return [Path(entry.path) for entry in self._session_entries()]
+
+    def count(self) -> int:
+        """How many session files there are (no paths built: 10,000 in ~20 ms rather than ~250)."""
+        return len(self._session_entries())
+
+    def has_sessions(self) -> bool:
+        """Whether there is at least one session file: stops at the first (listing 10,000 takes 0.1 s)."""
+        return bool(self._session_entries(first_only=True))
+
+    def _session_entries(self, *, first_only: bool = False) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(self.directory) as entries:
+                found = []
+                for entry in entries:
+                    if entry.name.endswith(".json") and not entry.name.startswith("."):
+                        found.append(entry)
+                        if first_only:
+                            break
+                return found
+        except FileNotFoundError:
+            return []
+        except NotADirectoryError:
+            raise ArchiveError(f"{self.directory} is not a directory") from None
+        except OSError as exc:
+            raise ArchiveError(f"cannot read {self.directory}: {exc.strerror}") from None
+
+    def list(self) -> Listing:
+        """Summaries newest activity first; broken files are reported, never touched.
+
+        With a ``summary_cache``, only files changed since the last listing are read.
+        """
+        listing = Listing()
+        cache = SummaryCache(self.summary_cache, self.directory) if self.summary_cache else None
+        entries = self._session_entries()
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                signature = file_signature(entry.stat()) if cache else None
+                summary = cache.get(entry.name, signature, path) if cache and signature else None
+                if summary is None:
+                    summary = read_summary(path)
+                    if cache and signature:
+                        cache.put(entry.name, signature, summary)
+                listing.sessions.append(summary)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                listing.problems.append(CorruptSession(f"{entry.name}: cannot read: {exc.strerror}"))
+            except CorruptSession as problem:
+                listing.problems.append(problem)
+        if cache:
+            cache.keep_only({entry.name for entry in entries})
+            cache.save()
+        listing.sessions.sort(key=_newest_first_key, reverse=True)
+        listing.problems.sort(key=str)
+        return listing
+
+    def lock(self, session_id: str) -> SessionLock:
+        """An (unacquired) inter-process lock for recording into one session."""
+        validate_session_id(session_id)
+        return SessionLock(self.directory / LOCKS_DIR / f"{session_id}.lock", session_id)
+
+    def clean_temp_files(self) -> builtins.list[Path]:
+        """Remove temp files left by crashed writers; a live writer's temp file is left alone."""
+        removed: builtins.list[Path] = []
+        for path in self.stale_temp_files():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+        return removed
+
+    def stale_temp_files(self) -> builtins.list[Path]:
+        """Temp files of writers that are gone (or stuck for over ``STALE_TEMP_SECONDS``)."""
+        stale: builtins.list[Path] = []
+        try:
+            entries = list(os.scandir(self.directory))
+        except OSError:
+            return stale
+        now = time.time()
+        for entry in entries:
+            match = _TEMP_NAME.fullmatch(entry.name)
+            if match is None or not entry.is_file(follow_symlinks=False):
+                continue
+            pid = int(match["pid"])
+            try:
+                age = now - entry.stat(follow_symlinks=False).st_mtime
+            except OSError:
+                continue
+            if pid == os.getpid() or _process_alive(pid) and age < STALE_TEMP_SECONDS:
+                continue
+            stale.append(Path(entry.path))
+        return sorted(stale)
+
+
+def _newest_first_key(summary: SessionSummary) -> tuple[float, str]:
+    return (summary.last_activity_at.timestamp(), summary.session_id)
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True

@@ -1,0 +1,181 @@
+"""Automatic recall: which past sessions a new message brings back, and the context block they make.
+
+A session is recalled only when its best passages are similar enough to the message (a threshold
+calibrated on the RealMem dev set by ``benchmarks/recall_threshold.py``), never just for being in a
+top-k. Its best-matching exchanges, with their dates, go into one system message whose estimated token
+count never exceeds the budget it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from ..archive.session import Session
+from ..errors import CorruptSession, SessionNotFound
+from ..index.textsearch import query_terms
+from ..search.searcher import Hit, Searcher
+
+HEADER = (
+    "Excerpts from the user's earlier chat sessions, recalled automatically because they may bear on "
+    "the next message. Use them only if they help; the user may not remember them word for word."
+)
+TOOL_HEADER = "Excerpts from the user's earlier chat sessions that match the query, with their dates."
+"""The heading of what the recall tool returns: the model asked for these."""
+MESSAGE_OVERHEAD_TOKENS = 4
+MIN_QUERY_TERMS = 2
+
+
+def estimate_tokens(text: str) -> int:
+    """A safe over-estimate of a text's tokens: one per three UTF-8 bytes (English runs about four
+    characters a token, code three, CJK one a character), so a budget counted this way is never
+    overrun by a real tokenizer's count of ordinary text."""
+    return -(-len(text.encode("utf-8")) // 3)
+
+
+def message_tokens(message: dict[str, str]) -> int:
+    """Estimated tokens of one chat message, with the few tokens its role markers cost."""
+    return estimate_tokens(message.get("content", "")) + MESSAGE_OVERHEAD_TOKENS
+
+
+@dataclass(frozen=True)
+class RecalledSession:
+    """A past session brought into the chat: its id, day, title and the excerpt text used."""
+
+    session_id: str
+    day: str
+    title: str
+    similarity: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.day} {self.title}"
+
+
+@dataclass(frozen=True)
+class Recall:
+    """What recall found for one message: the sessions and the system message that carries them."""
+
+    sessions: tuple[RecalledSession, ...]
+    system_message: str
+    tokens: int
+
+    def summary(self) -> str:
+        """One line for the user: ``recalled 2 sessions: 2026-03-02 nginx 502 fix, ...``."""
+        count = len(self.sessions)
+        noun = "session" if count == 1 else "sessions"
+        return f"recalled {count} {noun}: " + ", ".join(s.label for s in self.sessions)
+
+
+def relevant_hits(hits: Iterable[Hit], *, threshold: float, most: int) -> list[Hit]:
+    """The hits similar enough to be recalled, best first, at most ``most`` of them."""
+    return [hit for hit in hits if hit.similarity >= threshold][:most]
+
+
+def recall_for(
+    searcher: Searcher,
+    message: str,
+    *,
+    budget_tokens: int,
+    threshold: float,
+    most: int,
+    exclude: frozenset[str] = frozenset(),
+    header: str = HEADER,
+) -> Recall | None:
+    """Search the archive for ``message`` by meaning and build the context block, or None if nothing
+    is relevant or the budget cannot hold even a header and one line.
+
+    A message of fewer than two words that are not stop words ("hi", "thanks!") recalls nothing: it
+    carries too little to say what is relevant, and greetings would bring back every other greeting.
+    """
+    if len(query_terms(message)) < MIN_QUERY_TERMS:
+        return None
+    # Ranked by meaning alone: the gate is the similarity, and the full-text side could only reorder
+    # the sessions that pass it, at the cost of time the turn waits for.
+    hits = searcher.search(message, limit=max(most * 3, 10), exclude=exclude, mode="semantic", snippets=False)
+    chosen = relevant_hits(hits, threshold=threshold, most=most)
+    if not chosen:
+        return None
+    sessions = []
+    for hit in chosen:
+        try:
+            session = searcher.store.read(hit.session_id)
+        except (SessionNotFound, CorruptSession):  # gone or damaged since it was indexed
+            continue
+        sessions.append((replace(hit, snippets=searcher.snippets_for(hit, session, message)), session))
+    return build_recall(sessions, budget_tokens, header)
+
+
+def build_recall(found: list[tuple[Hit, Session]], budget_tokens: int, header: str = HEADER) -> Recall | None:
+    """The system message for these sessions' best exchanges, cut to ``budget_tokens`` (estimated)."""
+    remaining = budget_tokens - estimate_tokens(header) - MESSAGE_OVERHEAD_TOKENS
+    blocks: list[str] = []
+    used: list[RecalledSession] = []
+    for position, (hit, session) in enumerate(found):
+        share = remaining // (len(found) - position)
+        block = _session_block(hit, session, share)
+        if block is None:
+            continue
+        blocks.append(block)
+        remaining -= estimate_tokens(block) + 1
+        used.append(RecalledSession(hit.session_id, hit.start_time[:10], hit.title, hit.similarity))
+    if not used:
+        return None
+    text = header + "\n\n" + "\n\n".join(blocks)
+    tokens = estimate_tokens(text) + MESSAGE_OVERHEAD_TOKENS
+    if tokens > budget_tokens:  # cannot happen (each part was counted high); never send more than allowed
+        return None
+    return Recall(tuple(used), text, tokens)
+
+
+def _session_block(hit: Hit, session: Session, budget: int) -> str | None:
+    """``## day: title`` and the best exchanges as ``user:``/``assistant:`` lines, within ``budget``."""
+    heading = f"## {hit.start_time[:10]}: {hit.title}"
+    left = budget - estimate_tokens(heading) - 1
+    if left < 16:
+        return None
+    lines: list[str] = []
+    for index in _exchange_indexes(hit, session):
+        message = session.messages[index]
+        prefix = f"{message.role}: "
+        text = " ".join(message.content.split())
+        room = left - estimate_tokens(prefix) - 1
+        if room < 8:
+            break
+        if estimate_tokens(text) > room:
+            text = _cut_to_tokens(text, room - 1) + "…"
+        line = prefix + text
+        lines.append(line)
+        left -= estimate_tokens(line) + 1
+    if not lines:
+        return None
+    return heading + "\n" + "\n".join(lines)
+
+
+def _exchange_indexes(hit: Hit, session: Session) -> list[int]:
+    """The snippet messages with their partners (a question with its answer), in session order."""
+    wanted: list[int] = []
+    count = len(session.messages)
+    for snippet in hit.snippets or []:
+        index = snippet.message_index
+        if index >= count:
+            continue
+        partner = index + 1 if session.messages[index].role == "user" else index - 1
+        for candidate in (index, partner) if partner > index else (partner, index):
+            if (
+                0 <= candidate < count
+                and candidate not in wanted
+                and not session.messages[candidate].exclude_from_context
+            ):
+                wanted.append(candidate)
+    if not wanted:
+        wanted = [i for i in range(min(2, count)) if not session.messages[i].exclude_from_context]
+    return sorted(wanted)
+
+
+def _cut_to_tokens(text: str, tokens: int) -> str:
+    """The longest start of ``text``, ending at a word, whose estimate fits ``tokens``."""
+    raw = text.encode("utf-8")[: max(0, tokens * 3)]
+    cut = raw.decode("utf-8", errors="ignore")
+    space = cut.rfind(" ")
+    return cut[:space] if space > len(cut) // 2 else cut
