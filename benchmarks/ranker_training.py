@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from lightgbm_trees import trees_from_lightgbm
 from retrieval import DEFAULT_DATA, DEFAULT_WORK, METRICS, current_index, prepare_home
 
 from ollm_recall.index.textsearch import ANALYSIS_VERSION
@@ -43,7 +44,6 @@ from ollm_recall.search.ranker import (
     RANKER_FILE,
     SecondStage,
     feature_matrix,
-    trees_from_lightgbm,
     with_relative,
 )
 from ollm_recall.search.searcher import Searcher
@@ -79,9 +79,9 @@ def collect(data: Path, work: Path, refresh: bool) -> list[dict]:
         searcher.keep_first_stage = True
         for query in by_archive[archive]:
             cutoff = query.get("candidate_cutoff")
-            hits = searcher.search(query["query"], limit=CANDIDATES, mode="hybrid", snippets=False,
+            result = searcher.find(query["query"], limit=CANDIDATES, mode="hybrid", snippets=False,
                                    until=datetime.fromisoformat(cutoff) if cutoff else None)
-            stage = searcher.last_stage
+            hits, stage = result.hits, result.first_stage
             assert stage is not None
             ids, matrix = feature_matrix(stage)
             rows.append({"archive": archive, "category": query.get("category", ""),

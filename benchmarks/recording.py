@@ -25,7 +25,8 @@ from pathlib import Path
 from synthetic import make_archive, message_text
 
 from ollm_recall import ChatRecordingService, Message, SessionStore
-from ollm_recall.home import listing_cache_path, store_for_home
+from ollm_recall.archive.store import store_for_home
+from ollm_recall.home import listing_cache_path
 
 
 def bare_durable_write(path: Path, data: bytes) -> None:

@@ -9,6 +9,9 @@ from typing import Any
 import orjson
 
 MAX_NESTING = 100
+JSON_KINDS: dict[type, str] = {
+    str: "a string", list: "an array", dict: "an object", int: "an integer", bool: "a boolean",
+}
 
 
 class JSONProblem(ValueError):
@@ -80,3 +83,9 @@ def dumps_pretty(value: Any) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_INDENT_2)
     except (orjson.JSONEncodeError, TypeError):
         return json.dumps(value, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def kind_name(kind: type | tuple[type, ...], names: dict[type, str] = JSON_KINDS) -> str:
+    """What an error calls a value's expected kind (``"a string or an array"``), in ``names``' words."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)

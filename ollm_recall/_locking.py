@@ -1,6 +1,6 @@
-"""Per-session locks between processes: an OS lock that dies with its process.
+"""Locks between processes (one per session, one per index): an OS lock that dies with its process.
 
-A crash (even SIGKILL) releases the lock with the process, so no session is ever left locked; the lock
+A crash (even SIGKILL) releases the lock with the process, so nothing is ever left locked; the lock
 file only carries the holder's pid for the error message.
 """
 
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ._atomic import make_private_dir
-from .errors import SessionLocked
+from .errors import IndexBusy, OllmRecallError, SessionLocked
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -43,20 +43,24 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-class SessionLock:
-    """An exclusive, non-blocking lock on one session, held until ``release()`` or process exit."""
+class ProcessLock:
+    """An exclusive, non-blocking lock on one file, held until ``release()`` or process exit."""
 
-    def __init__(self, path: Path, session_id: str) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.session_id = session_id
         self._fd: int | None = None
+
+    def busy(self, holder: str) -> OllmRecallError:
+        """The error for a lock another process holds (``holder``: its pid, or empty)."""
+        who = f"process {holder}" if holder else "another process"
+        return OllmRecallError(f"{self.path} is locked by {who}")
 
     @property
     def held(self) -> bool:
         return self._fd is not None
 
     def acquire(self) -> None:
-        """Take the lock or raise ``SessionLocked`` at once; never waits."""
+        """Take the lock, or raise ``busy``'s error at once; never waits."""
         if self._fd is not None:
             return
         make_private_dir(self.path.parent)
@@ -64,17 +68,13 @@ class SessionLock:
         if not _try_lock(fd):
             holder = _read_holder(fd)
             os.close(fd)
-            who = f"process {holder}" if holder else "another process"
-            raise SessionLocked(
-                f"session {self.session_id} is being recorded by {who}; "
-                "end that chat first or start a new session"
-            )
+            raise self.busy(holder)
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode("ascii"))
         self._fd = fd
 
     def release(self) -> None:
-        """Let other processes record into the session again."""
+        """Let other processes take the lock again."""
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
@@ -83,12 +83,48 @@ class SessionLock:
         _unlock(fd)
         os.close(fd)
 
-    def __enter__(self) -> SessionLock:
+    def __enter__(self) -> ProcessLock:
         self.acquire()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+class SessionLock(ProcessLock):
+    """The recording lock of one session: ``SessionLocked`` while another process records into it."""
+
+    def __init__(self, path: Path, session_id: str) -> None:
+        super().__init__(path)
+        self.session_id = session_id
+
+    def busy(self, holder: str) -> SessionLocked:
+        who = f"process {holder}" if holder else "another process"
+        return SessionLocked(
+            f"session {self.session_id} is being recorded by {who}; "
+            "end that chat first or start a new session"
+        )
+
+
+class IndexLock(ProcessLock):
+    """The lock every writer of an index holds: ``IndexBusy`` while another process writes it."""
+
+    def busy(self, holder: str) -> IndexBusy:
+        who = f"process {holder}" if holder else "another process"
+        return IndexBusy(f"the index {self.path.parent} is being written by {who}")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid runs (one we may not signal counts as running)."""
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _read_holder(fd: int) -> str:

@@ -1,5 +1,5 @@
-"""Time as the project reads and writes it: ISO-8601 time stamps of the session format, and dates as
-people type them on the command line (``2026-03-01``, ``7d``, ``2w``)."""
+"""Time as the project reads and writes it: ISO-8601 time stamps of the session format, dates as people
+type them on the command line (``2026-03-01``, ``7d``, ``2w``), milliseconds and durations."""
 
 from __future__ import annotations
 
@@ -83,3 +83,30 @@ def parse_range(
     if since_at is not None and until_at is not None and since_at > until_at:
         raise UsageError(f"--since {since} is after --until {until}: no session can match")
     return since_at, until_at
+
+
+def format_duration(seconds: float, *, approximate: bool = False) -> str:
+    """How long something took: ``42 s``, ``5 min 30 s``, ``2 h 05 min``; ``approximate``, for an
+    estimate, in one unit: ``45 s``, ``12 min``, ``2.5 h``."""
+    if approximate:
+        if seconds < 90:
+            return f"{max(1, round(seconds))} s"
+        if seconds < 5400:
+            return f"{round(seconds / 60)} min"
+        return f"{seconds / 3600:.1f} h"
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours:02d} h"
+
+
+def milliseconds(moment: datetime) -> int:
+    """A moment as milliseconds since the epoch, as the index keeps times."""
+    return int(moment.timestamp() * 1000)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._jsonio import kind_name
 from .errors import ConfigError
 
 CONFIG_NAME = "config.toml"
@@ -154,7 +155,7 @@ def _checked(name: str, value: Any, source: str) -> Any:
     if isinstance(value, str) and spec.kind is not str:
         value = _from_text(name, value, spec.kind, source)
     if not isinstance(value, spec.kind) or (spec.kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{source}: {name} must be {_kind_name(spec.kind)}, not {value!r}")
+        raise ConfigError(f"{source}: {name} must be {kind_name(spec.kind, SETTING_KINDS)}, not {value!r}")
     problem = _range_problem(name, value)
     if problem:
         raise ConfigError(f"{source}: {name} {problem}, not {value!r}")
@@ -172,7 +173,8 @@ def _from_text(name: str, text: str, kind: type, source: str) -> Any:
             raise ValueError
         return kind(text)
     except ValueError:
-        raise ConfigError(f"{source}: {name} must be {_kind_name(kind)}, not {text!r}") from None
+        expected = kind_name(kind, SETTING_KINDS)
+        raise ConfigError(f"{source}: {name} must be {expected}, not {text!r}") from None
 
 
 def _range_problem(name: str, value: Any) -> str | None:
@@ -193,6 +195,6 @@ def _range_problem(name: str, value: Any) -> str | None:
     return None
 
 
-def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
-            list: "a list of strings"}[kind]
+SETTING_KINDS = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+                 list: "a list of strings"}
+"""What each kind of setting is called in an error: the words of TOML, not of JSON."""

@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .archive.store import store_for_home
 from .errors import IndexMissing, IndexProblem
-from .home import index_dir_for, sessions_dir, store_for_home
+from .home import index_dir_for, sessions_dir
 
 
 @dataclass
-class Finding:
+class Diagnosis:
     """One problem: what kind, where, in a line, and whether ``repair`` can fix it."""
 
     kind: str
@@ -45,14 +46,14 @@ GROUPED = {
 class Examination:
     """All findings about one archive."""
 
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Diagnosis] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return all(finding.fixed for finding in self.findings)
 
     def add(self, kind: str, path: Path, message: str, *, fixable: bool = True) -> None:
-        self.findings.append(Finding(kind, path, message, fixable))
+        self.findings.append(Diagnosis(kind, path, message, fixable))
 
     def lines(self) -> list[tuple[str, bool, bool]]:
         """(message, fixable, fixed) to show, one a finding, except that several findings of a

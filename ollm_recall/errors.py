@@ -14,6 +14,7 @@ what happened and, where there is something to do, what to do::
     ├── IndexProblem                the search index cannot be used as it is
     │   ├── IndexMissing            there is no index yet
     │   └── IndexCorrupt            the index is damaged, or of another format or model
+    ├── IndexBusy                   another process is writing the index (readers go on without it)
     ├── EmbeddingModelMissing       the bundled embedding model package is not installed
     ├── ExportError                 an export could not be written (unknown format, unwritable folder)
     ├── ImportFormatError           another tool's export cannot be read (the file and place named)
@@ -25,6 +26,9 @@ what happened and, where there is something to do, what to do::
     │   └── StreamBroken            the reply stream was cut off or malformed part-way
     ├── ConfigError                 config.toml is unreadable or has a bad value
     └── UsageError                  a bad argument value (a date, a limit) reached the library
+
+What still works, less well, is said with an ``OllmRecallWarning`` through ``warnings`` (the CLI prints
+it as ``warning: ...``); library code never prints.
 """
 
 from __future__ import annotations
@@ -74,6 +78,10 @@ class IndexCorrupt(IndexProblem):
     """The index is damaged, or was built in another format or with another model."""
 
 
+class IndexBusy(OllmRecallError):
+    """Another process holds the index lock: a writer leaves the work to it, a reader never needs it."""
+
+
 class EmbeddingModelMissing(OllmRecallError):
     """The bundled embedding model package is not installed; nothing is ever downloaded."""
 
@@ -120,3 +128,7 @@ class ConfigError(OllmRecallError):
 
 class UsageError(OllmRecallError, ValueError):
     """A bad argument value (a date, a limit) reached the library."""
+
+
+class OllmRecallWarning(UserWarning):
+    """Something works less well than it should and goes on (a damaged ranking model: first-stage order)."""

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .archive.store import SessionStore
 
 HOME_ENV = "OLLM_HOME"
 
@@ -35,17 +31,6 @@ def index_dir_for(home: Path, index_dir: Path | None = None) -> Path:
 def listing_cache_path(home: Path, index_dir: Path | None = None) -> Path:
     """Where the derived cache of session summaries lives: ``listing.json`` in the index folder."""
     return index_dir_for(home, index_dir) / "listing.json"
-
-
-def store_for_home(home: Path, index_dir: Path | None = None, *, writing: bool = False) -> SessionStore:
-    """The session store of a home, with its listing cache; ``writing``: with the redaction its
-    ``config.toml`` asks for (read only then, so a bad config does not stop a search)."""
-    from .archive.redaction import DEFAULT_REDACTOR, redactor_for_home
-    from .archive.store import SessionStore
-
-    redactor = redactor_for_home(home) if writing else DEFAULT_REDACTOR
-    return SessionStore(
-        sessions_dir(home), summary_cache=listing_cache_path(home, index_dir), redactor=redactor)
 
 
 MODEL_CACHE_ENV = "OLLM_MODEL_CACHE"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ollm_recall import Message, Part, Session, ToolCall
-from ollm_recall.transfer.export import fence_for, format_duration, to_markdown
+from ollm_recall._time import format_duration
+from ollm_recall.transfer.markdown import fence_for, to_markdown
 
 
 def _session() -> Session:

@@ -1,9 +1,44 @@
-"""The package's layout holds."""
+"""The package's layout holds: imports go one way (the import-linter contract in pyproject.toml), no
+module imports itself back through others, lazy imports included, and modules stay small."""
 
 from __future__ import annotations
 
+from pathlib import Path
 
-def test_an_index_written_before_the_regrouping_still_opens() -> None:
+import grimp
+from conftest import REPO
+from importlinter.cli import lint_imports
+
+import ollm_recall
+
+PACKAGE = Path(ollm_recall.__file__).parent
+
+
+def test_the_layers_contract_holds() -> None:
+    assert lint_imports(config_filename=str(REPO / "pyproject.toml")) == 0
+
+
+def test_no_import_cycle_between_modules() -> None:
+    graph = grimp.build_graph("ollm_recall")
+    modules = sorted(graph.modules)
+    cycles = []
+    for module in modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            chain = graph.find_shortest_chain(importer=imported, imported=module)
+            if chain is not None and imported != module:
+                cycles.append((module, *chain))
+    assert cycles == []
+
+
+def test_modules_stay_small_and_few_stay_at_the_top() -> None:
+    lengths = {path.relative_to(PACKAGE).as_posix(): len(path.read_text().splitlines())
+               for path in PACKAGE.rglob("*.py")}
+    assert {name: length for name, length in lengths.items() if length > 550} == {}
+    top_level = [name for name in lengths if "/" not in name]
+    assert len(top_level) <= 10, sorted(top_level)
+
+
+def test_an_index_written_before_the_regrouping_still_opens(tmp_path: Path) -> None:
     """Its pickled schema names the full-text module by its old path, ``ollm_recall.textsearch``."""
     import pickle
 

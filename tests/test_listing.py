@@ -8,7 +8,8 @@ from conftest import session_document, write_session_file
 
 from ollm_recall import ChatRecordingService, Message, SessionStore
 from ollm_recall.archive.listing import read_summary
-from ollm_recall.home import listing_cache_path, store_for_home
+from ollm_recall.archive.store import store_for_home
+from ollm_recall.home import listing_cache_path
 
 
 def test_summary_of_a_file_in_another_key_order(sessions_path):

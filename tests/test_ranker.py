@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import REPO
 
+from ollm_recall.errors import OllmRecallWarning
 from ollm_recall.index.indexer import Index
 from ollm_recall.search import ranker
 from ollm_recall.search.ranker import FEATURES, FirstStage, SecondStage, Trees, load_second_stage
@@ -42,10 +44,12 @@ def test_a_missing_or_damaged_model_is_one_warning_and_the_first_stage(
     path = tmp_path / "ranker.json"
     if content is not None:
         path.write_text(content)
-    assert load_second_stage(path) is None
-    assert load_second_stage(path) is None
-    warnings = capsys.readouterr().err.strip().splitlines()
-    assert len(warnings) == 1 and warnings[0].startswith("warning: the ranking model ranker.json")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert load_second_stage(path) is None
+        assert load_second_stage(path) is None
+    said = [str(w.message) for w in caught if issubclass(w.category, OllmRecallWarning)]
+    assert len(said) == 1 and said[0].startswith("the ranking model ranker.json")
 
 
 def test_the_reordering_keeps_every_candidate_and_scores_as_chances() -> None:
@@ -76,7 +80,9 @@ def test_a_search_with_a_damaged_model_answers_in_first_stage_order(
     monkeypatch.setattr(ranker, "RANKER_FILE", damaged)
     monkeypatch.setattr(ranker, "_loaded", {})
     question = "my php site shows 502 after the upgrade"
-    fallback = Searcher(tmp_path).search(question, limit=5)
-    first = Searcher(tmp_path, second_stage=False).search(question, limit=5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fallback = Searcher(tmp_path).search(question, limit=5)
+        first = Searcher(tmp_path, second_stage=False).search(question, limit=5)
     assert [hit.session_id for hit in fallback] == [hit.session_id for hit in first]
-    assert capsys.readouterr().err.count("warning: the ranking model") == 1
+    assert sum("the ranking model" in str(w.message) for w in caught) == 1

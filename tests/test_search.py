@@ -385,7 +385,8 @@ def test_date_words_in_the_question_move_that_time_up(searcher, question: str, e
     without = ids(searcher.search(plain, limit=5))
     assert expected in without and without[0] != expected
     assert ids(searcher.search(question, limit=5))[0] == expected
-    assert [found.words for found in searcher.last_dates] == [" ".join(question.split()[-2:])]
+    found_dates = searcher.find(question, limit=5).dates
+    assert [found.words for found in found_dates] == [" ".join(question.split()[-2:])]
 
 
 def test_date_words_lift_likely_sessions_of_those_days_not_every_one(searcher) -> None:

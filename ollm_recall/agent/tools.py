@@ -15,12 +15,12 @@ from typing import Any
 
 from .._time import parse_date, parse_range
 from ..archive.session import Session
+from ..archive.store import store_for_home
 from ..errors import UsageError
-from ..home import store_for_home
-from ..index.background import coverage, start_worker
+from ..index.background import indexed_share, start_worker
 from ..index.indexer import Index
 from ..search.searcher import Hit, Searcher
-from ..transfer.export import to_markdown
+from ..transfer.markdown import to_markdown
 
 MAX_RECALL_LIMIT = 50
 SERVER_EXACT_ROWS = 50_000
@@ -146,7 +146,7 @@ class ArchiveTools:
             return
         self._folder_stamp = stamp
         started = self.background and start_worker(self.index)
-        self._note = coverage(self.index, just_started=started).line()
+        self._note = indexed_share(self.index, just_started=started).line()
 
 
 def _markdown_of(session: Session, messages: int) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 from .._time import parse_timestamp
 from ..errors import CorruptSession
-from .session import ROLES, Message, Session, SessionTimes, _Problem, title_from_text
+from .session import ROLES, FormatProblem, Message, Session, SessionTimes, title_from_text
 
 HEAD_BYTES = 2 * 1024
 MAX_HEAD_BYTES = 256 * 1024
@@ -104,7 +104,7 @@ def read_summary(path: Path) -> SessionSummary:
         return _summary_from_fields(fields, path, size, modified)
     except OSError as exc:
         raise CorruptSession(f"{path.name}: cannot read: {exc.strerror}") from None
-    except (_NotInHead, _Problem, ValueError, RecursionError):
+    except (_NotInHead, FormatProblem, ValueError, RecursionError):
         return _summary_from_full_parse(path)
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
-from .._jsonio import JSONProblem, loads_strict
+from .._jsonio import JSONProblem, kind_name, loads_strict
 from .._time import now_timestamp, parse_timestamp
 from ..errors import CorruptSession, InvalidSessionId, UsageError
 
@@ -41,23 +41,18 @@ def validate_session_id(session_id: object) -> str:
     return session_id
 
 
-class _Problem(Exception):
-    """A format rule broken at a place inside the document; turned into ``CorruptSession`` once."""
+class FormatProblem(Exception):
+    """A format rule broken at a place inside the document; turned into ``CorruptSession`` once, where
+    the file's name is known (the listing reads a file's head and does the same)."""
 
 
 def _require(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     if key not in data:
-        raise _Problem(f"{where}missing field '{key}'")
+        raise FormatProblem(f"{where}missing field '{key}'")
     value = data[key]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise _Problem(f"{where}'{key}' must be {_kind_name(kind)}, not {_json_type(value)}")
+        raise FormatProblem(f"{where}'{key}' must be {kind_name(kind)}, not {_json_type(value)}")
     return value
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", list: "an array", dict: "an object", int: "an integer", bool: "a boolean"}
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
 def _json_type(value: Any) -> str:
@@ -76,7 +71,7 @@ def _require_timestamp(data: Mapping[str, Any], key: str, where: str) -> str:
     try:
         parse_timestamp(text)
     except ValueError as exc:
-        raise _Problem(f"{where}'{key}': {exc}") from None
+        raise FormatProblem(f"{where}'{key}': {exc}") from None
     return text
 
 
@@ -95,7 +90,7 @@ class Part:
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Part:
         if not isinstance(data, dict):
-            raise _Problem(f"{where}must be an object, not {_json_type(data)}")
+            raise FormatProblem(f"{where}must be an object, not {_json_type(data)}")
         kind = _require(data, "type", str, where)
         if kind == "text":
             text = _require(data, "text", str, where)
@@ -157,13 +152,13 @@ class Message:
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Message:
         if not isinstance(data, dict):
-            raise _Problem(f"{where}must be an object, not {_json_type(data)}")
+            raise FormatProblem(f"{where}must be an object, not {_json_type(data)}")
         role = _require(data, "role", str, where)
         if role not in ROLES:
-            raise _Problem(f"{where}unknown role {role!r} (expected user, assistant or system)")
+            raise FormatProblem(f"{where}unknown role {role!r} (expected user, assistant or system)")
         raw_parts = _require(data, "parts", list, where)
         if not raw_parts:
-            raise _Problem(f"{where}'parts' is empty (a message needs at least one part)")
+            raise FormatProblem(f"{where}'parts' is empty (a message needs at least one part)")
         parts = tuple(Part.from_dict(p, f"{where}parts[{i}]: ") for i, p in enumerate(raw_parts))
         timestamp = _require_timestamp(data, "timestamp", where)
         flags = {}
@@ -225,13 +220,13 @@ class ToolCall:
     @classmethod
     def from_dict(cls, data: Any, where: str) -> ToolCall:
         if not isinstance(data, dict):
-            raise _Problem(f"{where}must be an object, not {_json_type(data)}")
+            raise FormatProblem(f"{where}must be an object, not {_json_type(data)}")
         call_id = _require(data, "id", str, where)
         name = _require(data, "name", str, where)
         args = _require(data, "args", dict, where)
         result = _require(data, "result", dict, where)
         if "llmContent" not in result:
-            raise _Problem(f"{where}result: missing field 'llmContent'")
+            raise FormatProblem(f"{where}result: missing field 'llmContent'")
         timestamp = _require_timestamp(data, "timestamp", where)
         return cls(
             id=call_id,
@@ -311,22 +306,22 @@ class Session(SessionTimes):
         """Build a session from a parsed document; raise ``CorruptSession`` as ``<source>: <problem>``."""
         try:
             return cls._from_dict(data)
-        except _Problem as problem:
+        except FormatProblem as problem:
             raise CorruptSession(f"{source}: {problem}") from None
 
     @classmethod
     def _from_dict(cls, data: Any) -> Session:
         if not isinstance(data, dict):
-            raise _Problem(f"the document must be a JSON object, not {_json_type(data)}")
+            raise FormatProblem(f"the document must be a JSON object, not {_json_type(data)}")
         session_id = _require(data, "sessionId", str, "")
         try:
             validate_session_id(session_id)
         except InvalidSessionId as exc:
-            raise _Problem(f"'sessionId': {exc}") from None
+            raise FormatProblem(f"'sessionId': {exc}") from None
         start = _require_timestamp(data, "startTime", "")
         last = _require_timestamp(data, "lastActivity", "")
         if parse_timestamp(last) < parse_timestamp(start):
-            raise _Problem(f"'lastActivity' ({last}) is before 'startTime' ({start})")
+            raise FormatProblem(f"'lastActivity' ({last}) is before 'startTime' ({start})")
         model = _require(data, "model", str, "")
         provider = _require(data, "provider", str, "")
         raw_messages = _require(data, "messages", list, "")

@@ -16,11 +16,12 @@ from pathlib import Path
 
 from .._atomic import TEMP_SUFFIX, make_private_dir, write_atomic
 from .._jsonio import dumps_compact
-from .._locking import SessionLock
+from .._locking import SessionLock, process_alive
 from ..errors import ArchiveError, CorruptSession, SessionNotFound, SessionWriteError
+from ..home import listing_cache_path, sessions_dir
 from .listing import SessionSummary, check_name_matches, read_summary
 from .listing_cache import SummaryCache, file_signature
-from .redaction import DEFAULT_REDACTOR, Finding, Redactor
+from .redaction import DEFAULT_REDACTOR, Finding, Redactor, redactor_for_home
 from .session import Session, validate_session_id
 
 LOCKS_DIR = ".locks"
@@ -206,7 +207,7 @@ class SessionStore:
                 age = now - entry.stat(follow_symlinks=False).st_mtime
             except OSError:
                 continue
-            if pid == os.getpid() or _process_alive(pid) and age < STALE_TEMP_SECONDS:
+            if pid == os.getpid() or process_alive(pid) and age < STALE_TEMP_SECONDS:
                 continue
             stale.append(Path(entry.path))
         return sorted(stale)
@@ -216,13 +217,9 @@ def _newest_first_key(summary: SessionSummary) -> tuple[float, str]:
     return (summary.last_activity_at.timestamp(), summary.session_id)
 
 
-def _process_alive(pid: int) -> bool:
-    if os.name != "posix":
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
+def store_for_home(home: Path, index_dir: Path | None = None, *, writing: bool = False) -> SessionStore:
+    """The session store of a home, with its listing cache; ``writing``: with the redaction its
+    ``config.toml`` asks for (read only then, so a bad config does not stop a search)."""
+    redactor = redactor_for_home(home) if writing else DEFAULT_REDACTOR
+    return SessionStore(
+        sessions_dir(home), summary_cache=listing_cache_path(home, index_dir), redactor=redactor)

@@ -56,7 +56,7 @@ class ToolUse:
 
 
 @dataclass
-class Turn:
+class Reply:
     """One exchange: the reply as received, what was recalled for it, the server's token counts."""
 
     reply: str
@@ -129,7 +129,7 @@ class Chat:
         on_piece: Callable[[str], None] | None = None,
         on_tool: Callable[[ToolUse], None] | None = None,
         stream: bool = True,
-    ) -> Turn:
+    ) -> Reply:
         """Record ``text``, recall what bears on it, stream the model's reply and record it.
 
         Raises ``ChatError`` if the server fails (the user's message stays recorded, and so does any
@@ -401,7 +401,7 @@ class Chat:
         recall: Recall | None,
         on_piece: Callable[[str], None] | None,
         answer_calls: Callable[[ReplyStream, int], ReplyStream] | None = None,
-    ) -> Turn:
+    ) -> Reply:
         """Stream the reply into the session (saved as it grows); when the model calls tools, answer
         them and stream the reply that follows into the same message."""
         started = None
@@ -445,7 +445,7 @@ class Chat:
             count = session.metadata.get("tokenCount", 0) if session is not None else 0
             count = count if isinstance(count, int) else 0
             self._save(self.recording.update_metadata, session_id, {"tokenCount": count + usage.total})
-        return Turn(text, recall, usage)
+        return Reply(text, recall, usage)
 
 
 def _reply_reserve(context_size: int) -> int:
@@ -470,4 +470,4 @@ def _fit(history: list[dict[str, str]], recall: Recall | None, context_size: int
     return kept
 
 
-__all__ = ["Chat", "ToolUse", "Turn", "estimate_tokens"]
+__all__ = ["Chat", "ToolUse", "Reply", "estimate_tokens"]

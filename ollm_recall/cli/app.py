@@ -21,7 +21,7 @@ from . import (
     redact_command,
     sessions,
 )
-from .output import Paths, fail
+from .output import Paths, fail, show_warnings
 
 app = typer.Typer(
     name="ollm",
@@ -63,6 +63,7 @@ def root(
     ),
 ) -> None:
     """Record every local-LLM chat, search the archive, and bring past sessions back."""
+    show_warnings()
     ctx.obj = Paths(home=resolve_home(home), index_dir=index_dir)
 
 

@@ -16,7 +16,7 @@ from ..chat.recall import Recall
 from ..config import Setting, Settings, load_settings
 from ..errors import ChatError, OllmRecallError, UsageError
 from .output import Paths, fail, handle_errors, info, stderr, stdout, warn
-from .recall_command import _render
+from .recall_command import render_hit
 
 if TYPE_CHECKING:
     from ..chat.loop import Chat, ToolUse
@@ -82,7 +82,7 @@ def run_command(chat: Chat, line: str, io: Io) -> None:
         if not hits:
             io.notice("nothing found")
         for number, hit in enumerate(hits, start=1):
-            for rendered in _render(number, hit):
+            for rendered in render_hit(number, hit):
                 (stdout if io.interactive else stderr).print(rendered, soft_wrap=True)
     elif name == "sessions":
         recent = chat.recording.store.list().sessions[:10]

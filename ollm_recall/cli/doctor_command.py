@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..doctor import examine, repair
-from .index_command import run_sync
+from .index_upkeep import run_sync
 from .output import handle_errors, info, print_json
 
 

@@ -11,8 +11,8 @@ import typer
 from .._time import parse_range
 from ..archive.listing import model_matches
 from ..archive.redaction import Finding, summarize
+from ..archive.store import store_for_home
 from ..errors import UsageError
-from ..home import store_for_home
 from ..transfer.export import check_format, export_to_directory, exportable, render
 from .output import Paths, handle_errors, info, warn
 
@@ -89,12 +89,12 @@ def _chosen(
     if query is not None:  # as `ollm recall` does: the index brought up to date first, within a budget
         from ..index.indexer import Index
         from ..search.searcher import Searcher
-        from .recall_command import search_coverage
+        from .recall_command import indexed_share_for_search
 
         index = Index(paths.home, index_dir=paths.index_dir)
         if not index.store.has_sessions():
             return []
-        search_coverage(paths, index, no_sync=False)
+        indexed_share_for_search(paths, index, no_sync=False)
         searcher = Searcher(paths.home, index=index)
         hits = searcher.search(query, limit=limit, since=since_at, until=until_at, model=model,
                                snippets=False, relevant_only=True)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ..home import store_for_home
+from ..archive.store import store_for_home
 from .output import handle_errors, info, print_json, warn
 
 if TYPE_CHECKING:  # the importers load only when an import runs, not with every ollm command

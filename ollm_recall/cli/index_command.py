@@ -12,6 +12,7 @@ import typer
 from ..errors import EmbeddingModelMissing, IndexProblem
 from ..index.indexer import Index, SyncReport
 from ..index.manifest import FORMAT_VERSION
+from .index_upkeep import run_sync
 from .output import Paths, fail, handle_errors, info, print_json, warn
 
 app = typer.Typer(
@@ -22,56 +23,6 @@ app = typer.Typer(
     invoke_without_command=True,
     rich_markup_mode=None,
 )
-
-
-class BarProgress:
-    """Rich progress bars on stderr, one a phase, in sessions: words (full-text) and meaning
-    (embedding), with counts and ETA."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(
-            TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True,
-        )
-        self.words = self.progress.add_task("words", total=None, visible=False)
-        self.meaning = self.progress.add_task("meaning", total=None, visible=False)
-
-    def planned(self, words: int, meaning: int) -> None:
-        for task, extra in ((self.words, words), (self.meaning, meaning)):
-            if extra:
-                total = self.progress.tasks[task].total or 0
-                self.progress.update(task, total=total + extra, visible=True)
-
-    def advanced(self, words: int, meaning: int) -> None:
-        if words:
-            self.progress.advance(self.words, words)
-        if meaning:
-            self.progress.advance(self.meaning, meaning)
-
-    def status(self, text: str | None) -> None:
-        """Say what the meaning line waits on (None: embedding again)."""
-        self.progress.update(self.meaning, description=text or "meaning", visible=True)
-
-    def __enter__(self) -> BarProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.progress.stop()
-
-
-def run_sync(
-    paths: Paths, *, rebuild: bool = False, quiet: bool = False, index: Index | None = None
-) -> SyncReport:
-    """Sync the index of ``paths``, with a progress bar when stderr is a terminal."""
-    index = index or Index(paths.home, index_dir=paths.index_dir)
-    if quiet or not sys.stderr.isatty():
-        return index.sync(rebuild=rebuild)
-    with BarProgress() as bar:
-        return index.sync(rebuild=rebuild, progress=bar)
 
 
 def report_json(report: SyncReport) -> dict[str, Any]:

@@ -1,9 +1,14 @@
-"""After sessions were deleted or rewritten: their old text leaves the index now, or in the background."""
+"""Index upkeep that commands share: a sync with progress bars, and after sessions were deleted or
+rewritten, their old text out of the index now, or in the background."""
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 from ..archive.store import SessionStore
 from ..errors import IndexProblem
+from ..index.indexer import Index, SyncReport
 from .output import Paths, info, warn
 
 FOREGROUND_PURGE_SESSIONS = 1000
@@ -19,7 +24,6 @@ def purge_from_index(paths: Paths, store: SessionStore, *, budget: float | None 
     (deletions are always done whole). Returns how many sessions left the index."""
     from ..config import load_settings
     from ..index.background import start_worker, stop_worker
-    from ..index.indexer import Index
 
     store.list()  # the listing cache drops deleted sessions and reads rewritten ones again
     index = Index(paths.home, index_dir=paths.index_dir)
@@ -44,3 +48,53 @@ def purge_from_index(paths: Paths, store: SessionStore, *, budget: float | None 
     elif report.purge_pending:
         warn("their words are still in the index files until `ollm index` runs")
     return report.removed
+
+
+class BarProgress:
+    """Rich progress bars on stderr, one a phase, in sessions: words (full-text) and meaning
+    (embedding), with counts and ETA."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=Console(stderr=True), transient=True,
+        )
+        self.words = self.progress.add_task("words", total=None, visible=False)
+        self.meaning = self.progress.add_task("meaning", total=None, visible=False)
+
+    def planned(self, words: int, meaning: int) -> None:
+        for task, extra in ((self.words, words), (self.meaning, meaning)):
+            if extra:
+                total = self.progress.tasks[task].total or 0
+                self.progress.update(task, total=total + extra, visible=True)
+
+    def advanced(self, words: int, meaning: int) -> None:
+        if words:
+            self.progress.advance(self.words, words)
+        if meaning:
+            self.progress.advance(self.meaning, meaning)
+
+    def status(self, text: str | None) -> None:
+        """Say what the meaning line waits on (None: embedding again)."""
+        self.progress.update(self.meaning, description=text or "meaning", visible=True)
+
+    def __enter__(self) -> BarProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.progress.stop()
+
+
+def run_sync(
+    paths: Paths, *, rebuild: bool = False, quiet: bool = False, index: Index | None = None
+) -> SyncReport:
+    """Sync the index of ``paths``, with a progress bar when stderr is a terminal."""
+    index = index or Index(paths.home, index_dir=paths.index_dir)
+    if quiet or not sys.stderr.isatty():
+        return index.sync(rebuild=rebuild)
+    with BarProgress() as bar:
+        return index.sync(rebuild=rebuild, progress=bar)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._jsonio import dumps_pretty
-from ..errors import OllmRecallError
+from ..errors import OllmRecallError, OllmRecallWarning
 
 stdout = Console(highlight=False, soft_wrap=False)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -38,6 +39,20 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def warn(message: str) -> None:
     stderr.print(f"[yellow]warning:[/] {escape(_one_line(message))}")
+
+
+def show_warnings() -> None:
+    """Print the library's ``OllmRecallWarning``s as one ``warning: ...`` line each, like ``warn``."""
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, OllmRecallWarning):
+            warn(str(message))
+        else:
+            shown(message, category, *args, **kwargs)
+
+    if getattr(shown, "__name__", "") != "show":
+        warnings.showwarning = show  # type: ignore[assignment]
 
 
 def info(message: str) -> None:

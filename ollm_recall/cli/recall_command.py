@@ -11,19 +11,19 @@ from .._time import parse_range
 from ..agent.tools import hit_json as archive_hit_json
 from ..config import load_settings
 from ..errors import SessionNotFound
-from ..index.background import Coverage, catch_up, coverage
+from ..index.background import IndexedShare, catch_up, indexed_share
 from ..index.indexer import Index
 from ..search.searcher import Hit, Searcher, check_options
 from .output import Paths, fail, handle_errors, info, stdout, warn
 
 
-def search_coverage(paths: Paths, index: Index, *, no_sync: bool) -> Coverage:
+def indexed_share_for_search(paths: Paths, index: Index, *, no_sync: bool) -> IndexedShare:
     """Before a search: the index brought up to date within the search's budget (the rest handed to
     the background indexer), unless ``no_sync``; what the search can see, said on stderr if partial."""
     if no_sync:
         if not index.manifest_path.exists():
-            return Coverage(0, 0, 0)  # the search says there is no index
-        seen = coverage(index)
+            return IndexedShare(0, 0, 0)  # the search says there is no index
+        seen = indexed_share(index)
     else:
         settings = load_settings(paths.home)
         report, seen = catch_up(index, background=settings.background_index, budget=settings.search_budget)
@@ -35,14 +35,15 @@ def search_coverage(paths: Paths, index: Index, *, no_sync: bool) -> Coverage:
     return seen
 
 
-def hit_json(hit: Hit, seen: Coverage | None = None) -> dict[str, object]:
+def hit_json(hit: Hit, seen: IndexedShare | None = None) -> dict[str, object]:
     """A hit as ``--json`` prints it (one object per line); ``coverage`` is there when the search
     could not see the whole archive yet."""
     extra = {} if seen is None or seen.complete else {"coverage": seen.to_json()}
     return {**archive_hit_json(hit), **extra}
 
 
-def _render(number: int, hit: Hit) -> list[Text]:
+def render_hit(number: int, hit: Hit) -> list[Text]:
+    """A hit as the terminal shows it: a heading line, then its snippets with the matched words bold."""
     head = Text(f"{number}. ", style="bold")
     head.append(hit.start_time[:10], style="cyan")
     head.append(f"  {hit.model}  ", style="dim")
@@ -100,17 +101,17 @@ def recall(
     if not index.store.has_sessions():
         info("no sessions recorded yet")
         return
-    seen = search_coverage(paths, index, no_sync=no_sync)
+    seen = indexed_share_for_search(paths, index, no_sync=no_sync)
     if not no_sync and not index.manifest_path.exists():  # another process is creating the index
         return
     searcher = Searcher(paths.home, index=index)
-    hits = searcher.search(
+    result = searcher.find(
         query, limit=limit, since=since_at, until=until_at, model=model, provider=provider, role=role,
         session=session, mode=mode, relevant_only=not show_all,  # type: ignore[arg-type]
     )
-    below_floor = searcher.below_floor
-    if searcher.last_dates:
-        info("dates understood: " + "; ".join(found.describe() for found in searcher.last_dates)
+    hits, below_floor = result.hits, result.below_floor
+    if result.dates:
+        info("dates understood: " + "; ".join(found.describe() for found in result.dates)
              + " (sessions active then rank higher)")
     searcher.close()
     if as_json:
@@ -124,5 +125,5 @@ def recall(
              if below_floor else "nothing found")
         return
     for number, hit in enumerate(hits, start=1):
-        for rendered in _render(number, hit):
+        for rendered in render_hit(number, hit):
             stdout.print(rendered, soft_wrap=True)

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 import typer
 
 from ..archive.redaction import Finding, Redactor, redactor_for_home, summarize
-from ..archive.store import SessionStore
+from ..archive.store import SessionStore, store_for_home
 from ..errors import CorruptSession, SessionLocked, SessionNotFound, UsageError
-from ..home import store_for_home
 from .index_upkeep import purge_from_index
 from .output import Paths, handle_errors, info, print_json, warn
 

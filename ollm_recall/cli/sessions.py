@@ -13,10 +13,9 @@ from .._time import parse_date, parse_range
 from ..archive.listing import SessionSummary, select_sessions
 from ..archive.recording import ChatRecordingService
 from ..archive.redaction import redactor_for_home
-from ..archive.store import SessionStore
+from ..archive.store import SessionStore, store_for_home
 from ..errors import UsageError
-from ..home import store_for_home
-from ..transfer.export import human_time, to_markdown
+from ..transfer.markdown import human_time, to_markdown
 from .index_upkeep import purge_from_index
 from .output import handle_errors, info, print_json, stdout, warn
 

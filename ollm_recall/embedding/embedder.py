@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EmbeddingModelMissing
+from ..errors import EmbeddingModelMissing, UsageError
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSION = 384
@@ -83,7 +83,7 @@ class Embedder:
         variant: str = DEFAULT_VARIANT,
     ) -> None:
         if variant not in VARIANTS:
-            raise ValueError(f"unknown embedding variant {variant!r}: use one of {', '.join(VARIANTS)}")
+            raise UsageError(f"unknown embedding variant {variant!r}: use one of {', '.join(VARIANTS)}")
         self.model_dir = model_dir or bundled_model_dir()
         self.cache_dir = cache_dir
         self.variant = variant

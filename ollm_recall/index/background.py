@@ -21,8 +21,9 @@ from pathlib import Path
 import orjson
 
 from .._atomic import make_private_dir, write_atomic
-from .._locking import SessionLock
-from ..errors import IndexProblem, OllmRecallError, SessionLocked
+from .._locking import IndexLock, process_alive
+from .._time import format_duration
+from ..errors import IndexBusy, IndexProblem, OllmRecallError
 from .indexer import Index, SyncReport
 
 STATUS_NAME = "background.json"
@@ -84,10 +85,10 @@ def index_locked(index: Index) -> bool:
     """Whether some process (foreground or background) is writing the index now."""
     if not index.lock_path.exists():
         return False
-    lock = SessionLock(index.lock_path, "index")
+    lock = IndexLock(index.lock_path)
     try:
         lock.acquire()
-    except SessionLocked:
+    except IndexBusy:
         return True
     lock.release()
     return False
@@ -96,7 +97,7 @@ def index_locked(index: Index) -> bool:
 def running_worker(index: Index) -> BackgroundStatus | None:
     """The status of the background worker that holds the index now, or None."""
     status = read_status(index)
-    if status is None or status.state != "running" or not _alive(status.pid):
+    if status is None or status.state != "running" or not process_alive(status.pid):
         return None
     return status if index_locked(index) else None
 
@@ -131,7 +132,7 @@ def stop_worker(index: Index, *, wait_seconds: float = 600.0) -> BackgroundStatu
     with contextlib.suppress(ProcessLookupError):
         os.kill(status.pid, signal.SIGTERM)
     deadline = time.monotonic() + wait_seconds
-    while index_locked(index) and _alive(status.pid) and time.monotonic() < deadline:
+    while index_locked(index) and process_alive(status.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     return status
 
@@ -223,18 +224,8 @@ def _log(index: Index, line: str) -> None:
             log.write(f"{stamp} pid {os.getpid()} {line}\n")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @dataclass(frozen=True)
-class Coverage:
+class IndexedShare:
     """How much of the archive a search could see: sessions on disk, in the full-text index, and
     searchable by meaning; and who is indexing the rest."""
 
@@ -264,7 +255,8 @@ class Coverage:
         else:
             seen = f"meaning search covers {self.meaning:,} of {self.sessions:,} sessions"
         if self.indexer == "background":
-            eta = "" if self.eta_seconds is None else f" (~{_duration(self.eta_seconds)})"
+            eta = ("" if self.eta_seconds is None
+                   else f" (~{format_duration(self.eta_seconds, approximate=True)})")
             return f"{seen}; indexing the rest in the background{eta}"
         if self.indexer == "foreground":
             return f"{seen}; another `ollm index` is indexing the rest"
@@ -283,38 +275,32 @@ def sync_within(index: Index, *, background: bool, budget: float) -> tuple[SyncR
 
 def catch_up(
     index: Index, *, background: bool, budget: float
-) -> tuple[SyncReport, Coverage]:
+) -> tuple[SyncReport, IndexedShare]:
     """``sync_within``, then what a search can see now: what a search does before it answers."""
     report, started = sync_within(index, background=background, budget=budget)
-    return report, coverage(index, report, just_started=started)
+    return report, indexed_share(index, report, just_started=started)
 
 
-def coverage(index: Index, report: SyncReport | None = None, *, just_started: bool = False) -> Coverage:
+def indexed_share(
+    index: Index, report: SyncReport | None = None, *, just_started: bool = False
+) -> IndexedShare:
     """What the committed index covers; ``report`` (of a sync that just ran) makes the count of
     sessions exact, where files that cannot be read would otherwise count as not indexed yet."""
     try:
         manifest = index.load_manifest()
     except OllmRecallError:
-        return Coverage(index.store.count(), 0, 0)
+        return IndexedShare(index.store.count(), 0, 0)
     words, meaning = len(manifest.sessions), manifest.embedded_sessions()
     if report is not None and not report.busy:
         sessions = words + report.pending_words
     else:
         sessions = max(words, index.store.count())
     if words >= sessions and meaning >= sessions:
-        return Coverage(sessions, words, meaning)
+        return IndexedShare(sessions, words, meaning)
     worker = running_worker(index)
     if worker is not None:
-        return Coverage(sessions, words, meaning, "background", worker.eta_seconds)
+        return IndexedShare(sessions, words, meaning, "background", worker.eta_seconds)
     if just_started:
         left = (sessions - meaning) * SECONDS_PER_SESSION
-        return Coverage(sessions, words, meaning, "background", left)
-    return Coverage(sessions, words, meaning, "foreground" if index_locked(index) else None)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
+        return IndexedShare(sessions, words, meaning, "background", left)
+    return IndexedShare(sessions, words, meaning, "foreground" if index_locked(index) else None)

@@ -91,15 +91,19 @@ class SessionRanker:
         self.b = b
         self.k1 = k1
         self._leaves: dict[tuple[str, int], LeafData] = {}
-        self.coverage: dict[int, float] = {}
-        """For the documents the last ``rank`` returned: the share of the query's idf they contain
-        (1.0: every term; a feature of the second stage)."""
 
     def rank(
         self, searcher: Any, terms: list[str], *, allowed: Collection[int] | None, limit: int
     ) -> list[tuple[int, float]]:
         """The ``limit`` best documents (global numbers) with their scores, best first; only
         ``allowed`` documents when given. Documents that match no term are not ranked."""
+        return self.rank_with_coverage(searcher, terms, allowed=allowed, limit=limit)[0]
+
+    def rank_with_coverage(
+        self, searcher: Any, terms: list[str], *, allowed: Collection[int] | None, limit: int
+    ) -> tuple[list[tuple[int, float]], dict[int, float]]:
+        """``rank``'s documents, and for each the share of the query's idf it contains, its coverage
+        (1.0: every term; a feature of the second stage)."""
         total = searcher.doc_count_all()
         scores = np.zeros(total, dtype=np.float64)
         covered = np.zeros(total, dtype=np.float64)
@@ -126,8 +130,8 @@ class SessionRanker:
             matched = matched[np.argpartition(-scores[matched], limit - 1)[:limit]]
         ordered = matched[np.lexsort((matched, -scores[matched]))]
         mass = sum(weights.values()) or 1.0
-        self.coverage = {int(doc): float(covered[doc] / mass) for doc in ordered}
-        return [(int(doc), float(scores[doc])) for doc in ordered]
+        coverage = {int(doc): float(covered[doc] / mass) for doc in ordered}
+        return [(int(doc), float(scores[doc])) for doc in ordered], coverage
 
     def _leaf(self, reader: Any, seen: dict[tuple[str, int], LeafData]) -> LeafData:
         segment = reader.segment()

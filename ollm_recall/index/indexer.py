@@ -22,15 +22,15 @@ from pathlib import Path
 import orjson
 
 from .._atomic import make_private_dir
-from .._locking import SessionLock
+from .._locking import IndexLock
 from ..archive.listing import check_name_matches
 from ..archive.session import Session, validate_session_id
 from ..archive.store import SessionStore
-from ..errors import CorruptSession, IndexMissing, IndexProblem, InvalidSessionId, SessionLocked
+from ..errors import CorruptSession, IndexBusy, IndexMissing, IndexProblem, InvalidSessionId
 from ..home import model_cache_dir, sessions_dir
 from .manifest import REBUILD_HINT, IndexedSession, Manifest
 from .meaning import compact_stale_segments, index_meaning
-from .sync_run import Deadline, EmbedderLike, SyncProgress, SyncReport
+from .sync_run import Deadline, EmbedderLike, SyncProgress, SyncReport, SyncRun
 from .textsearch import TextIndex
 from .units import chunk_text, embedding_units
 
@@ -184,10 +184,10 @@ class Index:
         """
         started = time.perf_counter()
         make_private_dir(self.directory)  # it holds the text of every session
-        lock = SessionLock(self.lock_path, "index")
+        lock = IndexLock(self.lock_path)
         try:
             lock.acquire()
-        except SessionLocked:
+        except IndexBusy:
             if budget is not None:
                 return SyncReport(busy=True)
             raise IndexProblem(f"another `ollm index` is updating {self.directory}; try again") from None
@@ -220,10 +220,10 @@ class Index:
         """Drop vector segments found damaged: the sessions with vectors in them lose all theirs
         and are embedded again by the next sync (only those); the segments' files are deleted.
         Returns how many sessions will be embedded again."""
-        lock = SessionLock(self.lock_path, "index")
+        lock = IndexLock(self.lock_path)
         try:
             lock.acquire()
-        except SessionLocked:
+        except IndexBusy:
             raise IndexProblem(f"another `ollm index` is updating {self.directory}; try again") from None
         try:
             manifest = self.load_manifest(fresh=True)
@@ -325,7 +325,9 @@ class Index:
                 report.removed = len(removed)
             self._index_words(candidates, manifest, text_index, manifest_path, report, progress, deadline)
             if meaning:
-                index_meaning(self, manifest, vector_dir, manifest_path, report, progress, deadline)
+                run = SyncRun(self.store.directory, vector_dir, manifest_path, lambda: self.embedder,
+                              report, progress, deadline)
+                index_meaning(run, manifest)
             if manifest.stale_segments:
                 compact_stale_segments(manifest, vector_dir, manifest_path)
             _remove_orphan_segments(vector_dir, manifest)

@@ -12,16 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..archive.session import Session
 from ..errors import CorruptSession
 from .manifest import IndexedSession, Manifest
-from .sync_run import Deadline, SyncProgress, SyncReport
+from .sync_run import SyncRun
 from .units import embedding_units
-
-if TYPE_CHECKING:
-    from .indexer import Index
 
 BATCH_TEXTS = 2048
 VECTOR_COMMIT_SECONDS = 15.0
@@ -46,16 +42,9 @@ class _ToEmbed:
     units: list[tuple[int, int, str]]
 
 
-def index_meaning(
-    index: Index,
-    manifest: Manifest,
-    vector_dir: Path,
-    manifest_path: Path,
-    report: SyncReport,
-    progress: SyncProgress | None,
-    deadline: Deadline,
-) -> None:
+def index_meaning(run: SyncRun, manifest: Manifest) -> None:
     """The meaning phase: embed what sessions in the full-text index still lack, newest first."""
+    progress, deadline = run.progress, run.deadline
     pending = sorted((sid for sid, entry in manifest.sessions.items() if entry.vectors_pending),
                      key=lambda sid: (-manifest.sessions[sid].last_ms, sid))
     if not pending:
@@ -70,25 +59,25 @@ def index_meaning(
         for sid in pending:
             if deadline.passed and (piece or buffer.sessions):
                 break
-            item = _to_embed(index, sid, manifest.sessions[sid])
+            item = _to_embed(run.sessions_dir, sid, manifest.sessions[sid])
             if item is None:
                 continue
             piece.append(item)
             if sum(len(p.units) for p in piece) < piece_size:
                 continue
-            _embed_piece(index, piece, buffer, bulk, progress, report)
+            _embed_piece(run, piece, buffer, bulk)
             piece = []
             if buffer.due():
-                _commit_meaning(buffer, manifest, vector_dir, manifest_path, report)
+                _commit_meaning(buffer, manifest, run)
         if piece:
-            _embed_piece(index, piece, buffer, bulk, progress, report)
+            _embed_piece(run, piece, buffer, bulk)
     finally:  # Ctrl-C, a kill by SIGTERM or the deadline: what was embedded is kept
-        _commit_meaning(buffer, manifest, vector_dir, manifest_path, report)
+        _commit_meaning(buffer, manifest, run)
 
-def _to_embed(index: Index, session_id: str, entry: IndexedSession) -> _ToEmbed | None:
+def _to_embed(sessions_dir: Path, session_id: str, entry: IndexedSession) -> _ToEmbed | None:
     """The session's units past ``entry.embedded``, read from its file; None when the file changed
     since its words were indexed (the next full-text phase takes it up again) or is gone."""
-    path = index.store.directory / f"{session_id}.json"
+    path = sessions_dir / f"{session_id}.json"
     try:
         raw = path.read_bytes()
         if hashlib.sha256(raw).hexdigest() != entry.sha256:
@@ -98,25 +87,20 @@ def _to_embed(index: Index, session_id: str, entry: IndexedSession) -> _ToEmbed 
         return None
     return _ToEmbed(session_id, len(session.messages), embedding_units(session, entry.embedded))
 
-def _embed_piece(
-    index: Index,
-    piece: list[_ToEmbed],
-    buffer: _SegmentBuffer,
-    bulk: bool,
-    progress: SyncProgress | None,
-    report: SyncReport,
-) -> None:
+def _embed_piece(run: SyncRun, piece: list[_ToEmbed], buffer: _SegmentBuffer, bulk: bool) -> None:
+    progress, report = run.progress, run.report
     texts = [text for item in piece for _index, _chunk, text in item.units]
     if texts:
-        will_export = getattr(index.embedder, "will_export", None)
+        embedder = run.embedder
+        will_export = getattr(embedder, "will_export", None)
         show: Callable[[str | None], None] | None = getattr(progress, "status", None)
         exporting = show is not None and will_export is not None and will_export(len(texts), bulk=bulk)
         if exporting and show is not None:
             show("preparing the embedding model (once, a few seconds)")
-        vectors = index.embedder.embed(texts, bulk=bulk)
+        vectors = embedder.embed(texts, bulk=bulk)
         if exporting and show is not None:
             show(None)
-        report.slow_embedding = getattr(index.embedder, "export_problem", None)
+        report.slow_embedding = getattr(embedder, "export_problem", None)
         buffer.add(piece, vectors)
     else:
         buffer.add(piece, None)
@@ -124,13 +108,7 @@ def _embed_piece(
     if progress is not None:
         progress.advanced(0, len(piece))
 
-def _commit_meaning(
-    buffer: _SegmentBuffer,
-    manifest: Manifest,
-    vector_dir: Path,
-    manifest_path: Path,
-    report: SyncReport,
-) -> None:
+def _commit_meaning(buffer: _SegmentBuffer, manifest: Manifest, run: SyncRun) -> None:
     """Write the buffered vectors as one segment, then the manifest that makes them current."""
     if not buffer.sessions:
         return
@@ -141,7 +119,7 @@ def _commit_meaning(
         from .vectorstore import write_segment
 
         segment = manifest.new_segment_name()
-        write_segment(vector_dir, segment, np.concatenate(buffer.vectors), buffer.keys)
+        write_segment(run.vector_dir, segment, np.concatenate(buffer.vectors), buffer.keys)
         manifest.segments.append(segment)
     with_vectors = {key[0] for key in buffer.keys}
     for session_id, messages in buffer.sessions:
@@ -151,7 +129,7 @@ def _commit_meaning(
         if segment is not None and session_id in with_vectors:
             entry.segments.append(segment)
         entry.embedded = messages
-    manifest.save(manifest_path)
+    manifest.save(run.manifest_path)
     buffer.clear()
 
 

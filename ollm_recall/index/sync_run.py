@@ -1,11 +1,12 @@
 """What a sync reports and needs: its report, the progress display it feeds, the embedder it calls,
-and the deadline a time budget sets. Shared by the indexer's two phases."""
+and the deadline a time budget sets, gathered in one ``SyncRun`` that the indexer's two phases share."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 
@@ -82,3 +83,20 @@ class Deadline:
         return self.at is not None and time.monotonic() >= self.at
 
 
+@dataclass
+class SyncRun:
+    """What one sync's phases share: where sessions are read and vectors and the manifest written, the
+    embedder (loaded on first use: a sync with nothing to embed never loads it), the report they fill,
+    the progress display and the deadline."""
+
+    sessions_dir: Path
+    vector_dir: Path
+    manifest_path: Path
+    load_embedder: Callable[[], EmbedderLike]
+    report: SyncReport
+    progress: SyncProgress | None
+    deadline: Deadline
+
+    @property
+    def embedder(self) -> EmbedderLike:
+        return self.load_embedder()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from .._atomic import make_private_dir
 from ..archive.session import Session
 from ..errors import IndexCorrupt
 from .manifest import REBUILD_HINT
-from .word_forms import base_form
+from .word_forms import stem
 
 STOP_WORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below
@@ -52,9 +52,7 @@ sys.modules.setdefault(SCHEMA_MODULE_BEFORE_REGROUPING, sys.modules[__name__])
 def stem_plain_word(word: str) -> str:
     """Porter's stem of a word of letters, from its base form when it is irregular ("bought" and
     "buying" meet); a technical word (``node.js``, ``c++``) is kept whole."""
-    from whoosh.lang.porter import stem
-
-    return stem(base_form(word)) if word.isalpha() else word
+    return stem(word) if word.isalpha() else word
 
 
 @functools.lru_cache(maxsize=1)
@@ -240,6 +238,15 @@ class _WhooshFolder:
         self._index = None
 
 
+@dataclass(frozen=True)
+class WordsRanking:
+    """Sessions ranked by their words, best first, and each one's coverage: the share of the
+    question's idf it holds (only with the whole-session ranking; empty with a role filter)."""
+
+    ranked: list[tuple[str, float]]
+    coverage: dict[str, float] = field(default_factory=dict)
+
+
 class TextIndex:
     """Two whoosh indexes under one folder: whole sessions (ranking) and messages (snippets, roles).
 
@@ -254,8 +261,6 @@ class TextIndex:
         from .bm25 import SessionRanker  # numpy: not loaded by commands that never search
 
         self._ranker = SessionRanker(BM25_B, BM25_K1)
-        self.coverage: dict[str, float] = {}
-        """Of the sessions the last ``rank_sessions`` returned: the share of the query's idf each holds."""
 
     def exists(self) -> bool:
         return self._sessions.exists() or self._messages.exists()
@@ -334,31 +339,36 @@ class TextIndex:
     def rank_sessions(
         self, terms: list[str], filters: TextFilters, *, limit: int, role: str | None = None
     ) -> list[tuple[str, float]]:
+        """Sessions by their words' score, best first (``rank_by_words``' ranking)."""
+        return self.rank_by_words(terms, filters, limit=limit, role=role).ranked
+
+    def rank_by_words(
+        self, terms: list[str], filters: TextFilters, *, limit: int, role: str | None = None
+    ) -> WordsRanking:
         """Sessions by BM25F of the whole session (computed by ``SessionRanker``, the same scores as
         whoosh's in a fraction of the time), or of their best message with a role filter (whoosh)."""
         from whoosh.query import Or, Term
 
-        self.coverage = {}
         if not terms:
-            return []
+            return WordsRanking([])
         searcher = self._sessions.searcher()
         if not searcher.doc_count():  # an empty index: BM25's idf is undefined there
-            return []
+            return WordsRanking([])
         terms = rarest_terms(terms, searcher.doc_frequency, MAX_QUERY_TERMS)
         if role is None:
             narrowed = self._filter(filters, None)
             allowed = None if narrowed is None else set(searcher.docs_for_query(narrowed))
-            ranked = self._ranker.rank(searcher, terms, allowed=allowed, limit=limit)
+            ranked, by_doc = self._ranker.rank_with_coverage(searcher, terms, allowed=allowed, limit=limit)
             found = [(searcher.stored_fields(doc)["session_id"], score) for doc, score in ranked]
-            self.coverage = {sid: self._ranker.coverage.get(doc, 0.0)
-                             for (sid, _score), (doc, _same) in zip(found, ranked, strict=True)}
-            return found
+            coverage = {sid: by_doc.get(doc, 0.0)
+                        for (sid, _score), (doc, _same) in zip(found, ranked, strict=True)}
+            return WordsRanking(found, coverage)
         query = Or([Term("text", term) for term in terms])
         results = self._messages.searcher().search(query, filter=self._filter(filters, role), limit=limit * 8)
         best: dict[str, float] = {}
         for hit in results:
             best.setdefault(hit["session_id"], float(hit.score))
-        return sorted(best.items(), key=lambda item: -item[1])[:limit]
+        return WordsRanking(sorted(best.items(), key=lambda item: -item[1])[:limit])
 
     def document_counts(self) -> tuple[int, int]:
         """Documents in the session and the message index: opens both and reads their tables, as

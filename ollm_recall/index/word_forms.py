@@ -8,6 +8,8 @@ question about the left sidebar find every session where someone left.
 
 from __future__ import annotations
 
+import functools
+
 _VERBS = """
 arise arose arisen; awake awoke awoken; be was were been; bear bore borne; beat beat beaten;
 become became become; begin began begun; bend bent; bet bet; bite bitten; bleed bled; blow blew blown;
@@ -57,3 +59,12 @@ BASE_FORMS = _table()
 def base_form(word: str) -> str:
     """The base form of an irregular word (lower case in, lower case out), else the word itself."""
     return BASE_FORMS.get(word, word)
+
+
+@functools.lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Porter's stem of a lower-case word, from its base form when it is irregular ("bought" and
+    "buying" meet): the one stemming of the index and of the snippets' highlights."""
+    from whoosh.lang.porter import stem as porter_stem
+
+    return porter_stem(base_form(word))

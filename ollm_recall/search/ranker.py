@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import math
-import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ..errors import OllmRecallWarning
 
 if TYPE_CHECKING:  # numpy loads with the first search, not with every command
     import numpy as np
@@ -248,48 +250,11 @@ class SecondStage:
         return model
 
 
-def trees_from_lightgbm(dump: dict[str, object]) -> Trees:
-    """The arrays of a LightGBM model's ``dump_model()`` (numerical splits, ``<=``, no missing values)."""
-    import numpy as np
-
-    feature: list[int] = []
-    threshold: list[float] = []
-    left: list[int] = []
-    right: list[int] = []
-    value: list[float] = []
-    depth = 0
-
-    def add(node: dict, level: int) -> int:
-        nonlocal depth
-        depth = max(depth, level)
-        number = len(feature)
-        feature.append(-1)
-        threshold.append(0.0)
-        left.append(-1)
-        right.append(-1)
-        value.append(0.0)
-        if "leaf_value" in node:
-            value[number] = float(node["leaf_value"])
-            return number
-        if node.get("decision_type") != "<=":
-            raise ValueError(f"a split of type {node.get('decision_type')!r}")
-        feature[number], threshold[number] = int(node["split_feature"]), float(node["threshold"])
-        left[number] = add(node["left_child"], level + 1)
-        right[number] = add(node["right_child"], level + 1)
-        return number
-
-    info = dump["tree_info"]
-    assert isinstance(info, list)
-    roots = [add(tree["tree_structure"], 0) for tree in info]
-    return Trees(np.asarray(feature), np.asarray(threshold), np.asarray(left), np.asarray(right),
-                 np.asarray(value), np.asarray(roots), depth)
-
-
 _loaded: dict[Path, SecondStage | None] = {}
 
 
 def load_second_stage(path: Path | None = None) -> SecondStage | None:
-    """The shipped model (``RANKER_FILE``), read once per process; None (after one warning on stderr)
+    """The shipped model (``RANKER_FILE``), read once per process; None (after one ``OllmRecallWarning``)
     when the file is missing or damaged, and searches then rank by the first stage alone."""
     path = path or RANKER_FILE
     if path not in _loaded:
@@ -297,7 +262,7 @@ def load_second_stage(path: Path | None = None) -> SecondStage | None:
             _loaded[path] = SecondStage.from_json(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
             reason = "is missing" if isinstance(exc, FileNotFoundError) else f"cannot be used ({exc})"
-            print(f"warning: the ranking model {path.name} {reason}; results are in first-stage order",
-                  file=sys.stderr)
+            warnings.warn(f"the ranking model {path.name} {reason}; results are in first-stage order",
+                          OllmRecallWarning, stacklevel=2)
             _loaded[path] = None
     return _loaded[path]

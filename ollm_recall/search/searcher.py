@@ -13,9 +13,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from .._time import format_timestamp
+from .._time import format_timestamp, milliseconds
 from ..archive.listing import model_matches
 from ..archive.session import ROLES, Session
 from ..errors import CorruptSession, IndexProblem, SessionNotFound, UsageError
@@ -76,8 +76,23 @@ def check_options(*, mode: str = "hybrid", role: str | None = None, limit: int =
         raise UsageError(f"--limit must be at least 1, not {limit}")
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+@dataclass(frozen=True)
+class SearchResult:
+    """One search's answer: the hits, best first, and how they were found.
+
+    ``ranked_by`` says which stage ordered them (``"second stage"``, ``"first stage"``, or the one
+    side of a text or semantic search); ``first_stage`` is what the first stage knew of its candidates
+    (kept when a second stage ranked or ``keep_first_stage`` asked for it); ``dates`` the question's
+    date words as understood; ``below_floor`` how many of the best ``limit`` ``relevant_only`` left out;
+    ``sessions_indexed`` how many sessions the index held.
+    """
+
+    hits: list[Hit]
+    ranked_by: str = "first stage"
+    first_stage: FirstStage | None = None
+    dates: list[DateRange] = field(default_factory=list)
+    below_floor: int = 0
+    sessions_indexed: int = 0
 
 
 class Searcher:
@@ -104,15 +119,9 @@ class Searcher:
         """Past this many vector rows, search by sign bits rather than every row (None: the default,
         ``vectorstore.EXACT_ROWS``): a long-lived server keeps its memory small this way."""
         self.keep_first_stage = False
-        """Keep ``last_stage`` even without a second stage (to train one)."""
-        self.last_stage: FirstStage | None = None
-        """What the first stage of the last hybrid search knew of its candidates."""
-        self.last_dates: list[DateRange] = []
-        """The date words of the last question, as understood (``ollm recall`` says which)."""
+        """Return ``first_stage`` with a hybrid result even without a second stage (to train one)."""
         self._newest: tuple[Manifest, int] | None = None
-        """What the first stage of the last hybrid search knew of its candidates (for training)."""
-        self.below_floor = 0
-        """How many of the last search's best sessions ``relevant_only`` left out."""
+        """The manifest last seen, and when its newest session was last active."""
 
     def _load(self) -> None:
         """(Re)open the indexes when the manifest changed since the last search.
@@ -161,7 +170,12 @@ class Searcher:
         if load_for_queries is not None:
             load_for_queries()
 
-    def search(
+    def search(self, query: str, **options: Any) -> list[Hit]:
+        """The hits of ``find`` (which takes the same options): sessions that match ``query`` best,
+        best first."""
+        return self.find(query, **options).hits
+
+    def find(
         self,
         query: str,
         *,
@@ -176,23 +190,24 @@ class Searcher:
         exclude: frozenset[str] = frozenset(),
         snippets: bool = True,
         relevant_only: bool = False,
-    ) -> list[Hit]:
-        """Sessions that match ``query`` best, best first; an empty question finds nothing.
+    ) -> SearchResult:
+        """Sessions that match ``query`` best, best first, and how they were found; an empty question
+        finds nothing.
 
         ``exclude`` leaves sessions out (the chat's own); ``snippets=False`` skips reading the
         sessions for excerpts when only the ranking is wanted. ``relevant_only`` leaves out, by
         meaning, sessions below ``RELEVANCE_FLOOR`` (a session not embedded yet stays when its words
-        match); ``below_floor`` then says how many of the best ``limit`` were left out.
+        match); the result's ``below_floor`` then says how many of the best ``limit`` were left out.
         """
-        self.below_floor = 0
         check_options(mode=mode, role=role, limit=limit)
         self._load()
         assert self._manifest is not None and self._text is not None and self._vectors is not None
         terms = query_terms(query)
+        indexed = len(self._manifest.sessions)
         if not query.strip():
-            return []
-        since_ms = None if since is None else _ms(since)
-        until_ms = None if until is None else _ms(until)
+            return SearchResult([], sessions_indexed=indexed)
+        since_ms = None if since is None else milliseconds(since)
+        until_ms = None if until is None else milliseconds(until)
         filtered = any(value is not None for value in (since, until, model, provider, session))
         allowed = {
             sid for sid, entry in self._manifest.sessions.items()
@@ -204,7 +219,7 @@ class Searcher:
             and sid not in exclude
         } if filtered else None
         if allowed is not None and not allowed:
-            return []
+            return SearchResult([], sessions_indexed=indexed)
         pool = max(limit * 10, 50)
         # Fusion and the role filter re-rank a pool; by meaning alone the exact top ``limit`` is enough.
         dense_candidates = limit if mode == "semantic" and role is None else pool
@@ -212,15 +227,18 @@ class Searcher:
         if mode in ("hybrid", "semantic"):  # embedding and scoring run beside the full-text search
             row_scores = self._executor().submit(self._score_rows, query, allowed)
         text_scores: dict[str, float] = {}
+        coverage: dict[str, float] = {}
         if mode in ("hybrid", "text") and terms:
             filters = TextFilters(
                 start_until=None if until_ms is None else until_ms - 1,
                 model=model, provider=provider,
                 session_ids=frozenset([session]) if session else None,
             )
-            for sid, score in self._text.rank_sessions(terms, filters, limit=pool * 2, role=role):
+            words = self._text.rank_by_words(terms, filters, limit=pool * 2, role=role)
+            for sid, score in words.ranked:
                 if (sid in allowed) if allowed is not None else (sid not in exclude):
                     text_scores[sid] = score
+            coverage = words.coverage if text_scores else {}
         dense: dict[str, tuple[float, list[tuple[float, int, int]]]] = {}
         if row_scores is not None:
             dense = self._vectors.best(
@@ -241,37 +259,39 @@ class Searcher:
         unembedded = {sid for sid in text_scores
                       if not sessions[sid].segments and sessions[sid].vectors_pending}
         ranked = _fuse(text_scores, dense_scores, age_days, mode, unembedded)
-        self.last_stage = None
+        first_stage = None
         reordered = False
         if mode == "hybrid" and role is None and (self.second_stage is not None or self.keep_first_stage):
             best_unit = {sid: max((unit[0] for unit in units), default=0.0)
                          for sid, (_, units) in dense.items()}
             messages = {sid: sessions[sid].messages for sid, _ in ranked[:CANDIDATES]}
-            coverage = dict(self._text.coverage) if text_scores else {}
             head = [sid for sid, _ in ranked[:CANDIDATES]]
             centroid, neighbours = session_relations(
                 head, self._vectors.centroids(head), row_scores.result().query) if row_scores else ({}, {})
-            self.last_stage = FirstStage(ranked, dense_scores, best_unit, text_scores, coverage, age_days,
-                                         messages, centroid, neighbours)
+            first_stage = FirstStage(ranked, dense_scores, best_unit, text_scores, coverage, age_days,
+                                     messages, centroid, neighbours)
             # The model learned from sessions with vectors; while some candidates still lack theirs
             # (background indexing), the first stage's estimate for them is the fairer ranking.
             if self.second_stage is not None and not unembedded.intersection(head):
-                ranked = self.second_stage.reorder(self.last_stage)
+                ranked = self.second_stage.reorder(first_stage)
                 reordered = True
-        self.last_dates = dates_in(query, _day(reference_ms))
-        if self.last_dates:
-            ranked = self._by_date(ranked, self.last_dates, chances=reordered)
+        dates = dates_in(query, _day(reference_ms))
+        if dates:
+            ranked = self._by_date(ranked, dates, chances=reordered)
+        below_floor = 0
         if relevant_only and mode != "text":
             kept = [(sid, score) for sid, score in ranked
                     if dense_scores.get(sid, 0.0) >= RELEVANCE_FLOOR or sid in unembedded]
-            self.below_floor = min(limit, len(ranked)) - min(limit, len(kept))
+            below_floor = min(limit, len(ranked)) - min(limit, len(kept))
             ranked = kept
-        ranked = ranked[:limit]
-        return [
+        hits = [
             self._hit(sid, score, terms, dense.get(sid, (0.0, []))[1], role, snippets,
                       dense_scores.get(sid, 0.0))
-            for sid, score in ranked
+            for sid, score in ranked[:limit]
         ]
+        ranked_by = {"text": "words", "semantic": "meaning"}.get(
+            mode, "second stage" if reordered else "first stage")
+        return SearchResult(hits, ranked_by, first_stage, dates, below_floor, indexed)
 
     def _by_date(
         self, ranked: list[tuple[str, float]], dates: list[DateRange], *, chances: bool
@@ -295,7 +315,7 @@ class Searcher:
         assert self._manifest is not None
         if self._newest is None or self._newest[0] is not self._manifest:
             latest = max((entry.last_ms for entry in self._manifest.sessions.values()),
-                         default=_ms(datetime.now().astimezone()))
+                         default=milliseconds(datetime.now().astimezone()))
             self._newest = (self._manifest, latest)
         return self._newest[1]
 

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from ..archive.session import Session
-from ..index.word_forms import BASE_FORMS, base_form
+from ..index.word_forms import BASE_FORMS, stem
 
 SNIPPET_CHARS = 220
 
@@ -25,19 +25,12 @@ class Snippet:
     highlights: tuple[tuple[int, int], ...] = ()
 
 
-@functools.lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    from whoosh.lang.porter import stem
-
-    return stem(base_form(word))
-
-
 @functools.lru_cache(maxsize=1)
-def _irregular_by_stem() -> dict[str, list[str]]:
+def _irregular_bystem() -> dict[str, list[str]]:
     """Irregular forms by the stem of their base ("lead": ["led"]): they do not begin like it."""
     found: dict[str, list[str]] = {}
     for form in BASE_FORMS:
-        found.setdefault(_stem(form), []).append(form)
+        found.setdefault(stem(form), []).append(form)
     return found
 
 
@@ -51,7 +44,7 @@ def _candidate_words(terms: frozenset[str]) -> re.Pattern[str]:
     not). Matched against lower-cased text and without a leading ``\b`` (the caller checks that a match
     starts a word): either makes Python's matcher try every position, half again slower."""
     starts = {term[: max(1, len(term) - 1)] for term in terms}
-    starts.update(form for term in terms for form in _irregular_by_stem().get(term, ()))
+    starts.update(form for term in terms for form in _irregular_bystem().get(term, ()))
     prefixes = sorted(starts, key=len, reverse=True)
     return re.compile(r"(?:" + "|".join(map(re.escape, prefixes)) + r")\w*")
 
@@ -71,9 +64,9 @@ def matched_words(text: str, terms: frozenset[str]) -> list[tuple[int, int, str]
         if start and _WORD_LETTER.match(lowered, start - 1):
             continue  # inside a word: a match there runs to the word's end, so no word start is missed
         if len(word) >= 2:
-            stem = _stem(word)
-            if stem in terms:
-                found.append((start, match.end(), stem))
+            word_stem = stem(word)
+            if word_stem in terms:
+                found.append((start, match.end(), word_stem))
     return found
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import functools
 import html
-from dataclasses import dataclass
 from typing import Any
 
 from ..archive.session import Session
-from .export import human_time, to_markdown
+from .markdown import IndexEntry, human_time, to_markdown
 
 STYLE = """
 body{font:16px/1.55 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d1f21;background:#fafafa}
@@ -71,24 +70,6 @@ def session_page(session: Session) -> str:
     body = _markdown().render(to_markdown(session))
     return _page(session.title or session.session_id,
                  f'<p><a href="index.html">&larr; all sessions</a></p>\n{body}')
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    """What the index page shows of one session."""
-
-    session_id: str
-    started: str
-    model: str
-    provider: str
-    title: str
-    messages: int
-
-    @classmethod
-    def of(cls, session: Session) -> IndexEntry:
-        visible = sum(1 for m in session.messages if not m.exclude_from_context)
-        return cls(session.session_id, session.start_time, session.model, session.provider,
-                   session.title or "(no text)", visible)
 
 
 def index_page(entries: list[IndexEntry], heading: str = "Chat sessions") -> str:
