@@ -97,10 +97,14 @@ def main() -> int:
             ("recording only (recall off)", measure(home, server.url, args.turns, recall=False)),
             ("recall, default threshold, back to back", measure(home, server.url, args.turns)),
             ("recall, default threshold, settled", measure(home, server.url, args.turns, settle=True)),
-            ("recall forced (3 sessions), back to back",
-             measure(home, server.url, args.turns, recall_threshold=0.01)),
-            ("recall forced (3 sessions), settled",
-             measure(home, server.url, args.turns, settle=True, recall_threshold=0.01)),
+            (
+                "recall forced (3 sessions), back to back",
+                measure(home, server.url, args.turns, recall_threshold=0.01),
+            ),
+            (
+                "recall forced (3 sessions), settled",
+                measure(home, server.url, args.turns, settle=True, recall_threshold=0.01),
+            ),
         ]
     finally:
         server.stop()

@@ -70,8 +70,10 @@ def main() -> None:
         median = statistics.median(times)
         cosine = (vectors[name] * reference).sum(axis=1)
         graph = f"{made[name]:.1f}" if name in made else "-"
-        print(f"{name:<10} {len(texts) / median:>8.1f} {pieces / median:>9.0f} {graph:>8} "
-              f"{cosine.min():>8.4f} {cosine.mean():>9.4f}")
+        print(
+            f"{name:<10} {len(texts) / median:>8.1f} {pieces / median:>9.0f} {graph:>8} "
+            f"{cosine.min():>8.4f} {cosine.mean():>9.4f}"
+        )
     sys.stdout.flush()
 
 

@@ -33,8 +33,9 @@ def write_evidence_set(data: Path, out: Path) -> int:
     for line in (data / "queries.jsonl").read_text(encoding="utf-8").splitlines():
         query = json.loads(line) if line.strip() else None
         if query and query.get("evidence"):
-            lines.append(json.dumps({**query, "query": " ".join(query["evidence"]),
-                                     "id": f"{query['id']}-evidence"}))
+            lines.append(
+                json.dumps({**query, "query": " ".join(query["evidence"]), "id": f"{query['id']}-evidence"})
+            )
     (out / "queries.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return len(lines)
 

@@ -22,8 +22,14 @@ from pathlib import Path
 from synthetic import make_archive
 
 REPO = Path(__file__).resolve().parent.parent
-QUERIES = ["nginx restart after the config error", "sourdough flour recipe", "budget loan interest",
-           "docker compose port timeout", "knee pain after training", "train and hotel for travel"]
+QUERIES = [
+    "nginx restart after the config error",
+    "sourdough flour recipe",
+    "budget loan interest",
+    "docker compose port timeout",
+    "knee pain after training",
+    "train and hotel for travel",
+]
 
 BUILD = """
 import json, re, sys, time
@@ -100,12 +106,16 @@ def main() -> None:
     build = child(BUILD, str(home / "sessions"), str(target))
     searches = [child(SEARCH, str(target), json.dumps(QUERIES)) for _ in range(3)]
     size = sum(path.stat().st_size for path in target.rglob("*") if path.is_file())
-    print(f"{'sessions':>8} {'messages':>9} {'build s':>8} {'build RSS MiB':>14} {'index MiB':>10} "
-          f"{'open+first query s':>19} {'warm rank p50 ms':>17} {'search RSS MiB':>15}")
-    print(f"{args.sessions:>8,} {messages:>9,} {build['seconds']:>8.0f} {build['peak_kib'] // 1024:>14} "
-          f"{size / 1_048_576:>10.0f} {statistics.median(s['first_s'] for s in searches):>19.2f} "
-          f"{statistics.median(s['warm_ms'] for s in searches):>17.1f} "
-          f"{max(s['peak_kib'] for s in searches) // 1024:>15}")
+    print(
+        f"{'sessions':>8} {'messages':>9} {'build s':>8} {'build RSS MiB':>14} {'index MiB':>10} "
+        f"{'open+first query s':>19} {'warm rank p50 ms':>17} {'search RSS MiB':>15}"
+    )
+    print(
+        f"{args.sessions:>8,} {messages:>9,} {build['seconds']:>8.0f} {build['peak_kib'] // 1024:>14} "
+        f"{size / 1_048_576:>10.0f} {statistics.median(s['first_s'] for s in searches):>19.2f} "
+        f"{statistics.median(s['warm_ms'] for s in searches):>17.1f} "
+        f"{max(s['peak_kib'] for s in searches) // 1024:>15}"
+    )
 
 
 if __name__ == "__main__":

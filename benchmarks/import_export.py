@@ -43,12 +43,17 @@ def chatgpt_export(path: Path, count: int, seed: int = 11) -> int:
                 mapping[parent]["children"].insert(0, draft)
             parent = node
         total += len(session.messages)
-        conversations.append({
-            "title": session.title, "create_time": _epoch(session.start_time),
-            "update_time": _epoch(session.last_activity), "mapping": mapping, "current_node": parent,
-            "conversation_id": f"bench-{number:06d}-{rng.getrandbits(32):08x}",
-            "default_model_slug": session.model,
-        })
+        conversations.append(
+            {
+                "title": session.title,
+                "create_time": _epoch(session.start_time),
+                "update_time": _epoch(session.last_activity),
+                "mapping": mapping,
+                "current_node": parent,
+                "conversation_id": f"bench-{number:06d}-{rng.getrandbits(32):08x}",
+                "default_model_slug": session.model,
+            }
+        )
         conversations[-1]["id"] = conversations[-1]["conversation_id"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(conversations), encoding="utf-8")
@@ -57,10 +62,18 @@ def chatgpt_export(path: Path, count: int, seed: int = 11) -> int:
 
 def _node(node: str, parent: str, role: str, text: str, seconds: float, model: str | None) -> dict:
     """One node of a ChatGPT conversation tree."""
-    return {"id": node, "parent": parent, "children": [], "message": {
-        "id": node, "author": {"role": role, "metadata": {}}, "create_time": seconds,
-        "content": {"content_type": "text", "parts": [text]},
-        "metadata": {"model_slug": model} if model else {}}}
+    return {
+        "id": node,
+        "parent": parent,
+        "children": [],
+        "message": {
+            "id": node,
+            "author": {"role": role, "metadata": {}},
+            "create_time": seconds,
+            "content": {"content_type": "text", "parts": [text]},
+            "metadata": {"model_slug": model} if model else {},
+        },
+    }
 
 
 def _epoch(timestamp: str) -> float:
@@ -84,8 +97,14 @@ def main() -> int:
     rows = []
     seconds, rss, out = run(["import", "chatgpt", str(export), "--json"], home)
     report = json.loads(out)
-    rows.append((f"import {args.conversations:,} conversations ({size_mb:.0f} MB)", seconds, rss,
-                 f"{len(report['added']):,} added"))
+    rows.append(
+        (
+            f"import {args.conversations:,} conversations ({size_mb:.0f} MB)",
+            seconds,
+            rss,
+            f"{len(report['added']):,} added",
+        )
+    )
     seconds, rss, out = run(["import", "chatgpt", str(export), "--json"], home)
     rows.append(("the same import again", seconds, rss, f"{json.loads(out)['unchanged']:,} unchanged"))
     for fmt in ("html", "md"):

@@ -39,5 +39,12 @@ def trees_from_lightgbm(dump: dict[str, object]) -> Trees:
     info = dump["tree_info"]
     assert isinstance(info, list)
     roots = [add(tree["tree_structure"], 0) for tree in info]
-    return Trees(np.asarray(feature), np.asarray(threshold), np.asarray(left), np.asarray(right),
-                 np.asarray(value), np.asarray(roots), depth)
+    return Trees(
+        np.asarray(feature),
+        np.asarray(threshold),
+        np.asarray(left),
+        np.asarray(right),
+        np.asarray(value),
+        np.asarray(roots),
+        depth,
+    )

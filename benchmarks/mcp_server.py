@@ -22,9 +22,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = REPO / "benchmarks" / "out" / "search" / "archive-10000"
-QUERIES = ["nginx reverse proxy timeout", "docker compose volumes", "postgres slow query index",
-           "python asyncio timeout", "kubernetes pod restart", "rust borrow checker", "sourdough starter",
-           "budget spreadsheet formulas", "git rebase conflict", "react state hook"]
+QUERIES = [
+    "nginx reverse proxy timeout",
+    "docker compose volumes",
+    "postgres slow query index",
+    "python asyncio timeout",
+    "kubernetes pod restart",
+    "rust borrow checker",
+    "sourdough starter",
+    "budget spreadsheet formulas",
+    "git rebase conflict",
+    "react state hook",
+]
 
 
 def server_pid() -> int | None:
@@ -59,11 +68,13 @@ async def one_run(home: Path) -> dict[str, float]:
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
-    environment = {key: value for key, value in os.environ.items()
-                   if key.startswith(("OLLM_", "HOME", "PATH"))}
+    environment = {
+        key: value for key, value in os.environ.items() if key.startswith(("OLLM_", "HOME", "PATH"))
+    }
     environment["OLLM_BACKGROUND_INDEX"] = "0"  # the archive is indexed: measure answering only
-    params = StdioServerParameters(command=sys.executable, env=environment,
-                                   args=["-m", "ollm_recall", "--home", str(home), "mcp"])
+    params = StdioServerParameters(
+        command=sys.executable, env=environment, args=["-m", "ollm_recall", "--home", str(home), "mcp"]
+    )
     started = time.perf_counter()
     async with Client(params) as client:
         first = await client.call_tool("recall", {"query": "how did I fix the nginx 502 error", "limit": 5})
@@ -83,8 +94,12 @@ async def one_run(home: Path) -> dict[str, float]:
             await client.call_tool("get_session", {"session_id": sessions[0]})
             reads.append(time.perf_counter() - begin)
         memory = memory_mb(server_pid())
-    return {"first": first_seconds, "recall": statistics.median(recalls) * 1000,
-            "get_session": statistics.median(reads) * 1000, **memory}
+    return {
+        "first": first_seconds,
+        "recall": statistics.median(recalls) * 1000,
+        "get_session": statistics.median(reads) * 1000,
+        **memory,
+    }
 
 
 def main() -> None:
@@ -97,6 +112,7 @@ def main() -> None:
     runs = [asyncio.run(one_run(args.home)) for _ in range(args.runs)]
     sessions = len(list((args.home / "sessions").glob("*.json")))
     print(f"ollm mcp on {sessions:,} sessions, {args.runs} runs (median)")
+
     def median(key: str) -> float:
         return statistics.median(run[key] for run in runs)
 

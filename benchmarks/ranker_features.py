@@ -102,7 +102,7 @@ class Archive:
             self.words[sid] = Counter(plain_words(" ".join(m.content for m in session.messages)))
             for number, message in enumerate(session.messages):
                 if message.role == "user" and message.content.strip():
-                    following = session.messages[number + 1:number + 2]
+                    following = session.messages[number + 1 : number + 2]
                     reply = following[0].content if following and following[0].role == "assistant" else ""
                     exchange_texts.append(chunk_text(message.content + "\n" + reply)[0])
                     exchange_owner.append(sid)
@@ -162,8 +162,11 @@ def extra_features(
     columns["bm25_plain"] = [bm25.get(sid, 0.0) / top for sid in ids]
     columns["bm25_plain_rank"] = [1.0 / (1.0 + order.get(sid, 999)) for sid in ids]
     result = {name: np.asarray(values, dtype=np.float64) for name, values in columns.items() if values}
-    for gap, of in (("sentence_mean_gap", "sentence_mean"), ("rocchio_gap", "rocchio"),
-                    ("exchange_gap", "exchange_dense")):
+    for gap, of in (
+        ("sentence_mean_gap", "sentence_mean"),
+        ("rocchio_gap", "rocchio"),
+        ("exchange_gap", "exchange_dense"),
+    ):
         result[gap] = result[of] - result[of].max()
     return result
 
@@ -209,7 +212,8 @@ def cross_validated(
             x = np.concatenate([matrices[n] for n in train])
             y = np.concatenate([[int(sid in rows[n]["gold"]) for sid in rows[n]["ids"]] for n in train])
             model = lightgbm.LGBMRanker(**parameters, random_state=seed).fit(
-                x, y, group=[len(rows[n]["ids"]) for n in train])
+                x, y, group=[len(rows[n]["ids"]) for n in train]
+            )
             for n, row in enumerate(rows):
                 if row["archive"] == archive:
                     scores = model.predict(matrices[n])
@@ -220,8 +224,13 @@ def cross_validated(
     return statistics.fmean(recall), statistics.fmean(ndcg), max(recall) - min(recall)
 
 
-def query_transform(rows: list[dict], queries: list[np.ndarray], candidates: list[np.ndarray],
-                    decay: float = 1e-2, epochs: int = 10) -> tuple[float, float]:
+def query_transform(
+    rows: list[dict],
+    queries: list[np.ndarray],
+    candidates: list[np.ndarray],
+    decay: float = 1e-2,
+    epochs: int = 10,
+) -> tuple[float, float]:
     """Held-out R@5 of the candidates ranked by dense score alone, with the question as embedded and
     with it moved by a 384 x 384 matrix learned (softmax over each question's candidates) on the
     other archives."""
@@ -242,11 +251,11 @@ def query_transform(rows: list[dict], queries: list[np.ndarray], candidates: lis
             order = np.random.RandomState(epoch).permutation(train)
             for start in range(0, len(order), 32):
                 loss = torch.zeros(())
-                for n in order[start:start + 32]:
+                for n in order[start : start + 32]:
                     scores = torch.tensor(candidates[n]) @ moved(torch.tensor(queries[n])) / 0.05
                     loss = loss - (torch.log_softmax(scores, 0) * labels[n]).sum() / labels[n].sum()
                 optimiser.zero_grad()
-                (loss / 32 + decay * (delta ** 2).sum()).backward()
+                (loss / 32 + decay * (delta**2).sum()).backward()
                 optimiser.step()
         for n, row in enumerate(rows):
             if row["archive"] != archive:
@@ -268,8 +277,12 @@ def main() -> int:
     args = parser.parse_args()
     rows = collect(args.data, args.work, refresh=False)
     queries = [json.loads(line) for line in (args.data / "queries.jsonl").read_text().splitlines() if line]
-    ordered = [q for archive in sorted({q["conversation"] for q in queries})
-               for q in queries if q["conversation"] == archive]  # the order ``collect`` reads them in
+    ordered = [
+        q
+        for archive in sorted({q["conversation"] for q in queries})
+        for q in queries
+        if q["conversation"] == archive
+    ]  # the order ``collect`` reads them in
     columns: list[dict[str, np.ndarray]] = []
     query_vectors, candidate_vectors = [], []
     archives: dict[str, Archive] = {}
@@ -291,13 +304,22 @@ def main() -> int:
         query_vectors.append(vector)
         for source, text in (("reply", query["answer"]), ("evidence", " ".join(query["evidence"]))):
             ceiling[source].append(dense_recall(archive, row, archive.embed(text or query["answer"])))
-        candidate_vectors.append(np.stack([
-            archive.units[sid][1][np.argsort(-(archive.units[sid][1] @ vector))[:3]].mean(axis=0)
-            if sid in archive.units else np.zeros_like(vector) for sid in row["ids"]]))
+        candidate_vectors.append(
+            np.stack(
+                [
+                    archive.units[sid][1][np.argsort(-(archive.units[sid][1] @ vector))[:3]].mean(axis=0)
+                    if sid in archive.units
+                    else np.zeros_like(vector)
+                    for sid in row["ids"]
+                ]
+            )
+        )
     wanted = args.only or [*GROUPS, "settings", "transform", "ceiling"]
     base = [row["x"] for row in rows]
-    print(f"\n{'second stage':<34}{'R@5':>7}{'NDCG@10':>9}{'R@5 spread':>12}"
-          f"   (held out, mean of {args.seeds} seeds)")
+    print(
+        f"\n{'second stage':<34}{'R@5':>7}{'NDCG@10':>9}{'R@5 spread':>12}"
+        f"   (held out, mean of {args.seeds} seeds)"
+    )
 
     def report(label: str, result: tuple[float, float, float]) -> None:
         print(f"{label:<34}{result[0]:>7.3f}{result[1]:>9.3f}{result[2]:>12.3f}", flush=True)
@@ -314,19 +336,24 @@ def main() -> int:
             report(label, cross_validated(rows, base, settings, args.seeds))
     if "transform" in wanted:
         plain, moved = query_transform(rows, query_vectors, candidate_vectors)
-        print(f"\ndense alone within the candidates, R@5 held out: as embedded {plain:.3f}, "
-              f"with a learned query transform {moved:.3f}")
+        print(
+            f"\ndense alone within the candidates, R@5 held out: as embedded {plain:.3f}, "
+            f"with a learned query transform {moved:.3f}"
+        )
     if "ceiling" in wanted:
         reply, evidence = (statistics.fmean(ceiling[source]) for source in ("reply", "evidence"))
-        print(f"dense alone within the candidates, R@5, from the reference reply {reply:.3f}, "
-              f"from the evidence {evidence:.3f} (what a search cannot know)")
+        print(
+            f"dense alone within the candidates, R@5, from the reference reply {reply:.3f}, "
+            f"from the evidence {evidence:.3f} (what a search cannot know)"
+        )
     return 0
 
 
 def dense_recall(archive: Archive, row: dict, vector: np.ndarray) -> float:
     """R@5 of the candidates ranked by their dense score against ``vector`` (mean of the best three)."""
-    scores = [top3_mean(archive.units[sid][1] @ vector) if sid in archive.units else 0.0
-              for sid in row["ids"]]
+    scores = [
+        top3_mean(archive.units[sid][1] @ vector) if sid in archive.units else 0.0 for sid in row["ids"]
+    ]
     top = [row["ids"][i] for i in np.argsort(-np.asarray(scores), kind="stable")[:5]]
     return METRICS["R@5"](top, row["gold"])
 
@@ -335,8 +362,9 @@ def with_columns(
     base: list[np.ndarray], columns: list[dict[str, np.ndarray]], names: list[str] | tuple[str, ...]
 ) -> list[np.ndarray]:
     """Each question's shipped features with the named candidate features appended."""
-    return [np.column_stack([x, *(found[name] for name in names)])
-            for x, found in zip(base, columns, strict=True)]
+    return [
+        np.column_stack([x, *(found[name] for name in names)]) for x, found in zip(base, columns, strict=True)
+    ]
 
 
 def _ms(timestamp: str) -> int:

@@ -48,15 +48,39 @@ from ollm_recall.search.ranker import (
 )
 from ollm_recall.search.searcher import Searcher
 
-RISING = frozenset({"dense", "dense_best", "text", "coverage", "dense_rank", "text_rank", "fused", "centroid",
-                    "dense_gap", "text_gap", "centroid_gap", "fused_gap", "dense_z"})
+RISING = frozenset(
+    {
+        "dense",
+        "dense_best",
+        "text",
+        "coverage",
+        "dense_rank",
+        "text_rank",
+        "fused",
+        "centroid",
+        "dense_gap",
+        "text_gap",
+        "centroid_gap",
+        "fused_gap",
+        "dense_z",
+    }
+)
 """Features a session's score may only rise with (LightGBM's monotone constraints): closer by meaning
 or by words is never worse. Unconstrained, trees learn dips from a few questions that need not hold
 elsewhere."""
-LAMBDAMART = {"objective": "lambdarank", "n_estimators": 150, "learning_rate": 0.05, "num_leaves": 7,
-              "min_child_samples": 50, "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8,
-              "monotone_constraints": [int(name in RISING) for name in FEATURES],
-              "monotone_constraints_method": "advanced", "verbose": -1}
+LAMBDAMART = {
+    "objective": "lambdarank",
+    "n_estimators": 150,
+    "learning_rate": 0.05,
+    "num_leaves": 7,
+    "min_child_samples": 50,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+    "monotone_constraints": [int(name in RISING) for name in FEATURES],
+    "monotone_constraints_method": "advanced",
+    "verbose": -1,
+}
 """Small trees, few of them: 1,415 questions are little data, and the model must hold on archives it
 never saw (tried: 200 trees of 15 leaves, R@5 0.666 against 0.671 for these)."""
 
@@ -79,15 +103,27 @@ def collect(data: Path, work: Path, refresh: bool) -> list[dict]:
         searcher.keep_first_stage = True
         for query in by_archive[archive]:
             cutoff = query.get("candidate_cutoff")
-            result = searcher.find(query["query"], limit=CANDIDATES, mode="hybrid", snippets=False,
-                                   until=datetime.fromisoformat(cutoff) if cutoff else None)
+            result = searcher.find(
+                query["query"],
+                limit=CANDIDATES,
+                mode="hybrid",
+                snippets=False,
+                until=datetime.fromisoformat(cutoff) if cutoff else None,
+            )
             hits, stage = result.hits, result.first_stage
             assert stage is not None
             ids, matrix = feature_matrix(stage)
-            rows.append({"archive": archive, "category": query.get("category", ""),
-                         "gold": set(query["gold_session_ids"]), "ids": ids, "x": matrix,
-                         "first": [hit.session_id for hit in hits],
-                         "text": sorted(stage.text, key=lambda sid: (-stage.text[sid], sid))})
+            rows.append(
+                {
+                    "archive": archive,
+                    "category": query.get("category", ""),
+                    "gold": set(query["gold_session_ids"]),
+                    "ids": ids,
+                    "x": matrix,
+                    "first": [hit.session_id for hit in hits],
+                    "text": sorted(stage.text, key=lambda sid: (-stage.text[sid], sid)),
+                }
+            )
         searcher.close()
         print(f"{archive}: {len(by_archive[archive])} queries", file=sys.stderr)
     cache.write_bytes(pickle.dumps(rows))
@@ -107,8 +143,11 @@ def train(
     import lightgbm
 
     x = np.concatenate([row["x"] for row in rows])
-    booster = lightgbm.LGBMRanker(**LAMBDAMART, random_state=seed).fit(
-        x, labels_of(rows), group=[len(row["ids"]) for row in rows]).booster_
+    booster = (
+        lightgbm.LGBMRanker(**LAMBDAMART, random_state=seed)
+        .fit(x, labels_of(rows), group=[len(row["ids"]) for row in rows])
+        .booster_
+    )
     trees = trees_from_lightgbm(booster.dump_model())
     if np.abs(trees.predict(x) - booster.predict(x)).max() > 1e-6:
         raise SystemExit("the tree arrays do not score as LightGBM does")
@@ -133,8 +172,10 @@ def reranked(model: SecondStage, row: dict) -> list[str]:
 
 
 def score(rankings: list[tuple[dict, list[str]]]) -> dict[str, float]:
-    return {name: statistics.fmean(metric(ranked, row["gold"]) for row, ranked in rankings)
-            for name, metric in METRICS.items()}
+    return {
+        name: statistics.fmean(metric(ranked, row["gold"]) for row, ranked in rankings)
+        for name, metric in METRICS.items()
+    }
 
 
 Ranked = list[tuple[dict, list[str]]]
@@ -168,8 +209,10 @@ def by_words(title: str, second: Ranked) -> None:
         if not all("text" in row for row, _ in held):
             return
         words, ours = score([(row, row["text"]) for row, _ in held]), score(held)
-        print(f"{archive:<24}{len(held):>6}{words['R@5']:>11.3f}{ours['R@5']:>8.3f}"
-              f"{words['NDCG@10']:>15.3f}{ours['NDCG@10']:>8.3f}")
+        print(
+            f"{archive:<24}{len(held):>6}{words['R@5']:>11.3f}{ours['R@5']:>8.3f}"
+            f"{words['NDCG@10']:>15.3f}{ours['NDCG@10']:>8.3f}"
+        )
 
 
 def overall(title: str, rows: list[dict], first: Ranked, second: Ranked) -> dict[str, dict[str, float]]:
@@ -194,8 +237,10 @@ def load(data: Path, work: Path, refresh: bool) -> list[dict]:
 def table(title: str, groups: dict[str, tuple[dict, dict, int]]) -> None:
     print(f"\n{title:<24}{'n':>6}{'R@5 first':>11}{'second':>8}{'NDCG@10 first':>15}{'second':>8}")
     for name, (first, second, count) in groups.items():
-        print(f"{name:<24}{count:>6}{first['R@5']:>11.3f}{second['R@5']:>8.3f}"
-              f"{first['NDCG@10']:>15.3f}{second['NDCG@10']:>8.3f}")
+        print(
+            f"{name:<24}{count:>6}{first['R@5']:>11.3f}{second['R@5']:>8.3f}"
+            f"{first['NDCG@10']:>15.3f}{second['NDCG@10']:>8.3f}"
+        )
 
 
 def main() -> int:
@@ -204,8 +249,13 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--refresh", action="store_true", help="read the candidates' features again")
     parser.add_argument("--write", action="store_true", help=f"write {RANKER_FILE.name} trained on all")
-    parser.add_argument("--also", type=Path, action="append", default=[],
-                        help="another query set over the same archives to learn from (a data folder)")
+    parser.add_argument(
+        "--also",
+        type=Path,
+        action="append",
+        default=[],
+        help="another query set over the same archives to learn from (a data folder)",
+    )
     args = parser.parse_args()
     sets = {args.data.name: load(args.data, args.work, args.refresh)}
     for folder in args.also:
@@ -221,8 +271,10 @@ def main() -> int:
         categories[row["category"]][0].append((row, ranked_first))
         categories[row["category"]][1].append((row, ranked_second))
     table("category", {name: (score(a), score(b), len(a)) for name, (a, b) in sorted(categories.items())})
-    validated = {name: overall(f"{name}, held out", sets[name], first_ranked, second_ranked)
-                 for name, (_, first_ranked, second_ranked) in results.items()}
+    validated = {
+        name: overall(f"{name}, held out", sets[name], first_ranked, second_ranked)
+        for name, (_, first_ranked, second_ranked) in results.items()
+    }
     for name in args.also:
         by_words(f"{name.name} (held out)", results[name.name][2])
     if args.write:
@@ -233,7 +285,8 @@ def main() -> int:
             trained_on=", ".join(f"{name}: {len(set_rows)} queries" for name, set_rows in sets.items())
             + f"; {len(per_archive)} archives; calibrated on {args.data.name}",
             cross_validated={
-                "method": "leave one archive out", **rounded(validated[args.data.name]),
+                "method": "leave one archive out",
+                **rounded(validated[args.data.name]),
                 "also": {name: rounded(found) for name, found in validated.items() if name != args.data.name},
             },
         )
@@ -244,8 +297,10 @@ def main() -> int:
 
 def rounded(scores: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     """Scores by ranking ("first stage") as JSON keys ("first_stage"), to four places."""
-    return {ranking.replace(" ", "_"): {name: round(value, 4) for name, value in values.items()}
-            for ranking, values in scores.items()}
+    return {
+        ranking.replace(" ", "_"): {name: round(value, 4) for name, value in values.items()}
+        for ranking, values in scores.items()
+    }
 
 
 if __name__ == "__main__":

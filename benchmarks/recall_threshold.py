@@ -48,8 +48,9 @@ def main() -> int:
         for query in by_archive[archive]:
             cutoff = query.get("candidate_cutoff")
             until = datetime.fromisoformat(cutoff) if cutoff else None
-            hits = searchers[archive].search(query["query"], limit=50, until=until, mode="semantic",
-                                             snippets=False)
+            hits = searchers[archive].search(
+                query["query"], limit=50, until=until, mode="semantic", snippets=False
+            )
             gold = [hit.score for hit in hits if hit.session_id in set(query["gold_session_ids"])]
             gold_scores.append(max(gold, default=0.0))
             noise = foreign.search(query["query"], limit=1, mode="semantic", snippets=False)

@@ -61,8 +61,9 @@ def bench_record(size: int, samples: int, work: Path, rng: random.Random) -> dic
         service = ChatRecordingService(work / f"sessions-{size}", auto_save=False)
         session_id = service.create_session(model="gemma3:4b")
         for index in range(size):
-            service.record_message(session_id, Message.text(
-                "user" if index % 2 == 0 else "assistant", message_text(rng, index)))
+            service.record_message(
+                session_id, Message.text("user" if index % 2 == 0 else "assistant", message_text(rng, index))
+            )
         service.save_session(session_id)
         service.auto_save = True
         path = service.session_path(session_id)
@@ -99,7 +100,8 @@ def bench_list(home: Path, repeats: int) -> dict[str, float]:
     def new_process() -> None:
         subprocess.run(
             [sys.executable, "-m", "ollm_recall", "--home", str(home), "sessions", "list", "--json"],
-            check=True, stdout=subprocess.DEVNULL,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
 
     listing = SessionStore(directory).list()
@@ -132,25 +134,35 @@ def main() -> None:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         work = Path(tmp)
-        print(f"record_message with auto-save vs a bare write+fsync+rename of the same bytes "
-              f"({samples} samples each, milliseconds)")
-        print(f"{'messages':>9} {'file KB':>8} {'record p50':>11} {'bare p50':>9} {'ratio':>6} "
-              f"{'record p99':>11} {'bare p99':>9}")
+        print(
+            f"record_message with auto-save vs a bare write+fsync+rename of the same bytes "
+            f"({samples} samples each, milliseconds)"
+        )
+        print(
+            f"{'messages':>9} {'file KB':>8} {'record p50':>11} {'bare p50':>9} {'ratio':>6} "
+            f"{'record p99':>11} {'bare p99':>9}"
+        )
         for size in (10, 100, 1_000):
             row = bench_record(size, samples, work, rng)
-            print(f"{size:>9,} {row['bytes'] / 1024:>8.1f} {row['record_p50']:>11.3f} "
-                  f"{row['bare_p50']:>9.3f} {row['record_p50'] / row['bare_p50']:>6.2f} "
-                  f"{row['record_p99']:>11.3f} {row['bare_p99']:>9.3f}")
+            print(
+                f"{size:>9,} {row['bytes'] / 1024:>8.1f} {row['record_p50']:>11.3f} "
+                f"{row['bare_p50']:>9.3f} {row['record_p50'] / row['bare_p50']:>6.2f} "
+                f"{row['record_p99']:>11.3f} {row['bare_p99']:>9.3f}"
+            )
         print()
         print(f"sessions list (median of {args.repeats}; seconds; files in the page cache)")
-        print(f"{'sessions':>9} {'read heads':>11} {'cached':>7} "
-              f"{'ollm sessions list --json, cold cache':>38} {'warm cache':>11}")
+        print(
+            f"{'sessions':>9} {'read heads':>11} {'cached':>7} "
+            f"{'ollm sessions list --json, cold cache':>38} {'warm cache':>11}"
+        )
         for count in archive_sizes:
             home = work / f"home-{count}"
             make_archive(home / "sessions", count)
             row = bench_list(home, args.repeats)
-            print(f"{row['sessions']:>9,} {row['in_process']:>11.3f} {row['in_process_cached']:>7.3f} "
-                  f"{row['process_cold']:>38.3f} {row['process_warm']:>11.3f}")
+            print(
+                f"{row['sessions']:>9,} {row['in_process']:>11.3f} {row['in_process_cached']:>7.3f} "
+                f"{row['process_cold']:>38.3f} {row['process_warm']:>11.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -99,8 +99,12 @@ def labelled_recall() -> tuple[int, int, list[str], list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the dev set (its archives/ folder)")
-    parser.add_argument("--record-sessions", type=int, default=60,
-                        help="dev-set sessions recorded message by message for the cost (default 60)")
+    parser.add_argument(
+        "--record-sessions",
+        type=int,
+        default=60,
+        help="dev-set sessions recorded message by message for the cost (default 60)",
+    )
     args = parser.parse_args()
     folders = [REPO / "examples" / "sessions"]
     if (args.data / "archives").is_dir():
@@ -114,8 +118,10 @@ def main() -> None:
     print(f"{'measure':<52} {'value':>14}  target")
     print(f"{'sessions / messages / tool calls scanned':<52} {f'{len(sessions)} / {messages} / {calls}':>14}")
     print(f"{'redactions there (all false positives)':<52} {len(findings):>14}  0")
-    print(f"{'scan per message p50 / p90 (us)':<52} "
-          f"{f'{statistics.median(scan_us):.0f} / {statistics.quantiles(scan_us, n=10)[-1]:.0f}':>14}")
+    print(
+        f"{'scan per message p50 / p90 (us)':<52} "
+        f"{f'{statistics.median(scan_us):.0f} / {statistics.quantiles(scan_us, n=10)[-1]:.0f}':>14}"
+    )
     print(f"{'record_message p50, redaction off / on (ms)':<52} {f'{off:.3f} / {on:.3f}':>14}")
     print(f"{'added by redaction, p50 (ms)':<52} {on - off:>14.3f}  < 0.2  ({recorded} messages)")
     print(f"{'labelled secrets caught':<52} {f'{caught} / {total} = {caught / total:.1%}':>14}  >= 98%")

@@ -106,8 +106,12 @@ def main() -> int:
     parser.add_argument("--mode", action="append", choices=MODES, help="modes to run (default: all)")
     parser.add_argument("--rankings-out", type=Path, help="JSONL rankings of the first mode")
     parser.add_argument("--limit", type=int, default=10, help="ranked sessions per query")
-    parser.add_argument("--variant", choices=VARIANTS, default=DEFAULT_VARIANT,
-                        help="embedding model variant (keep a --work folder per variant)")
+    parser.add_argument(
+        "--variant",
+        choices=VARIANTS,
+        default=DEFAULT_VARIANT,
+        help="embedding model variant (keep a --work folder per variant)",
+    )
     args = parser.parse_args()
     modes = args.mode or ["hybrid", "text", "semantic"]
     if "hybrid" in modes:
@@ -132,7 +136,10 @@ def main() -> int:
             for mode in modes:
                 started = time.perf_counter()
                 hits = searchers[mode].search(
-                    query["query"], limit=args.limit, until=until, snippets=False,
+                    query["query"],
+                    limit=args.limit,
+                    until=until,
+                    snippets=False,
                     mode="hybrid" if mode == FIRST_STAGE else mode,  # type: ignore[arg-type]
                 )
                 latencies[mode].append(time.perf_counter() - started)
@@ -162,8 +169,10 @@ def main() -> int:
         print(f"{name[:25]:<26}" + "".join(f"{cell:>16}" for cell in cells))
     try:
         validated = json.loads(RANKER_FILE.read_text())["cross_validated"]
-        print(f"\nsecond stage, {validated['method']} (benchmarks/ranker_training.py): "
-              + ", ".join(f"{k} {v:.3f}" for k, v in validated["second_stage"].items()))
+        print(
+            f"\nsecond stage, {validated['method']} (benchmarks/ranker_training.py): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in validated["second_stage"].items())
+        )
     except (OSError, ValueError, KeyError):
         print("\nno cross-validated figures: ollm_recall/search/ranker.json is missing or damaged")
     if args.rankings_out:

@@ -36,8 +36,14 @@ from ollm_recall.config import SETTINGS
 from ollm_recall.search.searcher import Searcher
 
 REPO = Path(__file__).resolve().parent.parent
-QUERIES = ["nginx restart after the config error", "sourdough flour recipe", "budget loan interest",
-           "docker compose port timeout", "knee pain after training", "train and hotel for travel"]
+QUERIES = [
+    "nginx restart after the config error",
+    "sourdough flour recipe",
+    "budget loan interest",
+    "docker compose port timeout",
+    "knee pain after training",
+    "train and hotel for travel",
+]
 
 
 def run(args: list[str], home: Path) -> tuple[float, int, str]:
@@ -58,8 +64,9 @@ def run(args: list[str], home: Path) -> tuple[float, int, str]:
         "    print(peak, file=sys.stderr)\n"
     )
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", code, "--home", str(home), *args],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code, "--home", str(home), *args], capture_output=True, text=True
+    )
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"ollm {' '.join(args)} failed: {result.stderr.strip()}")
@@ -94,17 +101,19 @@ def first_recall_and_background_build(home: Path) -> dict[str, float]:
     memory (read from /proc while it runs: it is detached, so no wait() reports it)."""
     shutil.rmtree(home / "index", ignore_errors=True)
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "ollm_recall", "--home", str(home), "recall",
-                             QUERIES[0], "--json"], capture_output=True, text=True,
-                            env={**os.environ, "OLLM_BACKGROUND_INDEX": "1"})
+    result = subprocess.run(
+        [sys.executable, "-m", "ollm_recall", "--home", str(home), "recall", QUERIES[0], "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OLLM_BACKGROUND_INDEX": "1"},
+    )
     first = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"first recall failed: {result.stderr.strip()}")
     coverage_line = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
     status_file = home / "index" / "background.json"
     if not coverage_line and not status_file.exists():  # a small archive: the budget did it all
-        return {"first_recall_s": first, "coverage": "", "background_s": 0.0, "background_rss": 0,
-                "texts": 0}
+        return {"first_recall_s": first, "coverage": "", "background_s": 0.0, "background_rss": 0, "texts": 0}
     peak_kib, pid = 0, None
     while True:
         try:
@@ -124,9 +133,13 @@ def first_recall_and_background_build(home: Path) -> dict[str, float]:
     if status["state"] != "finished":
         raise SystemExit(f"the background indexer ended {status['state']}: {status['message']}")
     embedded = int(status["message"].split("(")[1].split()[0])
-    return {"first_recall_s": first, "coverage": coverage_line,
-            "background_s": status["updated"] - status["started"], "background_rss": peak_kib // 1024,
-            "texts": embedded}
+    return {
+        "first_recall_s": first,
+        "coverage": coverage_line,
+        "background_s": status["updated"] - status["started"],
+        "background_rss": peak_kib // 1024,
+        "texts": embedded,
+    }
 
 
 def bench(count: int, work: Path, repeats: int, reuse: bool) -> dict[str, float]:
@@ -136,8 +149,13 @@ def bench(count: int, work: Path, repeats: int, reuse: bool) -> dict[str, float]
     extra.unlink(missing_ok=True)
     if reuse and (home / "index" / "manifest.json").exists():
         run(["index", "--json"], home)
-        build: dict[str, float] = {"first_recall_s": float("nan"), "background_s": float("nan"),
-                                   "background_rss": 0, "texts": 0, "coverage": ""}
+        build: dict[str, float] = {
+            "first_recall_s": float("nan"),
+            "background_s": float("nan"),
+            "background_rss": 0,
+            "texts": 0,
+            "coverage": "",
+        }
         raw = float("nan")
     else:
         build = first_recall_and_background_build(home)
@@ -164,21 +182,31 @@ def bench(count: int, work: Path, repeats: int, reuse: bool) -> dict[str, float]
     chat = []  # what ollm chat does before sending a message, with the default settings
     for message in CHAT_MESSAGES * 5:
         started = time.perf_counter()
-        recall_for(searcher, message, budget_tokens=int(SETTINGS["context_size"].default
-                                                        * SETTINGS["recall_budget"].default),
-                   threshold=SETTINGS["recall_threshold"].default, most=SETTINGS["recall_sessions"].default)
+        recall_for(
+            searcher,
+            message,
+            budget_tokens=int(SETTINGS["context_size"].default * SETTINGS["recall_budget"].default),
+            threshold=SETTINGS["recall_threshold"].default,
+            most=SETTINGS["recall_sessions"].default,
+        )
         chat.append(time.perf_counter() - started)
     warm_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     return {
-        "sessions": count, "messages": messages, "first_recall_s": build["first_recall_s"],
-        "coverage": build["coverage"], "build_s": build["background_s"],
+        "sessions": count,
+        "messages": messages,
+        "first_recall_s": build["first_recall_s"],
+        "coverage": build["coverage"],
+        "build_s": build["background_s"],
         "texts_per_s": build["texts"] / build["background_s"] if build["background_s"] else float("nan"),
         "raw_texts_per_s": raw,
-        "sync_s": sync_seconds, "build_rss": build["background_rss"],
+        "sync_s": sync_seconds,
+        "build_rss": build["background_rss"],
         "hybrid_p50": statistics.median(timings["hybrid"]),
         "hybrid_p95": sorted(timings["hybrid"])[int(0.95 * (len(timings["hybrid"]) - 1))],
-        "text_p50": statistics.median(timings["text"]), "recall_rss": recall_rss,
-        "warm_p50_ms": statistics.median(warm) * 1000, "warm_rss": warm_rss,
+        "text_p50": statistics.median(timings["text"]),
+        "recall_rss": recall_rss,
+        "warm_p50_ms": statistics.median(warm) * 1000,
+        "warm_rss": warm_rss,
         "chat_p50_ms": statistics.median(chat) * 1000,
     }
 
@@ -188,24 +216,29 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, action="append", help="archive size (repeatable)")
     parser.add_argument("--repeats", type=int, default=7, help="new-process recalls per mode")
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "search")
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep an index built by an earlier run (no build figures)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep an index built by an earlier run (no build figures)"
+    )
     args = parser.parse_args()
     sizes = args.sessions or [1_000, 10_000, 50_000]
-    print("sessions messages  first recall s  background build s  texts/s (raw model)  +1 session s  "
-          "recall hybrid p50/p95 s  text p50 s  warm p50 ms  chat recall p50 ms  "
-          "RSS MiB build/recall/warm")
+    print(
+        "sessions messages  first recall s  background build s  texts/s (raw model)  +1 session s  "
+        "recall hybrid p50/p95 s  text p50 s  warm p50 ms  chat recall p50 ms  "
+        "RSS MiB build/recall/warm"
+    )
     for count in sizes:
         row = bench(count, args.work, args.repeats, args.reuse)
         if row["coverage"]:
             print(f"  first recall said: {row['coverage']}")
-        print(f"{row['sessions']:>8,} {row['messages']:>8,} {row['first_recall_s']:>15.2f} "
-              f"{row['build_s']:>19.1f} "
-              f"{row['texts_per_s']:>8.0f} ({row['raw_texts_per_s']:>6.0f}) {row['sync_s']:>13.2f} "
-              f"{row['hybrid_p50']:>14.2f}/{row['hybrid_p95']:.2f} {row['text_p50']:>11.2f} "
-              f"{row['warm_p50_ms']:>12.1f} {row['chat_p50_ms']:>19.1f}  "
-              f"{row['build_rss']}/{row['recall_rss']}/{row['warm_rss']}",
-              flush=True)
+        print(
+            f"{row['sessions']:>8,} {row['messages']:>8,} {row['first_recall_s']:>15.2f} "
+            f"{row['build_s']:>19.1f} "
+            f"{row['texts_per_s']:>8.0f} ({row['raw_texts_per_s']:>6.0f}) {row['sync_s']:>13.2f} "
+            f"{row['hybrid_p50']:>14.2f}/{row['hybrid_p95']:.2f} {row['text_p50']:>11.2f} "
+            f"{row['warm_p50_ms']:>12.1f} {row['chat_p50_ms']:>19.1f}  "
+            f"{row['build_rss']}/{row['recall_rss']}/{row['warm_rss']}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

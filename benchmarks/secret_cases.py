@@ -68,26 +68,47 @@ GENERATORS: dict[str, tuple[str, Callable[[random.Random], str], str]] = {
     "github-classic": ("github-token", lambda r: "ghp_" + _pick(r, ALNUM, 36), "GITHUB_TOKEN"),
     "github-oauth": ("github-token", lambda r: "gho_" + _pick(r, ALNUM, 36), "GH_TOKEN"),
     "github-app": ("github-token", lambda r: "ghs_" + _pick(r, ALNUM, 36), "GITHUB_TOKEN"),
-    "github-fine-grained": ("github-token", lambda r: "github_pat_" + _pick(r, ALNUM, 22) + "_"
-                            + _pick(r, ALNUM, 59), "GITHUB_PAT"),
+    "github-fine-grained": (
+        "github-token",
+        lambda r: "github_pat_" + _pick(r, ALNUM, 22) + "_" + _pick(r, ALNUM, 59),
+        "GITHUB_PAT",
+    ),
     "gitlab": ("gitlab-token", lambda r: "glpat-" + _pick(r, URLSAFE, 20), "GITLAB_TOKEN"),
     "openai-classic": ("openai-key", lambda r: "sk-" + _pick(r, ALNUM, 48), "OPENAI_API_KEY"),
     "openai-project": ("openai-key", lambda r: "sk-proj-" + _pick(r, URLSAFE, 120), "OPENAI_API_KEY"),
-    "anthropic": ("anthropic-key", lambda r: "sk-ant-api03-" + _pick(r, URLSAFE, 93) + "AA",
-                  "ANTHROPIC_API_KEY"),
+    "anthropic": (
+        "anthropic-key",
+        lambda r: "sk-ant-api03-" + _pick(r, URLSAFE, 93) + "AA",
+        "ANTHROPIC_API_KEY",
+    ),
     "slack-bot": ("slack-token", lambda r: _slack("xoxb", r, 2) + _pick(r, ALNUM, 24), "SLACK_BOT_TOKEN"),
-    "slack-user": ("slack-token", lambda r: _slack("xoxp", r, 3) + _pick(r, "abcdef0123456789", 32),
-                   "SLACK_TOKEN"),
-    "slack-webhook": ("slack-webhook", lambda r: "https://hooks.slack.com/services/T"
-                      + _pick(r, UPPER_DIGITS, 8) + "/B" + _pick(r, UPPER_DIGITS, 10) + "/"
-                      + _pick(r, ALNUM, 24), "SLACK_WEBHOOK_URL"),
+    "slack-user": (
+        "slack-token",
+        lambda r: _slack("xoxp", r, 3) + _pick(r, "abcdef0123456789", 32),
+        "SLACK_TOKEN",
+    ),
+    "slack-webhook": (
+        "slack-webhook",
+        lambda r: (
+            "https://hooks.slack.com/services/T"
+            + _pick(r, UPPER_DIGITS, 8)
+            + "/B"
+            + _pick(r, UPPER_DIGITS, 10)
+            + "/"
+            + _pick(r, ALNUM, 24)
+        ),
+        "SLACK_WEBHOOK_URL",
+    ),
     "google": ("google-api-key", lambda r: "AIza" + _pick(r, URLSAFE, 35), "GOOGLE_API_KEY"),
     "stripe-live": ("stripe-key", lambda r: "sk_live_" + _pick(r, ALNUM, 24), "STRIPE_SECRET_KEY"),
     "stripe-restricted": ("stripe-key", lambda r: "rk_live_" + _pick(r, ALNUM, 24), "STRIPE_KEY"),
     "huggingface": ("huggingface-token", lambda r: "hf_" + _pick(r, ALNUM, 34), "HF_TOKEN"),
     "npm": ("npm-token", lambda r: "npm_" + _pick(r, ALNUM, 36), "NPM_TOKEN"),
-    "sendgrid": ("sendgrid-key", lambda r: "SG." + _pick(r, URLSAFE, 22) + "." + _pick(r, URLSAFE, 43),
-                 "SENDGRID_API_KEY"),
+    "sendgrid": (
+        "sendgrid-key",
+        lambda r: "SG." + _pick(r, URLSAFE, 22) + "." + _pick(r, URLSAFE, 43),
+        "SENDGRID_API_KEY",
+    ),
     "jwt": ("jwt", _jwt, "ID_TOKEN"),
 }
 
@@ -96,7 +117,8 @@ SURROUNDINGS: dict[str, Callable[[str, str], str]] = {
     "shell": lambda name, s: f"$ export {name}={s}\n$ python deploy.py --region eu-west-1\nDeploying...",
     "dotenv": lambda name, s: f"# .env for staging\nDEBUG=false\n{name}={s}\nLOG_LEVEL=info\n",
     "json": lambda name, s: json.dumps(
-        {"service": "billing", "credentials": {name.lower(): s}, "retries": 3}, indent=2),
+        {"service": "billing", "credentials": {name.lower(): s}, "retries": 3}, indent=2
+    ),
     "log": lambda name, s: f"2026-03-14T09:21:07Z ERROR client: request rejected (401) using {s} for /v1/x",
 }
 
@@ -106,30 +128,55 @@ def _password_cases(rng: random.Random) -> list[Case]:
     for _ in range(3):
         pw = _password(rng)
         cases += [
-            Case(f"postgres://app:{pw}@db.internal:5432/orders is what the service uses", pw, "url-password",
-                 "prose"),
+            Case(
+                f"postgres://app:{pw}@db.internal:5432/orders is what the service uses",
+                pw,
+                "url-password",
+                "prose",
+            ),
             Case(f"$ mysql -h db -u root --password={pw} orders < dump.sql", pw, "password", "shell"),
             Case(f"DB_PASSWORD={pw}\nDB_HOST=10.0.0.12\n", pw, "password", "dotenv"),
             Case(json.dumps({"user": "svc", "password": pw}), pw, "password", "json"),
-            Case(f"2026-03-14 09:21:07 WARN connecting with redis://default:{pw}@cache:6379/0", pw,
-                 "url-password", "log"),
+            Case(
+                f"2026-03-14 09:21:07 WARN connecting with redis://default:{pw}@cache:6379/0",
+                pw,
+                "url-password",
+                "log",
+            ),
         ]
     token = _pick(rng, ALNUM, 32)
-    cases.append(Case(f'curl -H "Authorization: Bearer {token}" https://api.example.com/v2/me', token,
-                      "bearer-token", "shell"))
+    cases.append(
+        Case(
+            f'curl -H "Authorization: Bearer {token}" https://api.example.com/v2/me',
+            token,
+            "bearer-token",
+            "shell",
+        )
+    )
     secret = _pick(rng, ALNUM + "_-", 40)
-    cases.append(Case(f"client_secret: {secret}\nredirect_uri: https://app.local/cb", secret, "secret",
-                      "dotenv"))
+    cases.append(
+        Case(f"client_secret: {secret}\nredirect_uri: https://app.local/cb", secret, "secret", "dotenv")
+    )
     return cases
 
 
 def _key_block_cases(rng: random.Random) -> list[Case]:
     cases = []
-    for label, where in (("RSA PRIVATE KEY", "prose"), ("OPENSSH PRIVATE KEY", "shell"),
-                         ("EC PRIVATE KEY", "dotenv"), ("PRIVATE KEY", "log")):
+    for label, where in (
+        ("RSA PRIVATE KEY", "prose"),
+        ("OPENSSH PRIVATE KEY", "shell"),
+        ("EC PRIVATE KEY", "dotenv"),
+        ("PRIVATE KEY", "log"),
+    ):
         block = _pem(rng, label)
-        cases.append(Case(f"Here is the key from the server, is it the right format?\n{block}\nThanks!",
-                          block, "private-key", where))
+        cases.append(
+            Case(
+                f"Here is the key from the server, is it the right format?\n{block}\nThanks!",
+                block,
+                "private-key",
+                where,
+            )
+        )
     return cases
 
 

@@ -38,14 +38,21 @@ def make_session(rng: random.Random, number: int) -> Session:
     """Session ``number``: 4 to 40 messages, about 100 minutes after session ``number - 1``."""
     started = START_MS + number * 6_000_000 + rng.randint(0, 5_000_000)
     messages = [
-        Message.text("user" if i % 2 == 0 else "assistant", message_text(rng, i),
-                     timestamp=timestamp_ms(started + i * 20_000))
+        Message.text(
+            "user" if i % 2 == 0 else "assistant",
+            message_text(rng, i),
+            timestamp=timestamp_ms(started + i * 20_000),
+        )
         for i in range(rng.randint(4, 40))
     ]
     return Session(
-        session_id=f"session-{started}", start_time=timestamp_ms(started),
-        last_activity=messages[-1].timestamp, model=rng.choice(MODELS), provider="ollama",
-        messages=messages, metadata=new_metadata(),
+        session_id=f"session-{started}",
+        start_time=timestamp_ms(started),
+        last_activity=messages[-1].timestamp,
+        model=rng.choice(MODELS),
+        provider="ollama",
+        messages=messages,
+        metadata=new_metadata(),
     )
 
 

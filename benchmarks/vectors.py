@@ -26,10 +26,20 @@ import numpy as np
 from ollm_recall.index.vectorstore import RESCORE_ROWS
 
 REPO = Path(__file__).resolve().parent.parent
-QUERIES = ["nginx restart after the config error", "sourdough flour recipe", "budget loan interest",
-           "docker compose port timeout", "knee pain after training", "train and hotel for travel",
-           "how do I rotate logs", "cheap flights in winter", "my tomato plants have yellow leaves",
-           "python list comprehension with a condition", "tax return deadline", "running shoes for flat feet"]
+QUERIES = [
+    "nginx restart after the config error",
+    "sourdough flour recipe",
+    "budget loan interest",
+    "docker compose port timeout",
+    "knee pain after training",
+    "train and hotel for travel",
+    "how do I rotate logs",
+    "cheap flights in winter",
+    "my tomato plants have yellow leaves",
+    "python list comprehension with a condition",
+    "tax return deadline",
+    "running shoes for flat feet",
+]
 
 
 def scaled_index(source: Path, scale: int, work: Path) -> Path:
@@ -88,35 +98,67 @@ def measure(target: Path, exact: bool, repeats: int, rescore_rows: int) -> dict:
             if not repeat:
                 ranked = sorted(found.items(), key=lambda item: -item[1][0])[:10]
                 tops.append([(sid, score) for sid, (score, _units) in ranked])
-    return {"rows": index.live_rows, "sessions": len(index.session_ids), "seconds": seconds, "tops": tops,
-            "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
+    return {
+        "rows": index.live_rows,
+        "sessions": len(index.session_ids),
+        "seconds": seconds,
+        "tops": tops,
+        "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", type=Path, help="an indexed archive's home (default: the 10,000-session "
-                        "one of benchmarks/search.py)",
-                        default=REPO / "benchmarks" / "out" / "search" / "archive-10000")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        help="an indexed archive's home (default: the 10,000-session one of benchmarks/search.py)",
+        default=REPO / "benchmarks" / "out" / "search" / "archive-10000",
+    )
     parser.add_argument("--scale", type=int, default=5, help="copies of its vectors")
     parser.add_argument("--repeats", type=int, default=5, help="passes over the queries")
-    parser.add_argument("--rescore-rows", type=int, default=RESCORE_ROWS,
-                        help="rows the sign-bit pass scores exactly (the library's default)")
+    parser.add_argument(
+        "--rescore-rows",
+        type=int,
+        default=RESCORE_ROWS,
+        help="rows the sign-bit pass scores exactly (the library's default)",
+    )
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "vectors")
     parser.add_argument("--measure", choices=["exact", "bits"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.work / f"x{args.scale}", args.measure == "exact", args.repeats,
-                                 args.rescore_rows)))
+        print(
+            json.dumps(
+                measure(
+                    args.work / f"x{args.scale}", args.measure == "exact", args.repeats, args.rescore_rows
+                )
+            )
+        )
         return
     if not (args.source / "index" / "manifest.json").exists():
         raise SystemExit(f"no index in {args.source}: run benchmarks/search.py --sessions 10000 first")
     scaled_index(args.source, args.scale, args.work)
     results = {}
     for mode in ("exact", "bits"):
-        out = subprocess.run([sys.executable, __file__, "--scale", str(args.scale), "--repeats",
-                              str(args.repeats), "--work", str(args.work), "--measure", mode,
-                              "--rescore-rows", str(args.rescore_rows)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--scale",
+                str(args.scale),
+                "--repeats",
+                str(args.repeats),
+                "--work",
+                str(args.work),
+                "--measure",
+                mode,
+                "--rescore-rows",
+                str(args.rescore_rows),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         results[mode] = json.loads(out)
     exact, bits = results["exact"], results["bits"]
     pairs = list(zip(exact["tops"], bits["tops"], strict=True))

@@ -40,11 +40,15 @@ def build_session(chat: Chat) -> Session:
     for turn in chat.turns:
         if isinstance(turn, Tool):
             moment += timedelta(seconds=2)
-            calls.append(ToolCall(
-                id=f"tool-{len(calls) + 1}", name=turn.name, args=turn.args,
-                result={"llmContent": turn.output, "returnDisplay": turn.display},
-                timestamp=format_timestamp(moment),
-            ))
+            calls.append(
+                ToolCall(
+                    id=f"tool-{len(calls) + 1}",
+                    name=turn.name,
+                    args=turn.args,
+                    result={"llmContent": turn.output, "returnDisplay": turn.display},
+                    timestamp=format_timestamp(moment),
+                )
+            )
             continue
         if turn.role == "user":
             if messages:
@@ -60,8 +64,14 @@ def build_session(chat: Chat) -> Session:
     metadata.update(chat.extra_metadata)
     session_id = f"session-{int(start.timestamp() * 1000)}"
     return Session(
-        session_id=session_id, start_time=format_timestamp(start), last_activity=format_timestamp(moment),
-        model=chat.model, provider=chat.provider, messages=messages, tool_calls=calls, metadata=metadata,
+        session_id=session_id,
+        start_time=format_timestamp(start),
+        last_activity=format_timestamp(moment),
+        model=chat.model,
+        provider=chat.provider,
+        messages=messages,
+        tool_calls=calls,
+        metadata=metadata,
     )
 
 

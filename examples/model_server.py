@@ -166,12 +166,17 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                 return
             if body.get("tools") and server.tools == "reject":
                 message = f"registry.ollama.ai/library/{model}:latest does not support tools"
-                self._json(400, {"error": {"message": message, "type": "invalid_request_error"}}
-                           if openai else {"error": message})
+                self._json(
+                    400,
+                    {"error": {"message": message, "type": "invalid_request_error"}}
+                    if openai
+                    else {"error": message},
+                )
                 return
             call = wanted_tool_call(body)
             text = tool_answer(body.get("messages") or []) or (
-                server.reply if server.reply is not None else compose_reply(body.get("messages") or []))
+                server.reply if server.reply is not None else compose_reply(body.get("messages") or [])
+            )
             pieces = [] if call else re.findall(r"\S+\s*|\s+", text) or [""]
             prompt_tokens = sum(len(str(m.get("content", ""))) // 4 for m in body.get("messages") or [])
             if not body.get("stream", True if not openai else False):
@@ -193,8 +198,13 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             if openai:
                 message: dict[str, Any] = {"role": "assistant", "content": text}
                 if call:
-                    message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {
-                        "name": call["name"], "arguments": json.dumps(call["arguments"])}}]
+                    message["tool_calls"] = [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": call["name"], "arguments": json.dumps(call["arguments"])},
+                        }
+                    ]
                 self._json(
                     200,
                     {
@@ -236,21 +246,38 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if call and openai:  # the arguments arrive in pieces, as OpenAI streams them
                 arguments = json.dumps(call["arguments"])
-                opening = {"index": 0, "id": "call_1", "type": "function",
-                           "function": {"name": call["name"], "arguments": ""}}
+                opening = {
+                    "index": 0,
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": ""},
+                }
                 deltas: list[dict[str, Any]] = [{"role": "assistant", "tool_calls": [opening]}]
-                deltas += [{"tool_calls": [{"index": 0, "function": {"arguments": arguments[i:i + 7]}}]}
-                           for i in range(0, len(arguments), 7)]
+                deltas += [
+                    {"tool_calls": [{"index": 0, "function": {"arguments": arguments[i : i + 7]}}]}
+                    for i in range(0, len(arguments), 7)
+                ]
                 for delta in deltas:
-                    event = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": model,
-                             "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                    event = {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion.chunk",
+                        "model": model,
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+                    }
                     self._chunk(f"data: {json.dumps(event)}\n\n")
-                end = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": model,
-                       "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}
+                end = {
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion.chunk",
+                    "model": model,
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}],
+                }
                 self._chunk(f"data: {json.dumps(end)}\n\n")
             elif call:
-                event = {"model": model, "message": {"role": "assistant", "content": "",
-                                                     "tool_calls": [{"function": call}]}, "done": False}
+                event = {
+                    "model": model,
+                    "message": {"role": "assistant", "content": "", "tool_calls": [{"function": call}]},
+                    "done": False,
+                }
                 self._chunk(json.dumps(event) + "\n")
             for number, piece in enumerate(pieces):
                 if number == 3 and server.behaviour in ("malformed", "die", "error-event"):
@@ -322,8 +349,12 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="model name to offer (repeatable; default: demo)")
     parser.add_argument("--behaviour", choices=BEHAVIOURS, default="normal", help="misbehave on purpose")
     parser.add_argument("--piece-delay", type=float, default=0.0, help="seconds between streamed pieces")
-    parser.add_argument("--tools", choices=TOOL_SUPPORT, default="use",
-                        help=f"use: call recall when asked to '{TOOL_TRIGGER}'; reject: no tool support")
+    parser.add_argument(
+        "--tools",
+        choices=TOOL_SUPPORT,
+        default="use",
+        help=f"use: call recall when asked to '{TOOL_TRIGGER}'; reject: no tool support",
+    )
     args = parser.parse_args()
     server = ModelServer(
         models=tuple(args.model or ["demo"]),

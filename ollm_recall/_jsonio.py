@@ -10,7 +10,11 @@ import orjson
 
 MAX_NESTING = 100
 JSON_KINDS: dict[type, str] = {
-    str: "a string", list: "an array", dict: "an object", int: "an integer", bool: "a boolean",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+    int: "an integer",
+    bool: "a boolean",
 }
 
 
@@ -33,9 +37,7 @@ def loads_strict(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise JSONProblem(
-            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
-        ) from None
+        raise JSONProblem(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
     text = text.removeprefix("\ufeff")
     try:
         value = json.loads(text, parse_constant=_reject_constant)

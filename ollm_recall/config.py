@@ -61,9 +61,14 @@ SETTINGS: dict[str, SettingSpec] = {
     "redact_allow": SettingSpec([], list, "regular expressions of values never redacted"),
 }
 
-ENVIRONMENT = {"OLLM_MODEL": "model", "OLLM_PROVIDER": "provider", "OLLM_BASE_URL": "base_url",
-               "OLLM_BACKGROUND_INDEX": "background_index", "OLLM_SEARCH_BUDGET": "search_budget",
-               "OLLM_REDACT": "redact"}
+ENVIRONMENT = {
+    "OLLM_MODEL": "model",
+    "OLLM_PROVIDER": "provider",
+    "OLLM_BASE_URL": "base_url",
+    "OLLM_BACKGROUND_INDEX": "background_index",
+    "OLLM_SEARCH_BUDGET": "search_budget",
+    "OLLM_REDACT": "redact",
+}
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,8 @@ def _checked(name: str, value: Any, source: str) -> Any:
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(
-                    f"{source}: {name}: {pattern!r} is not a regular expression ({exc})") from None
+                    f"{source}: {name}: {pattern!r} is not a regular expression ({exc})"
+                ) from None
         return value
     if isinstance(value, str) and spec.kind is not str:
         value = _from_text(name, value, spec.kind, source)
@@ -195,6 +201,11 @@ def _range_problem(name: str, value: Any) -> str | None:
     return None
 
 
-SETTING_KINDS = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
-                 list: "a list of strings"}
+SETTING_KINDS = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    list: "a list of strings",
+}
 """What each kind of setting is called in an error: the words of TOML, not of JSON."""

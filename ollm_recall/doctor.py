@@ -31,8 +31,13 @@ class Diagnosis:
     fixed: bool = False
 
     def to_json(self) -> dict[str, object]:
-        return {"kind": self.kind, "path": str(self.path), "message": self.message,
-                "fixable": self.fixable, "fixed": self.fixed}
+        return {
+            "kind": self.kind,
+            "path": str(self.path),
+            "message": self.message,
+            "fixable": self.fixable,
+            "fixed": self.fixed,
+        }
 
 
 GROUPED = {
@@ -85,8 +90,9 @@ def examine(home: Path, index_dir: Path | None = None) -> Examination:
     listing = store.list()
     for problem in listing.problems:
         name, _, reason = str(problem).partition(": ")
-        result.add("invalid-session", directory / name, f"unreadable session file {name}: {reason}",
-                   fixable=False)
+        result.add(
+            "invalid-session", directory / name, f"unreadable session file {name}: {reason}", fixable=False
+        )
     for temp in store.stale_temp_files():
         result.add("temp-file", temp, f"temp file left by a writer that stopped: {temp.name}")
     _check_index(result, home, index_dir, {s.session_id: s.path for s in listing.sessions})
@@ -109,9 +115,12 @@ def _check_index(result: Examination, home: Path, index_dir: Path | None, on_dis
     from .index.textsearch import ANALYSIS_VERSION
 
     if manifest.analysis < ANALYSIS_VERSION:
-        result.add("index-outdated", index.directory,
-                   "the index was built before words such as C++ and node.js were kept whole and "
-                   "irregular forms (led, bought) met their base words: a rebuild makes them searchable")
+        result.add(
+            "index-outdated",
+            index.directory,
+            "the index was built before words such as C++ and node.js were kept whole and "
+            "irregular forms (led, bought) met their base words: a rebuild makes them searchable",
+        )
     for sid in sorted(set(on_disk) - set(manifest.sessions)):
         result.add("not-indexed", on_disk[sid], f"session {sid} is not in the index")
     for sid in sorted(set(manifest.sessions) - set(on_disk)):
@@ -125,9 +134,11 @@ def _check_index(result: Examination, home: Path, index_dir: Path | None, on_dis
 
     pending = [sid for sid, entry in manifest.sessions.items() if entry.vectors_pending and sid in on_disk]
     if pending and running_worker(index) is None:
-        result.add("not-embedded", index.directory,
-                   f"{len(pending)} session{'s are' if len(pending) != 1 else ' is'} not searchable by "
-                   "meaning yet")
+        result.add(
+            "not-embedded",
+            index.directory,
+            f"{len(pending)} session{'s are' if len(pending) != 1 else ' is'} not searchable by meaning yet",
+        )
     for name in manifest.segments:
         problem = check_segment(index.vector_dir, name, manifest.dimension)
         if problem:
@@ -166,20 +177,33 @@ def _check_permissions(result: Examination, home: Path, directory: Path, index_d
         if entry.name.endswith(".json") and entry.is_file(follow_symlinks=False):
             mode = stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode)
             if mode & 0o077:
-                result.add("permissions", Path(entry.path),
-                           f"{entry.name} is readable by others (mode {mode:04o}, want 0600)")
+                result.add(
+                    "permissions",
+                    Path(entry.path),
+                    f"{entry.name} is readable by others (mode {mode:04o}, want 0600)",
+                )
 
 
 def repair(
-    result: Examination, home: Path, index_dir: Path | None = None,
-    *, sync: Callable[[bool], object] | None = None,
+    result: Examination,
+    home: Path,
+    index_dir: Path | None = None,
+    *,
+    sync: Callable[[bool], object] | None = None,
 ) -> Examination:
     """Fix the fixable findings: remove stale temp files, tighten modes, bring the index up to date
     (``sync(rebuild)``, default ``Index.sync``; rebuilt when its format or model is another)."""
     from .index.indexer import Index
 
-    index_kinds = {"index-missing", "index-outdated", "index-damaged", "not-indexed", "stale-index-entry",
-                   "not-embedded", "segment-damaged"}
+    index_kinds = {
+        "index-missing",
+        "index-outdated",
+        "index-damaged",
+        "not-indexed",
+        "stale-index-entry",
+        "not-embedded",
+        "segment-damaged",
+    }
     for finding in result.findings:
         if finding.kind == "temp-file":
             try:

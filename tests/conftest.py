@@ -60,10 +60,16 @@ def session_document(session_id: str = "session-1", **overrides: object) -> dict
         "model": "gemma3:4b",
         "provider": "ollama",
         "messages": [
-            {"role": "user", "parts": [{"type": "text", "text": "How do I rotate nginx logs?"}],
-             "timestamp": "2026-01-27T12:00:00.000Z"},
-            {"role": "assistant", "parts": [{"type": "text", "text": "Use logrotate with daily."}],
-             "timestamp": "2026-01-27T12:00:05.000Z"},
+            {
+                "role": "user",
+                "parts": [{"type": "text", "text": "How do I rotate nginx logs?"}],
+                "timestamp": "2026-01-27T12:00:00.000Z",
+            },
+            {
+                "role": "assistant",
+                "parts": [{"type": "text", "text": "Use logrotate with daily."}],
+                "timestamp": "2026-01-27T12:00:05.000Z",
+            },
         ],
         "toolCalls": [],
         "metadata": {"tokenCount": 1500, "compressionCount": 0, "modeHistory": []},

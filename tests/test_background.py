@@ -66,10 +66,19 @@ def wait_until(condition, what: str, ceiling: float = SUBPROCESS_CEILING) -> Non
 def ollm_process(home: Path, *args: str, background: bool = False) -> subprocess.Popen:
     """``ollm ARGS`` in a new process; a search in it indexes only the newest session before it
     answers (a zero budget: what is left over must not depend on the machine's speed)."""
-    env = {**os.environ, "OLLM_HOME": str(home), "OLLM_BACKGROUND_INDEX": "1" if background else "0",
-           "OLLM_SEARCH_BUDGET": "0"}
-    return subprocess.Popen([sys.executable, "-m", "ollm_recall", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "OLLM_HOME": str(home),
+        "OLLM_BACKGROUND_INDEX": "1" if background else "0",
+        "OLLM_SEARCH_BUDGET": "0",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "ollm_recall", *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_recall_on_an_empty_home_says_so_and_succeeds(isolated_home):
@@ -84,9 +93,19 @@ def test_an_unembedded_session_ranks_by_its_words(isolated_home):
     for number in range(3):
         write_session_file(sessions, session_document(f"session-{number}"))
     Index(isolated_home).sync()
-    write_session_file(sessions, session_document("session-new", messages=[
-        {"role": "user", "parts": [{"type": "text", "text": "my zfs scrub reports checksum errors"}],
-         "timestamp": "2026-01-28T12:00:00.000Z"}]))
+    write_session_file(
+        sessions,
+        session_document(
+            "session-new",
+            messages=[
+                {
+                    "role": "user",
+                    "parts": [{"type": "text", "text": "my zfs scrub reports checksum errors"}],
+                    "timestamp": "2026-01-28T12:00:00.000Z",
+                }
+            ],
+        ),
+    )
     report = Index(isolated_home).sync(meaning=False)
     assert (report.added, report.pending_meaning) == (1, 1)
     searcher = Searcher(isolated_home)
@@ -156,8 +175,10 @@ def test_kill_9_of_the_background_indexer_keeps_a_searchable_index(isolated_home
 def test_ctrl_c_of_ollm_index_keeps_finished_work(isolated_home):
     copy_examples(isolated_home, 50)
     indexer = ollm_process(isolated_home, "index")
-    wait_until(lambda: (m := manifest_of(isolated_home)) is not None and m.embedded_sessions() > 0,
-               "the first sessions to be embedded")
+    wait_until(
+        lambda: (m := manifest_of(isolated_home)) is not None and m.embedded_sessions() > 0,
+        "the first sessions to be embedded",
+    )
     indexer.send_signal(signal.SIGINT)
     _out, err = indexer.communicate(timeout=SUBPROCESS_CEILING)
     kept = manifest_of(isolated_home)

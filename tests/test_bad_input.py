@@ -36,25 +36,40 @@ BAD_FILES = {
         "missing field 'provider'",
     ),
     "unknown role": (_message_variant(role="bot"), "messages[0]: unknown role 'bot'"),
-    "part without text": (_message_variant(parts=[{"type": "text"}]),
-                          "messages[0]: parts[0]: missing field 'text'"),
+    "part without text": (
+        _message_variant(parts=[{"type": "text"}]),
+        "messages[0]: parts[0]: missing field 'text'",
+    ),
     "no parts": (_message_variant(parts=[]), "messages[0]: 'parts' is empty"),
-    "timestamp without zone": (_message_variant(timestamp="2026-01-27T12:00:00"),
-                               "has no time zone"),
-    "id differs from name": (json.dumps(session_document("other-1")).encode(),
-                             "bad-1.json: sessionId 'other-1' does not match the file name"),
-    "invalid UTF-8": (b'{"sessionId": "bad-1", "model": "\xff\xfe"}',
-                      "bad-1.json: not valid UTF-8 (byte 0xff at offset 33)"),
-    "deeply nested": (b'{"sessionId": "bad-1", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
-                      "bad-1.json: JSON nested too deeply"),
-    "moderately nested": (b'{"sessionId": "bad-1", "x": ' + b"[" * 150 + b"]" * 150 + b"}",
-                          "bad-1.json: JSON nested too deeply"),
-    "NaN": (_variant(metadata={"tokenCount": float("nan"), "compressionCount": 0,
-                               "modeHistory": []}), "NaN is not valid JSON"),
-    "activity before start": (_variant(lastActivity="2026-01-01T00:00:00Z"),
-                              "'lastActivity' (2026-01-01T00:00:00Z) is before 'startTime'"),
-    "bad metadata": (_variant(metadata={"tokenCount": "many"}),
-                     "metadata: 'tokenCount' must be an integer, not a string"),
+    "timestamp without zone": (_message_variant(timestamp="2026-01-27T12:00:00"), "has no time zone"),
+    "id differs from name": (
+        json.dumps(session_document("other-1")).encode(),
+        "bad-1.json: sessionId 'other-1' does not match the file name",
+    ),
+    "invalid UTF-8": (
+        b'{"sessionId": "bad-1", "model": "\xff\xfe"}',
+        "bad-1.json: not valid UTF-8 (byte 0xff at offset 33)",
+    ),
+    "deeply nested": (
+        b'{"sessionId": "bad-1", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        "bad-1.json: JSON nested too deeply",
+    ),
+    "moderately nested": (
+        b'{"sessionId": "bad-1", "x": ' + b"[" * 150 + b"]" * 150 + b"}",
+        "bad-1.json: JSON nested too deeply",
+    ),
+    "NaN": (
+        _variant(metadata={"tokenCount": float("nan"), "compressionCount": 0, "modeHistory": []}),
+        "NaN is not valid JSON",
+    ),
+    "activity before start": (
+        _variant(lastActivity="2026-01-01T00:00:00Z"),
+        "'lastActivity' (2026-01-01T00:00:00Z) is before 'startTime'",
+    ),
+    "bad metadata": (
+        _variant(metadata={"tokenCount": "many"}),
+        "metadata: 'tokenCount' must be an integer, not a string",
+    ),
 }
 
 
@@ -121,8 +136,7 @@ BAD_IDS = ["../x", "a/b", "a\\b", "..", "", "x" * 129, ".hidden", "a b"]
 def test_cli_bad_ids(cli, sessions_path, bad_id):
     write_session_file(sessions_path, GOOD)
     before = _snapshot(sessions_path)
-    for args in (["sessions", "show", bad_id], ["sessions", "delete", bad_id, "--yes"],
-                 ["export", bad_id]):
+    for args in (["sessions", "show", bad_id], ["sessions", "delete", bad_id, "--yes"], ["export", bad_id]):
         result = cli(*args)
         assert result.exit_code == 1, args
         assert result.stderr.startswith("error: invalid session id")
@@ -198,7 +212,9 @@ def _run_without_privileges(command: list[str], home: Path):
         prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
     return subprocess.run(
         [*prefix, sys.executable, "-c", "from ollm_recall.cli.app import main; main()", *command],
-        capture_output=True, text=True, env={**os.environ, "OLLM_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OLLM_HOME": str(home)},
         timeout=SUBPROCESS_CEILING,
     )
 

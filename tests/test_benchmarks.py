@@ -12,16 +12,18 @@ from conftest import REPO
 
 
 def run_script(*args: str, timeout: int = 600) -> str:
-    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=REPO,
-                            timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=REPO, timeout=timeout
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
 @pytest.mark.slow
 def test_recording_benchmark_quick(tmp_path):
-    out = run_script("benchmarks/recording.py", "--quick", "--samples", "10", "--repeats", "1",
-                     "--dir", str(tmp_path))
+    out = run_script(
+        "benchmarks/recording.py", "--quick", "--samples", "10", "--repeats", "1", "--dir", str(tmp_path)
+    )
     assert "record_message with auto-save" in out and "sessions list" in out
     assert len([line for line in out.splitlines() if line.strip().startswith(("10 ", "100 ", "1,000"))]) >= 3
 
@@ -31,19 +33,39 @@ def test_retrieval_benchmark_on_a_small_layout(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(REPO / "examples" / "sessions", data / "archives" / "examples")
     queries = [
-        {"id": "q1", "query": "php site 502 after upgrading", "gold_session_ids": ["session-1772486820000"],
-         "conversation": "examples", "candidate_cutoff": "2026-12-01T00:00:00.000Z"},
-        {"id": "q2", "query": "starter smells of acetone", "gold_session_ids": ["session-1770542400000"],
-         "conversation": "examples"},
+        {
+            "id": "q1",
+            "query": "php site 502 after upgrading",
+            "gold_session_ids": ["session-1772486820000"],
+            "conversation": "examples",
+            "candidate_cutoff": "2026-12-01T00:00:00.000Z",
+        },
+        {
+            "id": "q2",
+            "query": "starter smells of acetone",
+            "gold_session_ids": ["session-1770542400000"],
+            "conversation": "examples",
+        },
     ]
     (data / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
     rankings = tmp_path / "rankings.jsonl"
-    out = run_script("benchmarks/retrieval.py", "--data", str(data), "--work", str(tmp_path / "work"),
-                     "--mode", "hybrid", "--mode", "text", "--rankings-out", str(rankings))
+    out = run_script(
+        "benchmarks/retrieval.py",
+        "--data",
+        str(data),
+        "--work",
+        str(tmp_path / "work"),
+        "--mode",
+        "hybrid",
+        "--mode",
+        "text",
+        "--rankings-out",
+        str(rankings),
+    )
     assert "2 queries, 1 archives" in out
     lines = out.splitlines()
     at = lines.index(next(line for line in lines if line.startswith("mode")))
-    header, hybrid, first_stage, text = lines[at:at + 4]
+    header, hybrid, first_stage, text = lines[at : at + 4]
     assert header.split()[:6] == ["mode", "R@1", "R@5", "R@10", "NDCG@10", "MRR"]
     assert hybrid.split()[0] == "hybrid" and float(hybrid.split()[2]) == 1.0
     assert first_stage.split()[0] == "hybrid-1st" and text.split()[0] == "text"
@@ -67,9 +89,12 @@ def test_chat_turn_benchmark_on_a_tiny_archive(tmp_path):
     lines = out.splitlines()
     assert lines[0].startswith("12 sessions, 3 turns")
     assert [line.split("  ")[0] for line in lines[2:]] == [
-        "recording only (recall off)", "recall, default threshold, back to back",
-        "recall, default threshold, settled", "recall forced (3 sessions), back to back",
-        "recall forced (3 sessions), settled"]
+        "recording only (recall off)",
+        "recall, default threshold, back to back",
+        "recall, default threshold, settled",
+        "recall forced (3 sessions), back to back",
+        "recall forced (3 sessions), settled",
+    ]
     forced = lines[-1].split()
     assert float(forced[-1]) == 3.0
     assert sorted(p.name for p in (tmp_path / "archive-12" / "sessions").glob("*.json")).__len__() == 12
@@ -82,8 +107,19 @@ def test_vectors_benchmark_on_copies_of_a_small_index(tmp_path):
     source = tmp_path / "source"
     shutil.copytree(REPO / "examples" / "sessions", source / "sessions")
     Index(source).sync()
-    out = run_script("benchmarks/vectors.py", "--source", str(source), "--scale", "3", "--repeats", "1",
-                     "--rescore-rows", "64", "--work", str(tmp_path / "work"))
+    out = run_script(
+        "benchmarks/vectors.py",
+        "--source",
+        str(source),
+        "--scale",
+        "3",
+        "--repeats",
+        "1",
+        "--rescore-rows",
+        "64",
+        "--work",
+        str(tmp_path / "work"),
+    )
     lines = out.splitlines()
     assert lines[0].startswith("135 sessions")
     exact, bits = lines[-2].split("|"), lines[-1].split("|")
@@ -127,18 +163,31 @@ def test_evidence_queries_make_a_second_query_set_over_the_same_archives(tmp_pat
     data = tmp_path / "data"
     shutil.copytree(REPO / "examples" / "sessions", data / "archives" / "examples")
     queries = [
-        {"id": "q1", "query": "what was that again?", "gold_session_ids": ["session-1772486820000"],
-         "conversation": "examples",
-         "evidence": ["nginx 502 came from the php-fpm socket path", "after an upgrade"]},
-        {"id": "q2", "query": "no evidence here", "gold_session_ids": ["session-1770542400000"],
-         "conversation": "examples", "evidence": []},
+        {
+            "id": "q1",
+            "query": "what was that again?",
+            "gold_session_ids": ["session-1772486820000"],
+            "conversation": "examples",
+            "evidence": ["nginx 502 came from the php-fpm socket path", "after an upgrade"],
+        },
+        {
+            "id": "q2",
+            "query": "no evidence here",
+            "gold_session_ids": ["session-1770542400000"],
+            "conversation": "examples",
+            "evidence": [],
+        },
     ]
     (data / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
     out = tmp_path / "evidence"
     assert "1 queries written" in run_script("benchmarks/evidence_queries.py", str(out), "--data", str(data))
     written = [json.loads(line) for line in (out / "queries.jsonl").read_text().splitlines()]
     assert [(q["id"], q["query"], q["gold_session_ids"]) for q in written] == [
-        ("q1-evidence", "nginx 502 came from the php-fpm socket path after an upgrade",
-         ["session-1772486820000"])]
+        (
+            "q1-evidence",
+            "nginx 502 came from the php-fpm socket path after an upgrade",
+            ["session-1772486820000"],
+        )
+    ]
     assert (out / "archives" / "examples").resolve() == (data / "archives" / "examples").resolve()
     run_script("benchmarks/evidence_queries.py", str(out), "--data", str(data))  # again: the link stays

@@ -14,8 +14,13 @@ from ollm_recall.index.bm25 import SessionRanker, postings
 from ollm_recall.index.indexer import Index
 from ollm_recall.index.textsearch import BM25_B, BM25_K1, TextFilters, TextIndex, query_terms
 
-QUESTIONS = ["nginx 502 bad gateway after the upgrade", "sourdough starter smells", "the and of",
-             "python typescript docker kubernetes logs error", "iceland winter road trip clothes"]
+QUESTIONS = [
+    "nginx 502 bad gateway after the upgrade",
+    "sourdough starter smells",
+    "the and of",
+    "python typescript docker kubernetes logs error",
+    "iceland winter road trip clothes",
+]
 
 
 def whoosh_ranking(searcher, terms, limit, narrowed=None):
@@ -51,15 +56,18 @@ def test_the_same_ranking_as_whoosh_across_segments_deletions_and_filters(tmp_pa
     for question in QUESTIONS:
         terms = query_terms(question)
         for limit in (1, 5, 500):
-            assert_same(ranker.rank(searcher, terms, allowed=None, limit=limit),
-                        whoosh_ranking(searcher, terms, limit))
+            assert_same(
+                ranker.rank(searcher, terms, allowed=None, limit=limit),
+                whoosh_ranking(searcher, terms, limit),
+            )
     from whoosh.query import Term
 
     narrowed = Term("family", "llama3.2")
     allowed = set(searcher.docs_for_query(narrowed))
     terms = query_terms("nginx gateway")
-    assert_same(ranker.rank(searcher, terms, allowed=allowed, limit=50),
-                whoosh_ranking(searcher, terms, 50, narrowed))
+    assert_same(
+        ranker.rank(searcher, terms, allowed=allowed, limit=50), whoosh_ranking(searcher, terms, 50, narrowed)
+    )
     ranked = text.rank_sessions(terms, TextFilters(model="llama3.2"), limit=50)
     expected = whoosh_ranking(searcher, terms, 50, narrowed)
     assert [sid for sid, _ in ranked] == [searcher.stored_fields(doc)["session_id"] for doc, _ in expected]

@@ -304,8 +304,17 @@ def test_server_failures_exit_non_zero_with_one_line_and_keep_the_message(
 
 def chat_command(home: Path, server, *extra: str) -> list[str]:
     """The command line of a real ``ollm chat`` process against ``server``, recall off."""
-    return [sys.executable, "-c", "from ollm_recall.cli.app import main; main()", "--home", str(home),
-            "chat", *server_flags(server, "ollama"), "--no-recall", *extra]
+    return [
+        sys.executable,
+        "-c",
+        "from ollm_recall.cli.app import main; main()",
+        "--home",
+        str(home),
+        "chat",
+        *server_flags(server, "ollama"),
+        "--no-recall",
+        *extra,
+    ]
 
 
 def _chat_process(home: Path, server, prompt: str) -> subprocess.Popen:
@@ -392,16 +401,29 @@ def test_config_shows_the_base_url_a_chat_would_use_and_checks_it_as_a_chat_does
         assert "base_url must start with http:// or https://, not 'localhost:11434'" in result.stderr
 
 
-@pytest.mark.parametrize(("provider", "suffix", "hint"), [
-    ("ollama", "/v1", "Ollama's base URL has no /v1"),
-    ("openai", "", "an OpenAI-compatible base URL includes /v1"),
-])
+@pytest.mark.parametrize(
+    ("provider", "suffix", "hint"),
+    [
+        ("ollama", "/v1", "Ollama's base URL has no /v1"),
+        ("openai", "", "an OpenAI-compatible base URL includes /v1"),
+    ],
+)
 def test_a_base_url_of_the_wrong_form_says_which_form_is_expected(
     model_server, cli, provider: str, suffix: str, hint: str
 ) -> None:
     server = model_server()
-    result = cli("chat", "--provider", provider, "--base-url", server.url + suffix, "--model", "demo",
-                 "--no-recall", "-p", "hello")
+    result = cli(
+        "chat",
+        "--provider",
+        provider,
+        "--base-url",
+        server.url + suffix,
+        "--model",
+        "demo",
+        "--no-recall",
+        "-p",
+        "hello",
+    )
     assert result.exit_code == 1 and "HTTP 404" in result.stderr and hint in result.stderr
 
 
@@ -411,9 +433,20 @@ def test_on_a_new_home_the_second_chat_recalls_the_first(isolated_home: Path, mo
 
     def chat(prompt: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "ollm_recall", "--home", str(isolated_home), "chat",
-             *server_flags(server, "ollama"), "-p", prompt],
-            capture_output=True, text=True, timeout=SUBPROCESS_CEILING,
+            [
+                sys.executable,
+                "-m",
+                "ollm_recall",
+                "--home",
+                str(isolated_home),
+                "chat",
+                *server_flags(server, "ollama"),
+                "-p",
+                prompt,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_CEILING,
         )
 
     first = chat("the cabin wifi password is blue-otter-42, keep it for the ski trip")
@@ -567,12 +600,20 @@ def test_resume_with_another_model_is_refused_and_a_gone_model_records_nothing(
     server = model_server(models=("demo", "other"))
     assert cli("chat", *server_flags(server, "ollama"), "--no-recall", "-p", "remember 7").exit_code == 0
     [first] = new_sessions(isolated_home)
-    swap = cli("chat", *server_flags(server, "ollama")[:-1], "other", "--no-recall", "--resume",
-               first.session_id, input="what number?\n")
+    swap = cli(
+        "chat",
+        *server_flags(server, "ollama")[:-1],
+        "other",
+        "--no-recall",
+        "--resume",
+        first.session_id,
+        input="what number?\n",
+    )
     assert swap.exit_code == 1 and "--resume goes on with the session's own model (demo)" in swap.stderr
     gone = model_server(models=("other",))
-    result = cli("chat", "--base-url", gone.url, "--no-recall", "--resume", first.session_id,
-                 input="what number?\n")
+    result = cli(
+        "chat", "--base-url", gone.url, "--no-recall", "--resume", first.session_id, input="what number?\n"
+    )
     assert result.exit_code == 1 and "has no model 'demo'; it has: other" in result.stderr
     [again] = new_sessions(isolated_home)
     assert len(again.messages) == len(first.messages)  # no unanswered message appended

@@ -49,12 +49,29 @@ class Tmux:
         self.socket = f"ollm-test-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
         line = f"env {exports} {shlex.join(command)}; sleep 600"
-        self.run("-f", "/dev/null", "start-server", ";", "set-option", "-g", "history-limit", "100000",
-                 ";", "new-session", "-d", "-x", "100", "-y", "45", line)
+        self.run(
+            "-f",
+            "/dev/null",
+            "start-server",
+            ";",
+            "set-option",
+            "-g",
+            "history-limit",
+            "100000",
+            ";",
+            "new-session",
+            "-d",
+            "-x",
+            "100",
+            "-y",
+            "45",
+            line,
+        )
 
     def run(self, *args: str) -> str:
-        result = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
-                                timeout=SUBPROCESS_CEILING)
+        result = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=SUBPROCESS_CEILING
+        )
         return result.stdout
 
     def send(self, *keys: str) -> None:
@@ -78,10 +95,29 @@ class Tmux:
 
 
 def chat_in_tmux(home: Path, server) -> Tmux:
-    command = [sys.executable, "-m", "ollm_recall", "--home", str(home), "chat", "--model", "demo",
-               "--base-url", server.url, "--no-recall"]
-    return Tmux(command, {"OLLM_BACKGROUND_INDEX": "0", "PATH": os.environ.get("PATH", ""),
-                          "COLUMNS": "100", "LINES": "45", "TERM": "tmux-256color"})
+    command = [
+        sys.executable,
+        "-m",
+        "ollm_recall",
+        "--home",
+        str(home),
+        "chat",
+        "--model",
+        "demo",
+        "--base-url",
+        server.url,
+        "--no-recall",
+    ]
+    return Tmux(
+        command,
+        {
+            "OLLM_BACKGROUND_INDEX": "0",
+            "PATH": os.environ.get("PATH", ""),
+            "COLUMNS": "100",
+            "LINES": "45",
+            "TERM": "tmux-256color",
+        },
+    )
 
 
 def test_a_long_reply_is_in_the_scrollback_once(isolated_home: Path, model_server) -> None:

@@ -51,8 +51,10 @@ def test_the_model_calls_recall_and_the_answer_reaches_it_and_the_session(
     assert answered["role"] == "tool" and "blue-otter-42" in answered["content"]
     if provider == "openai":
         assert answered["tool_call_id"] == asked["tool_calls"][0]["id"]
-    assert shown.startswith("(stand-in model) The recall tool returned: Excerpts from the user's earlier "
-                            "chat sessions that match the query")  # the reply went on, from the tool
+    assert shown.startswith(
+        "(stand-in model) The recall tool returned: Excerpts from the user's earlier "
+        "chat sessions that match the query"
+    )  # the reply went on, from the tool
     said = 'recall tool: "what was the wifi password at the cabin" -> recalled 1 session: 2026-01-01'
     assert said in stderr
 

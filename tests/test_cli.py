@@ -18,8 +18,11 @@ def archive(sessions_path: Path) -> dict[str, str]:
     service = ChatRecordingService(sessions_path)
     made = {}
     now = datetime.now(UTC)
-    for name, model, age_days in (("old", "gemma3:12b", 60), ("mid", "qwen2.5:7b", 10),
-                                  ("new", "gemma3:4b", 1)):
+    for name, model, age_days in (
+        ("old", "gemma3:12b", 60),
+        ("mid", "qwen2.5:7b", 10),
+        ("new", "gemma3:4b", 1),
+    ):
         sid = service.create_session(model=model, session_id=f"s-{name}")
         service.record_message(sid, Message.text("user", f"question about {name} things"))
         service.record_message(sid, Message.text("assistant", f"answer about {name}"))
@@ -151,7 +154,8 @@ def test_export_to_stdout(cli, archive):
 def test_export_needs_ids_or_all(cli, archive):
     assert cli("export").stderr == "error: name at least one session id, or use --all\n"
     assert cli("export", "s-new", "--all").stderr == (
-        "error: give session ids or --all/--since/--until/--model/--query, not both\n")
+        "error: give session ids or --all/--since/--until/--model/--query, not both\n"
+    )
 
 
 @pytest.mark.parametrize("inside", ["", "sub", "sub/deeper"])
@@ -210,7 +214,11 @@ def test_prune_older_than_keeps_pinned_sessions_and_updates_the_index(cli, isola
     manifest = Index(isolated_home).load_manifest()
     assert set(manifest.sessions) == set(left)
     assert cli("sessions", "unpin", oldest).exit_code == 0
-    assert oldest in json.loads(cli("sessions", "prune", "--older-than", "2026-02-01", "--dry-run",
-                                    "--json").stdout)["wouldDelete"]
+    assert (
+        oldest
+        in json.loads(cli("sessions", "prune", "--older-than", "2026-02-01", "--dry-run", "--json").stdout)[
+            "wouldDelete"
+        ]
+    )
     assert "say what to prune" in cli("sessions", "prune").stderr
     assert cli("sessions", "pin", "no-such-session").exit_code == 1

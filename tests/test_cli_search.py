@@ -13,8 +13,10 @@ from ollm_recall import ChatRecordingService, Message
 @pytest.fixture
 def small_home(isolated_home):
     service = ChatRecordingService(isolated_home / "sessions")
-    for sid, model, words in (("s-k8s", "gemma3:4b", "kubernetes ingress timeout"),
-                              ("s-tart", "qwen2.5:7b", "lemon tart recipe")):
+    for sid, model, words in (
+        ("s-k8s", "gemma3:4b", "kubernetes ingress timeout"),
+        ("s-tart", "qwen2.5:7b", "lemon tart recipe"),
+    ):
         service.create_session(model=model, session_id=sid)
         service.record_message(sid, Message.text("user", f"question about {words}"))
         service.record_message(sid, Message.text("assistant", f"answer about {words}"))
@@ -54,12 +56,15 @@ def test_recall_without_an_index_and_no_sync(cli, small_home):
     assert result.stderr == f"error: no search index at {small_home / 'index'} yet: run `ollm index`\n"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--mode", "fuzzy"], "error: unknown mode 'fuzzy': use one of hybrid, text, semantic\n"),
-    (["--role", "bot", "--no-sync"], None),
-    (["--since", "yesterdayish"], "error: invalid date 'yesterdayish'"),
-    (["--session", "../x"], "error: invalid session id '../x'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode", "fuzzy"], "error: unknown mode 'fuzzy': use one of hybrid, text, semantic\n"),
+        (["--role", "bot", "--no-sync"], None),
+        (["--since", "yesterdayish"], "error: invalid date 'yesterdayish'"),
+        (["--session", "../x"], "error: invalid session id '../x'"),
+    ],
+)
 def test_recall_bad_arguments(cli, small_home, args, message):
     result = cli("recall", "x", *args)
     assert result.exit_code == 1
@@ -74,8 +79,10 @@ def test_a_corrupt_index_is_one_line_in_a_real_process(small_home):
     (small_home / "index" / "manifest.json").write_text("{broken")
     result = run_ollm("recall", "tart")
     assert result.returncode == 1
-    assert result.stderr == (f"error: the index manifest {small_home / 'index' / 'manifest.json'} is "
-                             "damaged: run `ollm index --rebuild`\n")
+    assert result.stderr == (
+        f"error: the index manifest {small_home / 'index' / 'manifest.json'} is "
+        "damaged: run `ollm index --rebuild`\n"
+    )
     rebuilt = run_ollm("index", "--rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "2 added" in rebuilt.stderr
@@ -98,7 +105,9 @@ def test_ctrl_c_during_index_keeps_a_usable_index(isolated_home, delay):
     shutil.copytree(REPO / "examples" / "sessions", isolated_home / "sessions")
     child = subprocess.Popen(
         [sys.executable, "-c", "from ollm_recall.cli.app import main; main()", "index"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "OLLM_HOME": str(isolated_home)},
     )
     time.sleep(delay)

@@ -34,7 +34,9 @@ except SessionLocked as exc:
 def start_recorder(data_dir: Path, session_id: str, tag: str, count: int) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", RECORDER, str(data_dir), session_id, tag, str(count)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -84,8 +86,10 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_message(sessions_path):
 @pytest.mark.slow
 def test_two_processes_recording_two_sessions_lose_nothing(sessions_path):
     first, second = new_session(sessions_path), new_session(sessions_path)
-    children = [start_recorder(sessions_path, first, "a", 300),
-                start_recorder(sessions_path, second, "b", 300)]
+    children = [
+        start_recorder(sessions_path, first, "a", 300),
+        start_recorder(sessions_path, second, "b", 300),
+    ]
     for child in children:
         _, err = child.communicate(timeout=SUBPROCESS_CEILING)
         assert child.returncode == 0, err
@@ -152,8 +156,12 @@ def test_two_processes_creating_sessions_at_once_get_distinct_ids(sessions_path)
         "s = ChatRecordingService(sys.argv[1])\n"
         "print(' '.join(s.create_session(model='m') for _ in range(50)))\n"
     )
-    children = [subprocess.Popen([sys.executable, "-c", script, str(sessions_path)],
-                                 stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(sessions_path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     ids = []
     for child in children:
         out, _ = child.communicate(timeout=SUBPROCESS_CEILING)

@@ -56,8 +56,13 @@ def test_the_main_job_runs_on_the_example_archive(tmp_path):
     outputs = []
     for step in ollm_steps:
         args = shlex.split(step)[1:]
-        result = subprocess.run([sys.executable, "-m", "ollm_recall", *args], cwd=tmp_path,
-                                capture_output=True, text=True, timeout=SUBPROCESS_CEILING)
+        result = subprocess.run(
+            [sys.executable, "-m", "ollm_recall", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_CEILING,
+        )
         assert result.returncode == 0, (step, result.stderr)
         outputs.append(result.stdout)
     assert outputs[1].startswith("1. 2026-03-02  gemma3:4b  nginx returns 502 Bad Gateway")
@@ -82,10 +87,15 @@ def test_example_archive_is_rich_enough():
 def test_example_archive_matches_its_source(tmp_path):
     """examples/sessions is exactly what examples/build_archive.py writes."""
     copy = tmp_path / "examples"
-    shutil.copytree(REPO / "examples", copy, ignore=shutil.ignore_patterns("sessions", "index",
-                                                                            "__pycache__"))
-    subprocess.run([sys.executable, str(copy / "build_archive.py")], check=True, capture_output=True,
-                   timeout=SUBPROCESS_CEILING)
+    shutil.copytree(
+        REPO / "examples", copy, ignore=shutil.ignore_patterns("sessions", "index", "__pycache__")
+    )
+    subprocess.run(
+        [sys.executable, str(copy / "build_archive.py")],
+        check=True,
+        capture_output=True,
+        timeout=SUBPROCESS_CEILING,
+    )
     built = {p.name: p.read_bytes() for p in (copy / "sessions").glob("*.json")}
     shipped = {p.name: p.read_bytes() for p in (REPO / "examples" / "sessions").glob("*.json")}
     assert built == shipped
@@ -99,7 +109,8 @@ def test_every_command_has_help_with_an_example():
 
 def test_cli_reference_is_current():
     assert (REPO / "docs" / "cli.md").read_text(encoding="utf-8") == reference(), (
-        "run: python -m ollm_recall.cli.reference > docs/cli.md")
+        "run: python -m ollm_recall.cli.reference > docs/cli.md"
+    )
 
 
 def test_docs_name_every_command():

@@ -15,13 +15,20 @@ from conftest import REPO
 
 from ollm_recall.index.indexer import Index
 
-SESSIONS = ["session-1772486820000", "session-1770542400000", "session-1773044100000",
-            "session-1795201200000"]
+SESSIONS = [
+    "session-1772486820000",
+    "session-1770542400000",
+    "session-1773044100000",
+    "session-1795201200000",
+]
 
 
 def contents(directory: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())
-            if p.is_file() and not p.name.endswith(".tmp")}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.iterdir())
+        if p.is_file() and not p.name.endswith(".tmp")
+    }
 
 
 def doctor(cli, *args: str) -> tuple[int, dict]:
@@ -60,9 +67,17 @@ def test_doctor_finds_every_problem_and_fix_keeps_session_files(cli, damaged: Pa
     before = contents(sessions)
     code, report = doctor(cli)
     assert code == 1 and not report["ok"]
-    assert kinds(report) == ["invalid-session", "invalid-session", "not-indexed",
-                             "permissions", "permissions", "permissions", "permissions",  # folder, 3 files
-                             "stale-index-entry", "temp-file"]
+    assert kinds(report) == [
+        "invalid-session",
+        "invalid-session",
+        "not-indexed",
+        "permissions",
+        "permissions",
+        "permissions",
+        "permissions",  # folder, 3 files
+        "stale-index-entry",
+        "temp-file",
+    ]
     messages = " | ".join(f["message"] for f in report["findings"])
     assert "session-9.json: truncated JSON" in messages and "session-10.json: 'sessionId'" in messages
     assert "mode 0755, want 0700" in messages and "mode 0644, want 0600" in messages
@@ -141,8 +156,9 @@ def test_many_loose_modes_are_one_line_with_the_fix(cli, isolated_home):
     result = cli("doctor")
     lines = result.stdout.splitlines()
     loose = [line for line in lines if "readable by others" in line]
-    assert loose == ["47 files and folders are readable by others (want 0600 files, 0700 folders) "
-                     "(ollm doctor --fix)"]
+    assert loose == [
+        "47 files and folders are readable by others (want 0600 files, 0700 folders) (ollm doctor --fix)"
+    ]
     assert "45 sessions are not searchable by meaning yet (ollm doctor --fix)" in lines
 
 

@@ -22,8 +22,9 @@ def test_many_processes_creating_the_sessions_folder_at_once_all_succeed(tmp_pat
         start = threading.Barrier(6)
         errors: list[BaseException] = []
 
-        def create(folder: Path = folder, start: threading.Barrier = start,
-                   errors: list[BaseException] = errors) -> None:
+        def create(
+            folder: Path = folder, start: threading.Barrier = start, errors: list[BaseException] = errors
+        ) -> None:
             start.wait()
             try:
                 SessionStore(folder).ensure_directory()
@@ -73,11 +74,17 @@ def one_session(isolated_home):
     return isolated_home
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["--session", "nope"], 1, "error: no session with id 'nope' in "),
-    (["--since", "2026-03-01", "--until", "2026-02-01"], 1,
-     "error: --since 2026-03-01 is after --until 2026-02-01: no session can match"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--session", "nope"], 1, "error: no session with id 'nope' in "),
+        (
+            ["--since", "2026-03-01", "--until", "2026-02-01"],
+            1,
+            "error: --since 2026-03-01 is after --until 2026-02-01: no session can match",
+        ),
+    ],
+)
 def test_filters_that_cannot_match_say_why(cli, one_session, args, code, message):
     result = cli("recall", "nginx logs", *args)
     assert result.exit_code == code

@@ -26,10 +26,23 @@ def chromium() -> str:
 def browse(url: str, profile: Path, *extra: str) -> str:
     """What Chromium renders of ``url`` (the DOM after scripts ran), or what it printed."""
     result = subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", *extra, url],
-        capture_output=True, text=True, timeout=SUBPROCESS_CEILING,
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            *extra,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_CEILING,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
@@ -44,8 +57,9 @@ def site(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("home")
     shutil.copytree(REPO / "examples" / "sessions", home / "sessions")
     out = home / "site"
-    result = CliRunner().invoke(app, ["--home", str(home), "export", "--all", "--format", "html",
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["--home", str(home), "export", "--all", "--format", "html", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -76,8 +90,13 @@ def test_a_session_page_shows_its_messages_and_code(site: Path, tmp_path: Path):
 @pytest.mark.slow
 def test_a_screenshot_of_the_site(site: Path, tmp_path: Path):
     shot = tmp_path / "index.png"
-    browse((site / "index.html").as_uri(), tmp_path / "profile", f"--screenshot={shot}",
-           "--window-size=1100,800", "--hide-scrollbars")
+    browse(
+        (site / "index.html").as_uri(),
+        tmp_path / "profile",
+        f"--screenshot={shot}",
+        "--window-size=1100,800",
+        "--hide-scrollbars",
+    )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
 
 
@@ -86,10 +105,18 @@ def test_raw_html_in_a_message_is_shown_not_run(tmp_path: Path):
     from ollm_recall.archive.session import Session
     from ollm_recall.transfer.html_export import session_page
 
-    session = Session(session_id="s-1", start_time="2026-01-01T00:00:00.000Z",
-                      last_activity="2026-01-01T00:00:00.000Z", model="m", provider="ollama",
-                      messages=[Message.text("user", "<script>alert(1)</script> and <b>bold</b>",
-                                             timestamp="2026-01-01T00:00:00.000Z")])
+    session = Session(
+        session_id="s-1",
+        start_time="2026-01-01T00:00:00.000Z",
+        last_activity="2026-01-01T00:00:00.000Z",
+        model="m",
+        provider="ollama",
+        messages=[
+            Message.text(
+                "user", "<script>alert(1)</script> and <b>bold</b>", timestamp="2026-01-01T00:00:00.000Z"
+            )
+        ],
+    )
     page = session_page(session)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 

@@ -94,12 +94,15 @@ def test_a_session_changed_in_the_archive_is_never_overwritten(cli, sessions_pat
     assert (sessions_path / f"{SOURDOUGH}.json").read_bytes() == before
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    ('[{"title": "x", "mapping": {', "conversations.json: truncated JSON"),
-    ('{"conversations": []}', "conversations.json: expected a list of conversations"),
-    ('[{"title": "a"}\n {"title": "b"}]', "malformed JSON: expected ',' or ']' (line 2, column 2)"),
-    ('[{"title": "a"}, {"title": NaN}]', "conversations.json: malformed JSON"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('[{"title": "x", "mapping": {', "conversations.json: truncated JSON"),
+        ('{"conversations": []}', "conversations.json: expected a list of conversations"),
+        ('[{"title": "a"}\n {"title": "b"}]', "malformed JSON: expected ',' or ']' (line 2, column 2)"),
+        ('[{"title": "a"}, {"title": NaN}]', "conversations.json: malformed JSON"),
+    ],
+)
 def test_a_malformed_export_is_one_line_naming_the_file_and_place(cli, tmp_path, content, expected):
     (tmp_path / "conversations.json").write_text(content)
     result = cli("import", "chatgpt", str(tmp_path))
@@ -158,23 +161,36 @@ def test_imported_history_is_found_by_recall(tmp_path):
         connection.executescript((FIXTURES / "llm" / "logs.sql").read_text())
     other = tmp_path / "other" / "sessions"
     shutil.copytree(REPO / "examples" / "sessions", other)
-    sources = [("chatgpt", MAY), ("claude", FIXTURES / "claude"), ("openwebui", FIXTURES / "openwebui"),
-               ("llm", database), ("gemini-cli", FIXTURES / "gemini-cli"), ("ollm", other)]
+    sources = [
+        ("chatgpt", MAY),
+        ("claude", FIXTURES / "claude"),
+        ("openwebui", FIXTURES / "openwebui"),
+        ("llm", database),
+        ("gemini-cli", FIXTURES / "gemini-cli"),
+        ("ollm", other),
+    ]
     for source, path in sources:
         assert run_ollm("import", source, str(path), env=env).returncode == 0, source
     for question, provider, expected in [
         ("what to wear driving around iceland in winter", "chatgpt", ICELAND),
         ("nginx log rotation", "claude", "claude-c1d2e3f4-0000-4000-8000-00000000000a"),
-        ("postgres port already allocated in docker compose", "openwebui",
-         "openwebui-0b9e8f7a-6d5c-4b3a-9281-7f6e5d4c3b2a"),
+        (
+            "postgres port already allocated in docker compose",
+            "openwebui",
+            "openwebui-0b9e8f7a-6d5c-4b3a-9281-7f6e5d4c3b2a",
+        ),
         ("outside of the knee hurts after running", "llm", "llm-01j8zq7k3m4n5p6q7r8s9t0v1w"),
-        ("undo a git commit and keep my changes", "gemini-cli",
-         "gemini-cli-0c1d2e3f-4a5b-4c6d-8e9f-a0b1c2d3e4f5"),
+        (
+            "undo a git commit and keep my changes",
+            "gemini-cli",
+            "gemini-cli-0c1d2e3f-4a5b-4c6d-8e9f-a0b1c2d3e4f5",
+        ),
         ("sourdough starter smells of acetone", "ollama", "session-1770542400000"),
     ]:
         found = run_ollm("recall", question, "--json", "--provider", provider, env=env)
         assert found.returncode == 0, found.stderr
         assert json.loads(found.stdout.splitlines()[0])["sessionId"] == expected, question
+
 
 def test_openwebui_export_follows_the_shown_branch(cli, sessions_path):
     report = imported(cli, "openwebui", str(FIXTURES / "openwebui"))
@@ -214,7 +230,8 @@ def test_llm_logs_database_is_read_only_and_grouped_by_conversation(cli, session
         connection.execute(
             "insert into responses (id, model, prompt, response, conversation_id, datetime_utc) values "
             "('r4', 'gpt-4o-mini', 'How long to rest?', 'A week.', '01j8zq7k3m4n5p6q7r8s9t0v1w', "
-            "'2026-02-12T08:00:00')")
+            "'2026-02-12T08:00:00')"
+        )
     again = imported(cli, "llm", str(database))
     assert again["updated"] == [knee] and again["unchanged"] == 1
     (tmp_path / "not-a-db").write_text("hello")
@@ -230,12 +247,16 @@ def test_gemini_cli_sessions_in_json_and_json_lines(cli, sessions_path):
     assert len(report["broken"]) == 1 and "deadbeef" in report["broken"][0]["where"]
     store = SessionStore(sessions_path)
     session = store.read(first)
-    assert [m.content for m in session.messages][2:] == ["And as a generator?",
-                                                          "evens = (n * n for n in numbers if n % 2 == 0)"]
+    assert [m.content for m in session.messages][2:] == [
+        "And as a generator?",
+        "evens = (n * n for n in numbers if n % 2 == 0)",
+    ]
     assert session.model == "gemini-2.5-flash" and session.metadata["projectHash"].startswith("5f2b")
     lines = store.read(second)
-    assert [m.content for m in lines.messages] == ["How do I undo the last git commit but keep the changes?",
-                                                    "git reset --soft HEAD~1 keeps your changes staged."]
+    assert [m.content for m in lines.messages] == [
+        "How do I undo the last git commit but keep the changes?",
+        "git reset --soft HEAD~1 keeps your changes staged.",
+    ]
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
@@ -259,8 +280,10 @@ def test_gemini_cli_looks_only_where_it_keeps_chats(cli, tmp_path):
     shutil.copy(next(chats.glob("*.json")), elsewhere)  # a session file, but not where gemini-cli keeps them
     result = cli("import", "gemini-cli", str(tmp_path / "elsewhere"))
     assert result.exit_code == 1
-    assert result.stderr.strip() == (f"error: {tmp_path / 'elsewhere'}: no gemini-cli chats here "
-                                     "(it keeps them in ~/.gemini/tmp/<project>/chats)")
+    assert result.stderr.strip() == (
+        f"error: {tmp_path / 'elsewhere'}: no gemini-cli chats here "
+        "(it keeps them in ~/.gemini/tmp/<project>/chats)"
+    )
     archive = cli("import", "gemini-cli", str(REPO / "examples"))  # the ollm example archive: not chats
     assert archive.exit_code == 1 and "no gemini-cli chats here" in archive.stderr
 
@@ -276,13 +299,23 @@ def test_the_wrong_source_for_an_export_fails_in_words(cli, sessions_path):
 
 def test_open_webui_chats_without_ids_stay_apart_and_import_once(cli, sessions_path, tmp_path):
     def chat(title: str, text: str) -> dict:
-        return {"chat": {"title": title, "timestamp": 1745000000, "messages": [
-            {"role": "user", "content": text, "timestamp": 1745000000},
-            {"role": "assistant", "content": "noted", "timestamp": 1745000001}]}}
+        return {
+            "chat": {
+                "title": title,
+                "timestamp": 1745000000,
+                "messages": [
+                    {"role": "user", "content": text, "timestamp": 1745000000},
+                    {"role": "assistant", "content": "noted", "timestamp": 1745000001},
+                ],
+            }
+        }
 
     export = tmp_path / "chat-export.json"
-    export.write_text(json.dumps([chat("tyres", "winter tyres go on in November"),
-                                  chat("plants", "water the fern on Sundays")]))
+    export.write_text(
+        json.dumps(
+            [chat("tyres", "winter tyres go on in November"), chat("plants", "water the fern on Sundays")]
+        )
+    )
     first = imported(cli, "openwebui", str(export))
     assert len(first["added"]) == 2 and first["broken"] == []
     again = imported(cli, "openwebui", str(export))

@@ -31,8 +31,10 @@ def test_no_import_cycle_between_modules() -> None:
 
 
 def test_modules_stay_small_and_few_stay_at_the_top() -> None:
-    lengths = {path.relative_to(PACKAGE).as_posix(): len(path.read_text().splitlines())
-               for path in PACKAGE.rglob("*.py")}
+    lengths = {
+        path.relative_to(PACKAGE).as_posix(): len(path.read_text().splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
     assert {name: length for name, length in lengths.items() if length > 550} == {}
     top_level = [name for name in lengths if "/" not in name]
     assert len(top_level) <= 10, sorted(top_level)

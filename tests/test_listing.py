@@ -18,13 +18,23 @@ def test_summary_of_a_file_in_another_key_order(sessions_path):
     path = write_session_file(sessions_path, reordered)
     summary = read_summary(path)
     assert (summary.session_id, summary.model, summary.title) == (
-        "reordered", "gemma3:4b", "How do I rotate nginx logs?")
+        "reordered",
+        "gemma3:4b",
+        "How do I rotate nginx logs?",
+    )
 
 
 def test_title_skips_hidden_notices_and_falls_back_to_any_message(sessions_path):
     document = session_document("notice-first")
-    document["messages"].insert(0, {"role": "system", "parts": [{"type": "text", "text": "notice"}],
-                                    "timestamp": "2026-01-27T12:00:00Z", "excludeFromContext": True})
+    document["messages"].insert(
+        0,
+        {
+            "role": "system",
+            "parts": [{"type": "text", "text": "notice"}],
+            "timestamp": "2026-01-27T12:00:00Z",
+            "excludeFromContext": True,
+        },
+    )
     assert read_summary(write_session_file(sessions_path, document)).title == "How do I rotate nginx logs?"
     only_assistant = session_document("assistant-only")
     only_assistant["messages"] = only_assistant["messages"][1:]
@@ -44,8 +54,9 @@ def test_a_huge_first_message_and_escapes_in_the_header(sessions_path):
 
 
 def test_unicode_titles_and_times_with_offsets(sessions_path):
-    document = session_document("unicode", startTime="2026-01-27T14:00:00+02:00",
-                                lastActivity="2026-01-27T12:30:00Z")
+    document = session_document(
+        "unicode", startTime="2026-01-27T14:00:00+02:00", lastActivity="2026-01-27T12:30:00Z"
+    )
     document["messages"][0]["parts"][0]["text"] = "Café crème ☕ — how to froth oat milk?"
     summary = read_summary(write_session_file(sessions_path, document))
     assert summary.title == "Café crème ☕ — how to froth oat milk?"
@@ -96,7 +107,8 @@ def test_a_file_broken_after_caching_is_reported(isolated_home):
     listing = store.list()
     assert listing.sessions == []
     assert [str(p) for p in listing.problems] == [
-        "s1.json: truncated JSON: Expecting ',' delimiter (line 1, column 19)"]
+        "s1.json: truncated JSON: Expecting ',' delimiter (line 1, column 19)"
+    ]
 
 
 def test_listing_without_a_cache_writes_nothing(sessions_path):

@@ -21,8 +21,10 @@ def with_server(home: Path, calls):
     from mcp.client.stdio import StdioServerParameters
 
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "ollm_recall", "--home", str(home), "mcp"],
-        env={key: value for key, value in os.environ.items() if key.startswith(("OLLM_", "HOME", "PATH"))})
+        command=sys.executable,
+        args=["-m", "ollm_recall", "--home", str(home), "mcp"],
+        env={key: value for key, value in os.environ.items() if key.startswith(("OLLM_", "HOME", "PATH"))},
+    )
 
     async def run():
         async with asyncio.timeout(SUBPROCESS_CEILING), Client(params) as client:
@@ -44,8 +46,9 @@ def test_an_agent_lists_the_tools_and_calls_each_one(example_home: Path) -> None
     async def calls(client):
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         return tools, [
-            await client.call_tool("recall", {"query": "my php site shows 502 after the upgrade",
-                                              "limit": 3}),
+            await client.call_tool(
+                "recall", {"query": "my php site shows 502 after the upgrade", "limit": 3}
+            ),
             await client.call_tool("get_session", {"session_id": NGINX, "max_messages": 2}),
             await client.call_tool("list_sessions", {"limit": 3}),
             await client.call_tool("recall", {"query": "nginx", "since": "2026-11-01"}),
@@ -84,8 +87,17 @@ def test_bad_arguments_are_tool_errors_in_one_line_and_the_server_goes_on(exampl
         ]
 
     *errors, still_there = with_server(example_home, calls)
-    for result, expected in zip(errors, ["invalid session id", "no session with id 'session-1'",
-                                         "invalid date", "the query is empty", "limit"], strict=True):
+    for result, expected in zip(
+        errors,
+        [
+            "invalid session id",
+            "no session with id 'session-1'",
+            "invalid date",
+            "the query is empty",
+            "limit",
+        ],
+        strict=True,
+    ):
         assert result.is_error, result
         message = result.content[0].text
         assert expected in message and "\n" not in message and "Traceback" not in message
@@ -94,8 +106,10 @@ def test_bad_arguments_are_tool_errors_in_one_line_and_the_server_goes_on(exampl
 
 def test_an_empty_archive_answers_with_nothing(isolated_home: Path) -> None:
     async def calls(client):
-        return [await client.call_tool("recall", {"query": "nginx"}),
-                await client.call_tool("list_sessions", {})]
+        return [
+            await client.call_tool("recall", {"query": "nginx"}),
+            await client.call_tool("list_sessions", {}),
+        ]
 
     recall, listing = with_server(isolated_home, calls)
     assert payload(recall) == {"hits": [], "note": "no sessions recorded yet"}

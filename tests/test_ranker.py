@@ -29,15 +29,36 @@ def test_the_shipped_model_loads_offline_and_scores_as_lightgbm_did() -> None:
 
 
 def _trees(**changes: object) -> str:
-    trees = {"feature": [0, -1, -1], "threshold": [0.5, 0, 0], "left": [1, -1, -1], "right": [2, -1, -1],
-             "value": [0, -1.0, 1.0], "roots": [0], "depth": 1}
-    return json.dumps({"format": 2, "features": list(FEATURES), "trees": {**trees, **changes},
-                       "calibration": {"slope": 1, "intercept": 0}})
+    trees = {
+        "feature": [0, -1, -1],
+        "threshold": [0.5, 0, 0],
+        "left": [1, -1, -1],
+        "right": [2, -1, -1],
+        "value": [0, -1.0, 1.0],
+        "roots": [0],
+        "depth": 1,
+    }
+    return json.dumps(
+        {
+            "format": 2,
+            "features": list(FEATURES),
+            "trees": {**trees, **changes},
+            "calibration": {"slope": 1, "intercept": 0},
+        }
+    )
 
 
-@pytest.mark.parametrize("content", [None, "{not json", '{"format": 2, "features": ["other"]}',
-                                     _trees(left=[7, -1, -1]), _trees(value=[0, "NaN", 1]),
-                                     _trees(feature=[99, -1, -1])])
+@pytest.mark.parametrize(
+    "content",
+    [
+        None,
+        "{not json",
+        '{"format": 2, "features": ["other"]}',
+        _trees(left=[7, -1, -1]),
+        _trees(value=[0, "NaN", 1]),
+        _trees(feature=[99, -1, -1]),
+    ],
+)
 def test_a_missing_or_damaged_model_is_one_warning_and_the_first_stage(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None
 ) -> None:
@@ -56,12 +77,23 @@ def test_the_reordering_keeps_every_candidate_and_scores_as_chances() -> None:
     stage = FirstStage(
         ranked=[(f"s{i}", 1.0 - i / 100) for i in range(60)],
         dense={f"s{i}": 0.3 + (i == 7) * 0.5 for i in range(60)},
-        dense_best={f"s{i}": 0.4 for i in range(60)}, text={}, coverage={},
-        age_days={f"s{i}": float(i) for i in range(60)}, messages={f"s{i}": 4 for i in range(60)},
-        centroid={}, neighbours={})
-    split_on_dense = Trees(np.array([FEATURES.index("dense"), -1, -1]), np.array([0.5, 0.0, 0.0]),
-                           np.array([1, -1, -1]), np.array([2, -1, -1]), np.array([0.0, -1.0, 1.0]),
-                           np.array([0]), 1)
+        dense_best={f"s{i}": 0.4 for i in range(60)},
+        text={},
+        coverage={},
+        age_days={f"s{i}": float(i) for i in range(60)},
+        messages={f"s{i}": 4 for i in range(60)},
+        centroid={},
+        neighbours={},
+    )
+    split_on_dense = Trees(
+        np.array([FEATURES.index("dense"), -1, -1]),
+        np.array([0.5, 0.0, 0.0]),
+        np.array([1, -1, -1]),
+        np.array([2, -1, -1]),
+        np.array([0.0, -1.0, 1.0]),
+        np.array([0]),
+        1,
+    )
     model = SecondStage(split_on_dense, 4.0, -2.0)
     ranked = model.reorder(stage)
     assert ranked[0][0] == "s7" and sorted(sid for sid, _ in ranked) == sorted(f"s{i}" for i in range(60))

@@ -35,7 +35,11 @@ def test_create_session_returns_an_id_with_model_and_provider(service):
     assert sid.startswith("session-")
     session = service.get_session(sid)
     assert (session.model, session.provider, session.messages, session.tool_calls) == (
-        "gemma3:4b", "ollama", [], [])
+        "gemma3:4b",
+        "ollama",
+        [],
+        [],
+    )
     assert session.metadata == {"tokenCount": 0, "compressionCount": 0, "modeHistory": []}
 
 
@@ -82,14 +86,21 @@ def test_last_activity_moves_forward(service, sessions_path):
 
 def test_tool_calls_are_recorded_and_auto_saved(service, sessions_path):
     sid = service.create_session(model="m")
-    call = ToolCall(id="t1", name="read_file", args={"path": "a.txt"},
-                    result={"llmContent": "...", "returnDisplay": "Read 3 lines"})
+    call = ToolCall(
+        id="t1",
+        name="read_file",
+        args={"path": "a.txt"},
+        result={"llmContent": "...", "returnDisplay": "Read 3 lines"},
+    )
     service.record_tool_call(sid, call)
     stored = on_disk(sessions_path / f"{sid}.json")["toolCalls"]
     assert len(stored) == 1
     assert {k: stored[0][k] for k in ("id", "name", "args", "result")} == {
-        "id": "t1", "name": "read_file", "args": {"path": "a.txt"},
-        "result": {"llmContent": "...", "returnDisplay": "Read 3 lines"}}
+        "id": "t1",
+        "name": "read_file",
+        "args": {"path": "a.txt"},
+        "result": {"llmContent": "...", "returnDisplay": "Read 3 lines"},
+    }
     assert service.get_session(sid).tool_calls[0].name == "read_file"
 
 
@@ -171,8 +182,9 @@ def test_unknown_session_id_on_message_is_an_error(service):
 
 def test_unknown_session_id_on_tool_call_is_an_error(service):
     with pytest.raises(SessionNotFound):
-        service.record_tool_call("session-404",
-                                 ToolCall(id="t", name="n", args={}, result={"llmContent": ""}))
+        service.record_tool_call(
+            "session-404", ToolCall(id="t", name="n", args={}, result={"llmContent": ""})
+        )
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "a\\b", "..", "", "x" * 129, ".hidden"])

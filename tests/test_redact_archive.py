@@ -32,13 +32,25 @@ def record_old_archive(home: Path, cases=CASES) -> list[str]:
     ids = []
     for number, case in enumerate(cases):
         session_id = service.create_session(model="demo")
-        service.record_message(session_id, Message.text(
-            "user", f"staging deploy number {number} fails with this environment file:\n{case.text}"))
-        service.record_message(session_id, Message.text(
-            "assistant", f"The staging deploy reads {case.text} and the region is wrong."))
-        service.record_tool_call(session_id, ToolCall(
-            id=f"call-{number}", name="read_file", args={"path": ".env"},
-            result={"llmContent": [{"text": case.text}], "returnDisplay": "read .env"}))
+        service.record_message(
+            session_id,
+            Message.text(
+                "user", f"staging deploy number {number} fails with this environment file:\n{case.text}"
+            ),
+        )
+        service.record_message(
+            session_id,
+            Message.text("assistant", f"The staging deploy reads {case.text} and the region is wrong."),
+        )
+        service.record_tool_call(
+            session_id,
+            ToolCall(
+                id=f"call-{number}",
+                name="read_file",
+                args={"path": ".env"},
+                result={"llmContent": [{"text": case.text}], "returnDisplay": "read .env"},
+            ),
+        )
         service.close_session(session_id)
         ids.append(session_id)
     return ids
@@ -74,8 +86,11 @@ def vector_rows(home: Path, session_ids: set[str]) -> list[bytes]:
 
 def files_holding_rows(home: Path, rows: list[bytes]) -> list[str]:
     """Files under the index folder in which any of these vectors' bytes still lie."""
-    return [path.name for path in (home / "index").rglob("*")
-            if path.is_file() and any(row in path.read_bytes() for row in rows)]
+    return [
+        path.name
+        for path in (home / "index").rglob("*")
+        if path.is_file() and any(row in path.read_bytes() for row in rows)
+    ]
 
 
 @pytest.mark.slow
@@ -125,8 +140,12 @@ def test_deleted_and_pruned_sessions_leave_nothing_in_the_index(isolated_home: P
     for number in range(6):
         session_id = service.create_session(model="demo")
         words[session_id] = f"quokkaword{number}zz"
-        service.record_message(session_id, Message.text(
-            "user", f"the {words[session_id]} migration plan for the billing database, step {number}"))
+        service.record_message(
+            session_id,
+            Message.text(
+                "user", f"the {words[session_id]} migration plan for the billing database, step {number}"
+            ),
+        )
         service.record_message(session_id, Message.text("assistant", f"Noted plan {number}."))
         service.close_session(session_id)
     assert run_ollm("index").returncode == 0
@@ -152,7 +171,10 @@ def test_redact_killed_at_any_moment_loses_nothing(isolated_home: Path) -> None:
     before = {sid: store.read(sid) for sid in ids}
     process = subprocess.Popen(
         [sys.executable, "-c", "from ollm_recall.cli.app import main; main()", "redact", "--yes"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
     try:
         while process.poll() is None:
             if any("[REDACTED:" in store.path_for(sid).read_text() for sid in ids[:10]):

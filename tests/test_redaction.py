@@ -23,9 +23,12 @@ ONE_OF_EACH = {case.form or case.kind: case for case in labelled_secrets() if ca
 def test_the_labelled_secrets_are_caught_and_the_look_alikes_kept() -> None:
     redactor = Redactor()
     cases = labelled_secrets()
-    caught = [case for case in cases
-              if case.secret not in (out := redactor.redact_text(case.text)).text
-              and f"[REDACTED:{case.kind}]" in out.text]
+    caught = [
+        case
+        for case in cases
+        if case.secret not in (out := redactor.redact_text(case.text)).text
+        and f"[REDACTED:{case.kind}]" in out.text
+    ]
     assert len(cases) >= 100
     assert len(caught) / len(cases) >= 0.98
     assert {case.kind for case in caught} >= {kind for kind, _, _ in GENERATORS.values()} - {"aws-secret-key"}
@@ -39,16 +42,22 @@ def test_a_secret_in_any_message_or_tool_call_never_reaches_the_file(tmp_path: P
     session_id = service.create_session(model="demo")
     service.record_message(session_id, Message.text("user", f"deploy fails, my config:\n{case.text}"))
     service.record_message(session_id, Message.text("assistant", f"Your staging file sets {case.text}"))
-    service.record_tool_call(session_id, ToolCall(
-        id="call-1", name="read_file", args={"path": ".env", "api_token": case.secret},
-        result={"llmContent": [{"text": case.text}], "returnDisplay": f"read {case.text}"}))
+    service.record_tool_call(
+        session_id,
+        ToolCall(
+            id="call-1",
+            name="read_file",
+            args={"path": ".env", "api_token": case.secret},
+            result={"llmContent": [{"text": case.text}], "returnDisplay": f"read {case.text}"},
+        ),
+    )
     raw = service.session_path(session_id).read_text()
     assert case.secret not in raw
     assert raw.count("[REDACTED:") == 5  # user, assistant, args, llmContent, returnDisplay
     assert raw.count(f"[REDACTED:{case.kind}]") >= 4
     user_text = json.loads(raw)["messages"][0]["parts"][0]["text"]
     start = case.text.index(case.secret)
-    before, after = case.text[:start][-12:].strip(), case.text[start + len(case.secret):][:12].strip()
+    before, after = case.text[:start][-12:].strip(), case.text[start + len(case.secret) :][:12].strip()
     assert user_text.startswith("deploy fails") and before in user_text and after in user_text
     in_memory = service.get_session(session_id)
     assert in_memory is not None and case.secret in in_memory.messages[0].content  # the chat still has it
@@ -62,7 +71,8 @@ def test_a_reply_saved_while_it_streams_never_holds_a_key_cut_short(tmp_path: Pa
     for cut in (8, 20, len(token)):
         partial = Message.text("assistant", f"You set GITHUB_TOKEN to {token[:cut]}", interrupted=True)
         service.replace_last_message(session_id, partial) if cut > 8 else service.record_message(
-            session_id, partial)
+            session_id, partial
+        )
         assert token[:8] not in service.session_path(session_id).read_text()
     service.replace_last_message(session_id, Message.text("assistant", f"You set it to {token}. Done."))
     raw = service.session_path(session_id).read_text()
@@ -129,8 +139,16 @@ def test_the_chat_sends_what_was_typed_saves_it_redacted_and_says_so(
 ) -> None:
     case = ONE_OF_EACH["openai-project"]
     server = model_server()
-    result = cli("chat", "--base-url", server.url, "--model", "demo", "--no-recall",
-                 "-p", f"why does this fail? {case.text}")
+    result = cli(
+        "chat",
+        "--base-url",
+        server.url,
+        "--model",
+        "demo",
+        "--no-recall",
+        "-p",
+        f"why does this fail? {case.text}",
+    )
     assert result.exit_code == 0, result.stderr
     assert case.secret in server.requests[-1]["body"]["messages"][-1]["content"]  # the model got it
     assert case.secret in result.stdout  # and its echo reached the screen
@@ -144,7 +162,8 @@ def test_the_chat_sends_what_was_typed_saves_it_redacted_and_says_so(
 def test_an_imported_title_in_the_metadata_is_redacted_too(tmp_path: Path) -> None:
     case = ONE_OF_EACH["slack-bot"]
     service = ChatRecordingService(tmp_path)
-    session_id = service.create_session(model="demo", metadata={"originalTitle": f"bot setup {case.secret}",
-                                                                 "importedHash": "ab" * 32})
+    session_id = service.create_session(
+        model="demo", metadata={"originalTitle": f"bot setup {case.secret}", "importedHash": "ab" * 32}
+    )
     saved = json.loads(service.session_path(session_id).read_text())["metadata"]
     assert saved["originalTitle"] == "bot setup [REDACTED:slack-token]" and saved["importedHash"] == "ab" * 32

@@ -39,7 +39,8 @@ def test_query_embedding_matches_sentence_transformers():
 
     texts = ["How do I rotate nginx logs?", "Café crème ☕", "x", "word " * 400]
     reference = SentenceTransformer(str(bundled_model_dir()), device="cpu").encode(
-        texts, normalize_embeddings=True)
+        texts, normalize_embeddings=True
+    )
     embedder = Embedder(variant="fp32")  # the numpy pass; the int8 variant is checked in test_embedder
     mine = np.stack([embedder.embed_query(text) for text in texts])
     assert np.all((mine * reference).sum(axis=1) >= 0.999)
@@ -47,27 +48,34 @@ def test_query_embedding_matches_sentence_transformers():
     many = [texts[i % len(texts)] + f" {i}" * (i % 7) for i in range(21)]
     together = embedder.embed(many)
     reference_many = SentenceTransformer(str(bundled_model_dir()), device="cpu").encode(
-        many, normalize_embeddings=True)
+        many, normalize_embeddings=True
+    )
     assert together.shape == (21, 384) and np.all((together * reference_many).sum(axis=1) >= 0.999)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("query", "expected"), [
-    ("nginx 502 bad gateway php-fpm socket", NGINX_502),
-    ("logrotate nginx", LOGROTATE),
-    ("sourdough starter acetone", SOURDOUGH),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("nginx 502 bad gateway php-fpm socket", NGINX_502),
+        ("logrotate nginx", LOGROTATE),
+        ("sourdough starter acetone", SOURDOUGH),
+    ],
+)
 def test_exact_terms_find_the_session(searcher, query, expected):
     for mode in ("hybrid", "text"):
         assert ids(searcher.search(query, mode=mode))[0] == expected, mode
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("query", "expected"), [
-    ("my website broke with a gateway error after I updated the machine", NGINX_502),
-    ("my bread culture has a chemical smell", SOURDOUGH),
-    ("what clothes to bring for a winter road trip in the north", ICELAND),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("my website broke with a gateway error after I updated the machine", NGINX_502),
+        ("my bread culture has a chemical smell", SOURDOUGH),
+        ("what clothes to bring for a winter road trip in the north", ICELAND),
+    ],
+)
 def test_paraphrases_find_the_session(searcher, query, expected):
     assert ids(searcher.search(query, mode="hybrid", limit=3))[0] == expected
     assert expected in ids(searcher.search(query, mode="semantic", limit=3))
@@ -87,8 +95,7 @@ def test_hits_carry_snippets_with_highlights(searcher):
 
 @pytest.mark.slow
 def test_filters(searcher):
-    march = {"since": datetime(2026, 3, 1, tzinfo=UTC),
-             "until": datetime(2026, 3, 31, tzinfo=UTC)}
+    march = {"since": datetime(2026, 3, 1, tzinfo=UTC), "until": datetime(2026, 3, 31, tzinfo=UTC)}
     assert set(ids(searcher.search("nginx", mode="text", **march))) == {NGINX_502, LOGROTATE}
     in_march = searcher.search("nginx", **march)
     assert set(ids(in_march[:2])) == {NGINX_502, LOGROTATE}
@@ -106,7 +113,7 @@ def test_filters(searcher):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "query", ['group? AND (', '"unbalanced quote', "OR NOT *", "nginx)", "ünïcödé ☕ 東京"]
+    "query", ["group? AND (", '"unbalanced quote', "OR NOT *", "nginx)", "ünïcödé ☕ 東京"]
 )
 def test_odd_queries_are_plain_words(searcher, query):
     for mode in ("hybrid", "text", "semantic"):
@@ -173,8 +180,9 @@ def test_a_broken_session_is_skipped_and_reported(tmp_path):
     (home / "sessions" / "bad-1.json").write_text('{"sessionId": "bad-1", ')
     report = Index(home).sync()
     assert report.added == 3
-    assert report.broken == ["bad-1.json: truncated JSON: Expecting property name enclosed in double "
-                             "quotes (line 1, column 24)"]
+    assert report.broken == [
+        "bad-1.json: truncated JSON: Expecting property name enclosed in double quotes (line 1, column 24)"
+    ]
     assert (home / "sessions" / "bad-1.json").read_text() == '{"sessionId": "bad-1", '
 
 
@@ -218,8 +226,12 @@ def test_recording_and_indexing_at_the_same_time_lose_nothing(tmp_path):
 
     home = tmp_path / "home"
     session_id = new_session(home / "sessions")
-    child = subprocess.Popen([sys.executable, "-c", RECORDER, str(home / "sessions"), session_id, "w", "150"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", RECORDER, str(home / "sessions"), session_id, "w", "150"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     index = Index(home)
     syncs = 0
     while child.poll() is None:
@@ -267,11 +279,17 @@ def test_the_sign_bit_pass_of_large_indexes_ranks_like_the_exact_pass(example_ho
     shutil.copytree(example_home, home)
     for bits in (home / "index" / "vectors").glob("*.bits.npy"):
         bits.unlink()  # derived files: rebuilt, and saved, on first need
-    queries = ["my website broke with a gateway error after I updated the machine",
-               "my bread culture has a chemical smell", "nginx 502 php", "typescript generics"]
+    queries = [
+        "my website broke with a gateway error after I updated the machine",
+        "my bread culture has a chemical smell",
+        "nginx 502 php",
+        "typescript generics",
+    ]
     exact = Searcher(home)
-    expected = {q: [(h.session_id, round(h.similarity, 5)) for h in exact.search(q, mode="semantic", limit=3)]
-                for q in queries}
+    expected = {
+        q: [(h.session_id, round(h.similarity, 5)) for h in exact.search(q, mode="semantic", limit=3)]
+        for q in queries
+    }
     expected_hybrid = {q: ids(exact.search(q, limit=5)) for q in queries}
     monkeypatch.setattr(vectorstore, "EXACT_ROWS", 0)
     monkeypatch.setattr(vectorstore, "RESCORE_ROWS", 200)
@@ -283,8 +301,9 @@ def test_the_sign_bit_pass_of_large_indexes_ranks_like_the_exact_pass(example_ho
     march = {"since": datetime(2026, 3, 1, tzinfo=UTC), "until": datetime(2026, 3, 31, tzinfo=UTC)}
     in_march = shortlisted.search("nginx", mode="semantic", **march)
     assert in_march and all(hit.start_time[:7] == "2026-03" for hit in in_march)
-    assert NGINX_502 not in ids(shortlisted.search("nginx 502 php", mode="semantic",
-                                                   exclude=frozenset([NGINX_502])))
+    assert NGINX_502 not in ids(
+        shortlisted.search("nginx 502 php", mode="semantic", exclude=frozenset([NGINX_502]))
+    )
     segments = [p for p in (home / "index" / "vectors").glob("*.npy") if p.name.count(".") == 1]
     for segment in segments:
         saved = np.load(segment.with_suffix(".bits.npy"))
@@ -328,7 +347,10 @@ def test_matched_words_finds_whole_words_in_any_case_at_their_positions():
     text = "Nginx, the ENGINE of engines: nginx's restarts RESTARTED; İstanbul nginx."
     found = matched_words(text, frozenset({"nginx", "restart"}))
     assert [(text[a:b], stem) for a, b, stem in found] == [
-        ("Nginx", "nginx"), ("nginx", "nginx"), ("restarts", "restart"), ("RESTARTED", "restart"),
+        ("Nginx", "nginx"),
+        ("nginx", "nginx"),
+        ("restarts", "restart"),
+        ("RESTARTED", "restart"),
         ("nginx", "nginx"),
     ]
     assert found[-1][0] == text.rindex("nginx")  # a letter lower-cased to two does not shift positions
@@ -343,8 +365,12 @@ def test_a_short_sign_bit_list_still_finds_the_exact_best_session(example_home, 
 
     # questions whose best session by the mean of three rows is not among the three with the best
     # single rows, in a sign-bit shortlist of 24 rows (found by trying the example sessions' openings)
-    queries = ["Hi there, I've spent four years making sure", "Usually not any more. Since the October 2023",
-               "nginx 502 php", "my bread culture has a chemical smell"]
+    queries = [
+        "Hi there, I've spent four years making sure",
+        "Usually not any more. Since the October 2023",
+        "nginx 502 php",
+        "my bread culture has a chemical smell",
+    ]
     exact = Searcher(example_home)
     expected = {q: ids(exact.search(q, mode="semantic", limit=1)) for q in queries}
     monkeypatch.setattr(vectorstore, "EXACT_ROWS", 0)
@@ -359,27 +385,49 @@ def test_technical_words_match_as_typed(tmp_path, word):
 
     from ollm_recall.index.indexer import Index
 
-    texts = {"session-cpp": "my C++ templates fail to compile", "session-cs": "LINQ in C# is slow",
-             "session-net": "upgrading a .NET app", "session-node": "node.js server leaks memory",
-             "session-php": "the php site shows 502"}
+    texts = {
+        "session-cpp": "my C++ templates fail to compile",
+        "session-cs": "LINQ in C# is slow",
+        "session-net": "upgrading a .NET app",
+        "session-node": "node.js server leaks memory",
+        "session-php": "the php site shows 502",
+    }
     for sid, text in texts.items():
-        write_session_file(tmp_path / "sessions", session_document(sid, messages=[
-            {"role": "user", "parts": [{"type": "text", "text": text}],
-             "timestamp": "2026-01-27T12:00:00.000Z"}]))
+        write_session_file(
+            tmp_path / "sessions",
+            session_document(
+                sid,
+                messages=[
+                    {
+                        "role": "user",
+                        "parts": [{"type": "text", "text": text}],
+                        "timestamp": "2026-01-27T12:00:00.000Z",
+                    }
+                ],
+            ),
+        )
     Index(tmp_path).sync(meaning=False)
     searcher = Searcher(tmp_path)
     found = [hit.session_id for hit in searcher.search(word, mode="text", limit=5)]
     searcher.close()
-    expected = {"C++": "session-cpp", "C#": "session-cs", ".NET": "session-net", "node.js": "session-node",
-                "php*": "session-php"}[word]
+    expected = {
+        "C++": "session-cpp",
+        "C#": "session-cs",
+        ".NET": "session-net",
+        "node.js": "session-node",
+        "php*": "session-php",
+    }[word]
     assert found == [expected]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("question, expected", [
-    ("the database problem in april", "session-1776778620000"),  # without "in april": not first
-    ("the travel plan from april", "session-1777409400000"),     # without "from april": not first
-])
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("the database problem in april", "session-1776778620000"),  # without "in april": not first
+        ("the travel plan from april", "session-1777409400000"),  # without "from april": not first
+    ],
+)
 def test_date_words_in_the_question_move_that_time_up(searcher, question: str, expected: str) -> None:
     plain = question.rsplit(" ", 2)[0]
     without = ids(searcher.search(plain, limit=5))

@@ -38,19 +38,32 @@ def build_server(home: Path, *, index_dir: Path | None = None, background: bool 
 
     tools = ArchiveTools(home, index_dir=index_dir, background=background)
     threading.Thread(target=_warm, args=(tools,), daemon=True).start()
-    server: Any = MCPServer(name="ollm-recall", title="ollm-recall: your past chats", version=__version__,
-                            instructions=INSTRUCTIONS, log_level="WARNING")
+    server: Any = MCPServer(
+        name="ollm-recall",
+        title="ollm-recall: your past chats",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        log_level="WARNING",
+    )
 
     @_as_tool(server, "recall", read_only=True)
     def recall(
-        query: Annotated[str, Field(description="What to look for, in plain words: a topic, an error "
-                                                "message, a name, a question asked before.")],
-        limit: Annotated[int, Field(description="How many sessions.",
-                                    json_schema_extra=_range(1, MAX_RECALL_LIMIT))] = 5,
+        query: Annotated[
+            str,
+            Field(
+                description="What to look for, in plain words: a topic, an error "
+                "message, a name, a question asked before."
+            ),
+        ],
+        limit: Annotated[
+            int, Field(description="How many sessions.", json_schema_extra=_range(1, MAX_RECALL_LIMIT))
+        ] = 5,
         since: DateText = None,
         until: DateText = None,
-        model: Annotated[str | None, Field(description="Only sessions with this model or family "
-                                                       "(llama3.2, qwen2.5-coder).")] = None,
+        model: Annotated[
+            str | None,
+            Field(description="Only sessions with this model or family (llama3.2, qwen2.5-coder)."),
+        ] = None,
     ) -> dict[str, Any]:
         """Search the user's past chat sessions by words and by meaning. Returns the sessions that bear
         on the query, best first: id, start time, model, title, score (0-1) and the passages that
@@ -59,10 +72,13 @@ def build_server(home: Path, *, index_dir: Path | None = None, background: bool 
 
     @_as_tool(server, "get_session", read_only=True)
     def get_session(
-        session_id: Annotated[str, Field(description="A session id from recall or list_sessions, "
-                                                     "e.g. session-1772486820000.")],
-        max_messages: Annotated[int | None, Field(description="Only the first this many messages.",
-                                                  json_schema_extra=_range(1, None))] = None,
+        session_id: Annotated[
+            str, Field(description="A session id from recall or list_sessions, e.g. session-1772486820000.")
+        ],
+        max_messages: Annotated[
+            int | None,
+            Field(description="Only the first this many messages.", json_schema_extra=_range(1, None)),
+        ] = None,
     ) -> str:
         """Read one past session as markdown: its title, model, times, and its messages in order (tool
         calls included). Long sessions are cut to about 6,000 tokens, whole messages, with a note."""
@@ -102,8 +118,9 @@ def _as_tool(
             except OllmRecallError as exc:
                 raise ToolError(str(exc)) from None
 
-        server.add_tool(guarded, name=name,
-                        annotations=ToolAnnotations(read_only_hint=read_only, open_world_hint=False))
+        server.add_tool(
+            guarded, name=name, annotations=ToolAnnotations(read_only_hint=read_only, open_world_hint=False)
+        )
         return guarded
 
     return register

@@ -40,8 +40,13 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "model": hit.model,
         "provider": hit.provider,
         "snippets": [
-            {"messageIndex": s.message_index, "role": s.role, "timestamp": s.timestamp, "text": s.text,
-             "highlights": [list(span) for span in s.highlights]}
+            {
+                "messageIndex": s.message_index,
+                "role": s.role,
+                "timestamp": s.timestamp,
+                "text": s.text,
+                "highlights": [list(span) for span in s.highlights],
+            }
             for s in hit.snippets
         ],
     }
@@ -51,7 +56,10 @@ class ArchiveTools:
     """Search, read and list one archive, read-only, with the index kept open between calls."""
 
     def __init__(
-        self, home: str | os.PathLike[str], *, index_dir: str | os.PathLike[str] | None = None,
+        self,
+        home: str | os.PathLike[str],
+        *,
+        index_dir: str | os.PathLike[str] | None = None,
         background: bool = True,
     ) -> None:
         self.home = Path(home)
@@ -74,8 +82,14 @@ class ArchiveTools:
                 load()
 
     def recall(
-        self, query: str, *, limit: int = 5, since: str | None = None, until: str | None = None,
-        model: str | None = None, exclude: frozenset[str] = frozenset(),
+        self,
+        query: str,
+        *,
+        limit: int = 5,
+        since: str | None = None,
+        until: str | None = None,
+        model: str | None = None,
+        exclude: frozenset[str] = frozenset(),
     ) -> dict[str, Any]:
         """The sessions that match ``query`` (hybrid, above the relevance floor), best first, with
         snippets; ``note`` says what the search could not see yet, when it could not see everything."""
@@ -88,8 +102,15 @@ class ArchiveTools:
             self._keep_current()
             if not self.index.manifest_path.exists():
                 return {"hits": [], "note": self._note or "no sessions recorded yet"}
-            hits = self._searcher.search(query, limit=limit, since=since_at, until=until_at, model=model,
-                                         relevant_only=True, exclude=exclude)
+            hits = self._searcher.search(
+                query,
+                limit=limit,
+                since=since_at,
+                until=until_at,
+                model=model,
+                relevant_only=True,
+                exclude=exclude,
+            )
         result: dict[str, Any] = {"hits": [hit_json(hit) for hit in hits]}
         if self._note:
             result["note"] = self._note
@@ -114,8 +135,11 @@ class ArchiveTools:
             text = text[:SESSION_CHARS].rsplit("\n", 1)[0] + "\n"
             return text + f"\n[cut: the first message alone is longer than {SESSION_CHARS:,} characters]\n"
         if shown < total:
-            why = "as asked" if max_messages is not None and shown == max_messages else \
-                f"the rest did not fit in {SESSION_CHARS:,} characters"
+            why = (
+                "as asked"
+                if max_messages is not None and shown == max_messages
+                else f"the rest did not fit in {SESSION_CHARS:,} characters"
+            )
             text += f"\n[cut: showing the first {shown} of {total} messages, {why}]\n"
         return text
 
@@ -129,8 +153,17 @@ class ArchiveTools:
 
         since_at = parse_date(since) if since else None
         chosen = select_sessions(self.store.list().sessions, model=model, since=since_at, limit=limit)
-        return [{"sessionId": s.session_id, "startTime": s.start_time, "lastActivity": s.last_activity,
-                 "model": s.model, "provider": s.provider, "title": s.title} for s in chosen]
+        return [
+            {
+                "sessionId": s.session_id,
+                "startTime": s.start_time,
+                "lastActivity": s.last_activity,
+                "model": s.model,
+                "provider": s.provider,
+                "title": s.title,
+            }
+            for s in chosen
+        ]
 
     def close(self) -> None:
         self._searcher.close()

@@ -121,14 +121,10 @@ def _summary_from_full_parse(path: Path) -> SessionSummary:
 def check_name_matches(session_id: str, path: Path) -> None:
     """A file must be named after the session it holds; anything else is a broken archive."""
     if path.name != f"{session_id}.json":
-        raise CorruptSession(
-            f"{path.name}: sessionId {session_id!r} does not match the file name"
-        )
+        raise CorruptSession(f"{path.name}: sessionId {session_id!r} does not match the file name")
 
 
-def _summary_from_fields(
-    fields: dict[str, Any], path: Path, size: int, modified: float
-) -> SessionSummary:
+def _summary_from_fields(fields: dict[str, Any], path: Path, size: int, modified: float) -> SessionSummary:
     session_id = fields["sessionId"]
     if not all(isinstance(fields[key], str) for key in _HEADER_FIELDS):
         raise _NotInHead

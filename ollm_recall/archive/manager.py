@@ -67,9 +67,7 @@ class SessionManager:
         if self._pending_context_size is not None:
             metadata["contextSize"] = self._pending_context_size
         previous = self._session_id
-        session_id = self.recording.create_session(
-            model=model, provider=self.provider, metadata=metadata
-        )
+        session_id = self.recording.create_session(model=model, provider=self.provider, metadata=metadata)
         self._pending_context_size = None
         if previous is not None:
             self.recording.close_session(previous)

@@ -55,12 +55,14 @@ class _Rule:
 
 
 def _char_classes(value: str) -> int:
-    return sum((
-        any(c.islower() for c in value),
-        any(c.isupper() for c in value),
-        any(c.isdigit() for c in value),
-        any(not c.isalnum() for c in value),
-    ))
+    return sum(
+        (
+            any(c.islower() for c in value),
+            any(c.isupper() for c in value),
+            any(c.isdigit() for c in value),
+            any(not c.isalnum() for c in value),
+        )
+    )
 
 
 def shannon_entropy(value: str) -> float:
@@ -70,11 +72,36 @@ def shannon_entropy(value: str) -> float:
     return -sum(n / total * math.log2(n / total) for n in counts.values())
 
 
-PLACEHOLDERS = frozenset({
-    "password", "passwd", "secret", "token", "changeme", "example", "redacted", "none", "null", "true",
-    "false", "undefined", "hunter2", "xxxxxx", "pass", "pwd", "user", "username", "mypassword",
-    "yourpassword", "your-password", "your_password", "password123", "secret123", "dummy", "test",
-})
+PLACEHOLDERS = frozenset(
+    {
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "changeme",
+        "example",
+        "redacted",
+        "none",
+        "null",
+        "true",
+        "false",
+        "undefined",
+        "hunter2",
+        "xxxxxx",
+        "pass",
+        "pwd",
+        "user",
+        "username",
+        "mypassword",
+        "yourpassword",
+        "your-password",
+        "your_password",
+        "password123",
+        "secret123",
+        "dummy",
+        "test",
+    }
+)
 
 
 def looks_random(value: str) -> bool:
@@ -131,7 +158,8 @@ def _not_placeholder(value: str) -> bool:
 
 _SECRET_NAME = re.compile(
     r"(?i:password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|"
-    r"private[_-]?key|credentials?)(?:$|[^a-z])|(?i:secret|token|key|password)$")
+    r"private[_-]?key|credentials?)(?:$|[^a-z])|(?i:secret|token|key|password)$"
+)
 """A key name that says its value is a secret (``password``, ``api_token``, ``AWS_SECRET_ACCESS_KEY``;
 not ``tokenizer`` or ``max_tokens``... which the value's own look then decides)."""
 
@@ -142,32 +170,65 @@ _KEYWORD_NAME = (
 """The end of a name that holds a secret (``DB_PASSWORD``, ``apiKey``, ``client_secret``): the match
 starts at the keyword, which is all the kind needs."""
 _KEYWORDS = ("password", "passwd", "passphrase", "pwd", "secret", "token", "credential") + tuple(
-    f"{prefix}{joint}key" for prefix in ("api", "access", "auth", "private") for joint in ("", "_", "-"))
+    f"{prefix}{joint}key" for prefix in ("api", "access", "auth", "private") for joint in ("", "_", "-")
+)
 
 BUILT_IN_RULES: tuple[_Rule, ...] = (
-    _Rule("private-key", re.compile(
-        r"-----BEGIN (?P<label>(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----"
-        r"(?:.*?-----END (?P=label)-----|.*\Z)", re.S), ("begin",)),
-    _Rule("private-key", re.compile(r"PuTTY-User-Key-File-\d: .*?(?:Private-MAC: [0-9a-f]+|\Z)", re.S),
-          ("putty-user-key-file",)),
-    _Rule("aws-access-key", re.compile(r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"),
-          ("akia", "asia", "abia", "acca", "a3t")),
-    _Rule("aws-secret-key", re.compile(
-        r"(?i:aws_?secret_?(?:access_?)?key)[\"']?\s*(?:[:=]|:=|=>)\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"),
-        ("aws",), group=1),
-    _Rule("github-token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}\b"),
-          ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+    _Rule(
+        "private-key",
+        re.compile(
+            r"-----BEGIN (?P<label>(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----"
+            r"(?:.*?-----END (?P=label)-----|.*\Z)",
+            re.S,
+        ),
+        ("begin",),
+    ),
+    _Rule(
+        "private-key",
+        re.compile(r"PuTTY-User-Key-File-\d: .*?(?:Private-MAC: [0-9a-f]+|\Z)", re.S),
+        ("putty-user-key-file",),
+    ),
+    _Rule(
+        "aws-access-key",
+        re.compile(r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"),
+        ("akia", "asia", "abia", "acca", "a3t"),
+    ),
+    _Rule(
+        "aws-secret-key",
+        re.compile(
+            r"(?i:aws_?secret_?(?:access_?)?key)[\"']?\s*(?:[:=]|:=|=>)\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
+        ),
+        ("aws",),
+        group=1,
+    ),
+    _Rule(
+        "github-token",
+        re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}\b"),
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ),
     _Rule("github-token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,255}"), ("github_pat_",)),
-    _Rule("gitlab-token", re.compile(r"\bgl(?:pat|dt|rt|ptt|soat)-[A-Za-z0-9_\-]{20,50}(?![A-Za-z0-9_\-])"),
-          ("glpat-", "gldt-", "glrt-", "glptt-", "glsoat-")),
+    _Rule(
+        "gitlab-token",
+        re.compile(r"\bgl(?:pat|dt|rt|ptt|soat)-[A-Za-z0-9_\-]{20,50}(?![A-Za-z0-9_\-])"),
+        ("glpat-", "gldt-", "glrt-", "glptt-", "glsoat-"),
+    ),
     _Rule("anthropic-key", re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{20,}"), ("sk-ant-",)),
-    _Rule("openai-key", re.compile(r"\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"), ("sk-",),
-          accept=_mixed),
-    _Rule("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
-          ("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-")),
-    _Rule("slack-webhook", re.compile(
-        r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+"),
-        ("hooks.slack.com",)),
+    _Rule(
+        "openai-key",
+        re.compile(r"\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
+        ("sk-",),
+        accept=_mixed,
+    ),
+    _Rule(
+        "slack-token",
+        re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+        ("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-"),
+    ),
+    _Rule(
+        "slack-webhook",
+        re.compile(r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+"),
+        ("hooks.slack.com",),
+    ),
     _Rule("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), ("aiza",)),
     _Rule("stripe-key", re.compile(r"\b(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}"), ("_live_", "_test_")),
     _Rule("huggingface-token", re.compile(r"\bhf_[A-Za-z0-9]{34,}\b"), ("hf_",), accept=_mixed),
@@ -175,32 +236,70 @@ BUILT_IN_RULES: tuple[_Rule, ...] = (
     _Rule("pypi-token", re.compile(r"\bpypi-AgE[A-Za-z0-9_\-]{50,}"), ("pypi-age",)),
     _Rule("sendgrid-key", re.compile(r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}\b"), ("sg.",)),
     _Rule("telegram-token", re.compile(r"\b\d{8,10}:AA[0-9A-Za-z_\-]{33}\b"), (":aa",)),
-    _Rule("jwt", re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), ("eyj",),
-          accept=_is_jwt),
-    _Rule("url-password", re.compile(
-        r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/@\"'<>]{1,64}:([^\s@/\"'<>]{1,128})@[A-Za-z0-9\[]"),
-        ("://",), group=1, accept=_not_placeholder),
-    _Rule("bearer-token", re.compile(r"\bBearer\s+([A-Za-z0-9\-._~+/]{20,}=*)"), ("bearer",), group=1,
-          accept=looks_random),
-    _Rule("password", re.compile(
-        r"(?P<name>(?i:" + _KEYWORD_NAME + r"))[\"']?\s*(?:[:=]|:=|=>)\s*"
-        r"(?:\"(?P<quoted>[^\"\s]{8,200})\"|'(?P<single>[^'\s]{8,200})'|(?P<bare>[^\s\"',;&]{8,200}))"),
-        _KEYWORDS, group=-1, accept=looks_random, anchored=True),
+    _Rule(
+        "jwt",
+        re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+        ("eyj",),
+        accept=_is_jwt,
+    ),
+    _Rule(
+        "url-password",
+        re.compile(
+            r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/@\"'<>]{1,64}:([^\s@/\"'<>]{1,128})@[A-Za-z0-9\[]"
+        ),
+        ("://",),
+        group=1,
+        accept=_not_placeholder,
+    ),
+    _Rule(
+        "bearer-token",
+        re.compile(r"\bBearer\s+([A-Za-z0-9\-._~+/]{20,}=*)"),
+        ("bearer",),
+        group=1,
+        accept=looks_random,
+    ),
+    _Rule(
+        "password",
+        re.compile(
+            r"(?P<name>(?i:" + _KEYWORD_NAME + r"))[\"']?\s*(?:[:=]|:=|=>)\s*"
+            r"(?:\"(?P<quoted>[^\"\s]{8,200})\"|'(?P<single>[^'\s]{8,200})'|(?P<bare>[^\s\"',;&]{8,200}))"
+        ),
+        _KEYWORDS,
+        group=-1,
+        accept=looks_random,
+        anchored=True,
+    ),
 )
 """The built-in formats, most specific first: where two overlap, the earlier rule's kind wins."""
 
 _PARTIAL_PREFIXES = {
-    "sk-ant-": "anthropic-key", "sk-": "openai-key", "ghp_": "github-token", "gho_": "github-token",
-    "ghu_": "github-token", "ghs_": "github-token", "ghr_": "github-token", "github_pat_": "github-token",
-    "glpat-": "gitlab-token", "xoxb-": "slack-token", "xoxp-": "slack-token", "xoxa-": "slack-token",
-    "AIza": "google-api-key", "AKIA": "aws-access-key", "ASIA": "aws-access-key", "eyJ": "jwt",
-    "sk_live_": "stripe-key", "rk_live_": "stripe-key", "hf_": "huggingface-token", "npm_": "npm-token",
+    "sk-ant-": "anthropic-key",
+    "sk-": "openai-key",
+    "ghp_": "github-token",
+    "gho_": "github-token",
+    "ghu_": "github-token",
+    "ghs_": "github-token",
+    "ghr_": "github-token",
+    "github_pat_": "github-token",
+    "glpat-": "gitlab-token",
+    "xoxb-": "slack-token",
+    "xoxp-": "slack-token",
+    "xoxa-": "slack-token",
+    "AIza": "google-api-key",
+    "AKIA": "aws-access-key",
+    "ASIA": "aws-access-key",
+    "eyJ": "jwt",
+    "sk_live_": "stripe-key",
+    "rk_live_": "stripe-key",
+    "hf_": "huggingface-token",
+    "npm_": "npm-token",
 }
 PARTIAL_TAIL = 400
 """How much of the end of a text still being written is looked at for a secret cut short."""
 _TRAILING_TOKEN = re.compile(r"[A-Za-z0-9_\-./+=]+\Z")
 _TRAILING_ASSIGNMENT = re.compile(
-    r"(?i:" + _KEYWORD_NAME + r")[\"']?\s*(?:[:=]|:=|=>)\s*[\"']?([^\s\"',;&]{4,})\Z")
+    r"(?i:" + _KEYWORD_NAME + r")[\"']?\s*(?:[:=]|:=|=>)\s*[\"']?([^\s\"',;&]{4,})\Z"
+)
 
 
 def _keyword_kind(name: str) -> str:
@@ -257,11 +356,17 @@ class Redactor:
         for priority, rule in enumerate(self.rules):
             if rule.hints and present.isdisjoint(rule.hints):
                 continue
-            matches = _anchored_matches(rule, text, lowered, present) if rule.anchored else \
-                rule.pattern.finditer(text)
+            matches = (
+                _anchored_matches(rule, text, lowered, present)
+                if rule.anchored
+                else rule.pattern.finditer(text)
+            )
             for match in matches:
-                group: int | str = rule.group if rule.group >= 0 else next(
-                    name for name in ("quoted", "single", "bare") if match.group(name) is not None)
+                group: int | str = (
+                    rule.group
+                    if rule.group >= 0
+                    else next(name for name in ("quoted", "single", "bare") if match.group(name) is not None)
+                )
                 value = match.group(group)
                 if value is None or (rule.accept is not None and not rule.accept(value)):
                     continue
@@ -298,7 +403,7 @@ class Redactor:
                     break
         assignment = _TRAILING_ASSIGNMENT.search(tail)
         if assignment is not None and not MARKER_PATTERN.search(assignment.group(1)):
-            name = tail[assignment.start():assignment.start(1)]
+            name = tail[assignment.start() : assignment.start(1)]
             found.append((tail_start + assignment.start(1), len(text), len(self.rules), _keyword_kind(name)))
         return found
 
@@ -327,8 +432,13 @@ class Redactor:
         under a key that names a secret (``{"api_token": ...}``) goes whole if it looks random."""
         if isinstance(value, str):
             result = self.redact_text(value)
-            if not result.kinds and name is not None and _SECRET_NAME.search(name) and looks_random(value) \
-                    and not any(allowed.fullmatch(value) for allowed in self.allow):
+            if (
+                not result.kinds
+                and name is not None
+                and _SECRET_NAME.search(name)
+                and looks_random(value)
+                and not any(allowed.fullmatch(value) for allowed in self.allow)
+            ):
                 kind = _keyword_kind(name)
                 return MARKER.format(kind=kind), (kind,)
             return result.text, result.kinds
@@ -354,7 +464,8 @@ class Redactor:
         args, in_args = self.redact_value(call.args)
         result, in_result = self.redact_value(call.result)
         findings = tuple(Finding(kind, "args") for kind in in_args) + tuple(
-            Finding(kind, "result") for kind in in_result)
+            Finding(kind, "result") for kind in in_result
+        )
         if not findings:
             return call, ()
         return replace(call, args=args, result=result), findings

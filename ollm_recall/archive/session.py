@@ -30,9 +30,7 @@ def validate_session_id(session_id: object) -> str:
     if not isinstance(session_id, str) or session_id == "":
         raise InvalidSessionId("invalid session id: it is empty")
     if len(session_id) > 128:
-        raise InvalidSessionId(
-            f"invalid session id {session_id[:20]!r}...: longer than 128 characters"
-        )
+        raise InvalidSessionId(f"invalid session id {session_id[:20]!r}...: longer than 128 characters")
     if SESSION_ID_PATTERN.fullmatch(session_id) is None:
         raise InvalidSessionId(
             f"invalid session id {session_id!r}: use letters, digits, '.', '_' and '-', "
@@ -255,10 +253,19 @@ class ToolCall:
 
 
 _SESSION_KEYS = (
-    "sessionId", "startTime", "lastActivity", "model", "provider", "messages", "toolCalls", "metadata",
+    "sessionId",
+    "startTime",
+    "lastActivity",
+    "model",
+    "provider",
+    "messages",
+    "toolCalls",
+    "metadata",
 )
 _REQUIRED_METADATA: tuple[tuple[str, type], ...] = (
-    ("tokenCount", int), ("compressionCount", int), ("modeHistory", list),
+    ("tokenCount", int),
+    ("compressionCount", int),
+    ("modeHistory", list),
 )
 
 

@@ -222,4 +222,5 @@ def store_for_home(home: Path, index_dir: Path | None = None, *, writing: bool =
     ``config.toml`` asks for (read only then, so a bad config does not stop a search)."""
     redactor = redactor_for_home(home) if writing else DEFAULT_REDACTOR
     return SessionStore(
-        sessions_dir(home), summary_cache=listing_cache_path(home, index_dir), redactor=redactor)
+        sessions_dir(home), summary_cache=listing_cache_path(home, index_dir), redactor=redactor
+    )

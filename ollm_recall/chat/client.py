@@ -193,8 +193,9 @@ class ChatClient:
             response.read()
             response.close()
             if tools and response.status_code in (400, 422, 500, 501) and "tool" in response.text.lower():
-                raise ToolsUnsupported(f"{self.server_name} does not take tools for {model}: "
-                                       f"{_server_message(response)}")
+                raise ToolsUnsupported(
+                    f"{self.server_name} does not take tools for {model}: {_server_message(response)}"
+                )
             raise self._http_error(response, model)
         reply = ReplyStream(iter(()), response)
         if not stream:
@@ -252,8 +253,10 @@ class ChatClient:
         """What a 404 from the wrong form of base URL most likely means, and the form expected."""
         has_v1 = self.base_url.rstrip("/").endswith("/v1")
         if self.provider == "ollama" and has_v1:
-            return (" (Ollama's base URL has no /v1, e.g. http://127.0.0.1:11434; for an "
-                    "OpenAI-compatible server use --provider openai)")
+            return (
+                " (Ollama's base URL has no /v1, e.g. http://127.0.0.1:11434; for an "
+                "OpenAI-compatible server use --provider openai)"
+            )
         if self.provider == "openai" and not has_v1:
             return " (an OpenAI-compatible base URL includes /v1, e.g. http://127.0.0.1:8080/v1)"
         return ""

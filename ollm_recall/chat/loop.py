@@ -158,12 +158,19 @@ class Chat:
         def ask(rounds: int) -> ReplyStream:
             offer = rounds < MAX_TOOL_ROUNDS and self._tool_offered(model)
             try:
-                return self.client.chat(model, messages, context_size=context_size, stream=stream,
-                                        tools=[RECALL_TOOL] if offer else None)
+                return self.client.chat(
+                    model,
+                    messages,
+                    context_size=context_size,
+                    stream=stream,
+                    tools=[RECALL_TOOL] if offer else None,
+                )
             except ToolsUnsupported:
                 self._tools_refused.add(model)
-                self._warn(f"{model} takes no tools here: automatic recall only (recall_tool = false "
-                           "in config.toml stops offering it)")
+                self._warn(
+                    f"{model} takes no tools here: automatic recall only (recall_tool = false "
+                    "in config.toml stops offering it)"
+                )
                 return self.client.chat(model, messages, context_size=context_size, stream=stream)
 
         def answer_calls(reply: ReplyStream, rounds: int) -> ReplyStream:
@@ -305,8 +312,13 @@ class Chat:
         )
 
     def _tool_offered(self, model: str | None) -> bool:
-        return (bool(self.settings.recall_tool) and self.recall_enabled and not self._recall_broken
-                and model not in self._tools_refused and self.index.manifest_path.exists())
+        return (
+            bool(self.settings.recall_tool)
+            and self.recall_enabled
+            and not self._recall_broken
+            and model not in self._tools_refused
+            and self.index.manifest_path.exists()
+        )
 
     def _run_tool(
         self, session_id: str, call: RequestedCall, budget: list[int], shown: set[str]
@@ -327,22 +339,40 @@ class Chat:
         else:
             try:
                 recall = recall_for(
-                    self._get_searcher(), query, budget_tokens=budget[0], exclude=frozenset(shown),
-                    threshold=RELEVANCE_FLOOR, most=self.settings.recall_sessions, header=TOOL_HEADER)
+                    self._get_searcher(),
+                    query,
+                    budget_tokens=budget[0],
+                    exclude=frozenset(shown),
+                    threshold=RELEVANCE_FLOOR,
+                    most=self.settings.recall_sessions,
+                    header=TOOL_HEADER,
+                )
             except OllmRecallError as exc:
                 content = note = f"the archive could not be searched: {exc}"
             else:
-                content = recall.system_message if recall else (
-                    "No other earlier session is relevant to that" + (
-                        " beyond those already in the conversation." if len(shown) > 1 else "."))
+                content = (
+                    recall.system_message
+                    if recall
+                    else (
+                        "No other earlier session is relevant to that"
+                        + (" beyond those already in the conversation." if len(shown) > 1 else ".")
+                    )
+                )
                 note = "nothing more relevant"
                 if recall is not None:
                     budget[0] -= recall.tokens
                     shown.update(s.session_id for s in recall.sessions)
         display = recall.summary() if recall else note
-        self._save(self.recording.record_tool_call, session_id, ToolCall(
-            id=call.id, name=call.name, args=dict(call.arguments),
-            result={"llmContent": content, "returnDisplay": display}))
+        self._save(
+            self.recording.record_tool_call,
+            session_id,
+            ToolCall(
+                id=call.id,
+                name=call.name,
+                args=dict(call.arguments),
+                result={"llmContent": content, "returnDisplay": display},
+            ),
+        )
         return content, ToolUse(str(query or ""), recall, note) if call.name == RECALL_TOOL_NAME else None
 
     def _recall(self, text: str, session_id: str, context_size: int, last: dict[str, str]) -> Recall | None:
@@ -417,13 +447,16 @@ class Chat:
                         on_piece(piece)
                     now = time.monotonic()
                     if (started is None or now - saved_at >= SAVE_EVERY_SECONDS) and (before + reply.text):
-                        partial = Message.text("assistant", before + reply.text, timestamp=timestamp,
-                                               interrupted=True)
+                        partial = Message.text(
+                            "assistant", before + reply.text, timestamp=timestamp, interrupted=True
+                        )
                         timestamp = partial.timestamp
                         self._record(session_id, partial, replace=started is not None)
                         started, saved_at = True, now
-                usage = Usage((usage.prompt_tokens or 0) + (reply.usage.prompt_tokens or 0) or None,
-                              (usage.completion_tokens or 0) + (reply.usage.completion_tokens or 0) or None)
+                usage = Usage(
+                    (usage.prompt_tokens or 0) + (reply.usage.prompt_tokens or 0) or None,
+                    (usage.completion_tokens or 0) + (reply.usage.completion_tokens or 0) or None,
+                )
                 if not reply.tool_calls or answer_calls is None:
                     break
                 before += reply.text
@@ -432,8 +465,9 @@ class Chat:
         except (KeyboardInterrupt, ChatError):
             reply.close()
             if before + reply.text:
-                message = Message.text("assistant", before + reply.text, timestamp=timestamp,
-                                       interrupted=True)
+                message = Message.text(
+                    "assistant", before + reply.text, timestamp=timestamp, interrupted=True
+                )
                 self._record(session_id, message, replace=started is not None)
             raise
         text = before + reply.text

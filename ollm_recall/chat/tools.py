@@ -83,27 +83,49 @@ class OpenAICallPieces:
                     self._arguments.setdefault(index, []).append(function["arguments"])
 
     def calls(self) -> list[RequestedCall]:
-        return [RequestedCall(self._ids.get(index, f"call-{index}"), name,
-                              _arguments("".join(self._arguments.get(index, []))))
-                for index, name in sorted(self._names.items())]
+        return [
+            RequestedCall(
+                self._ids.get(index, f"call-{index}"),
+                name,
+                _arguments("".join(self._arguments.get(index, []))),
+            )
+            for index, name in sorted(self._names.items())
+        ]
 
 
 def openai_calls(raw: Any) -> list[RequestedCall]:
     """The calls of a whole (not streamed) OpenAI message."""
     pieces = OpenAICallPieces()
-    pieces.add([{**item, "index": number} for number, item in enumerate(raw if isinstance(raw, list) else [])
-                if isinstance(item, dict)])
+    pieces.add(
+        [
+            {**item, "index": number}
+            for number, item in enumerate(raw if isinstance(raw, list) else [])
+            if isinstance(item, dict)
+        ]
+    )
     return pieces.calls()
 
 
 def assistant_turn(provider: str, text: str, calls: list[RequestedCall]) -> dict[str, Any]:
     """The model's own message that asked for ``calls``, as the next request must repeat it."""
     if provider == "ollama":
-        return {"role": "assistant", "content": text, "tool_calls": [
-            {"function": {"name": call.name, "arguments": call.arguments}} for call in calls]}
-    return {"role": "assistant", "content": text or None, "tool_calls": [
-        {"id": call.id, "type": "function",
-         "function": {"name": call.name, "arguments": json.dumps(call.arguments)}} for call in calls]}
+        return {
+            "role": "assistant",
+            "content": text,
+            "tool_calls": [{"function": {"name": call.name, "arguments": call.arguments}} for call in calls],
+        }
+    return {
+        "role": "assistant",
+        "content": text or None,
+        "tool_calls": [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for call in calls
+        ],
+    }
 
 
 def tool_result(provider: str, call: RequestedCall, content: str) -> dict[str, Any]:

@@ -27,8 +27,12 @@ def doctor(
     paths = ctx.obj
     result = examine(paths.home, paths.index_dir)
     if fix:
-        repair(result, paths.home, paths.index_dir,
-               sync=lambda rebuild: run_sync(paths, rebuild=rebuild, quiet=as_json))
+        repair(
+            result,
+            paths.home,
+            paths.index_dir,
+            sync=lambda rebuild: run_sync(paths, rebuild=rebuild, quiet=as_json),
+        )
     if as_json:
         print_json({"ok": result.ok, "findings": [finding.to_json() for finding in result.findings]})
     else:

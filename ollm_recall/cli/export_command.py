@@ -28,11 +28,15 @@ def export(
     query: str | None = typer.Option(None, "--query", help="Sessions `ollm recall QUERY` finds (hybrid)."),
     limit: int = typer.Option(20, "--limit", help="With --query: how many sessions."),
     fmt: str = typer.Option(
-        "md", "--format", "-f",
+        "md",
+        "--format",
+        "-f",
         help="md (readable markdown), json (the files), jsonl (a session a line), html (a site to browse).",
     ),
     out: Path | None = typer.Option(
-        None, "--out", "-o",
+        None,
+        "--out",
+        "-o",
         help="Write into this folder (md and html add an index page) instead of stdout.",
     ),
 ) -> None:
@@ -69,13 +73,21 @@ def export(
     findings = [finding for session_findings in found.values() for finding in session_findings]
     if findings:
         sessions = sum(1 for session_findings in found.values() if session_findings)
-        warn(f"redacted {summarize(f.kind for f in findings)} in the export, from {sessions} session "
-             f"file{'s' if sessions != 1 else ''} saved before redaction; `ollm redact` cleans the files")
+        warn(
+            f"redacted {summarize(f.kind for f in findings)} in the export, from {sessions} session "
+            f"file{'s' if sessions != 1 else ''} saved before redaction; `ollm redact` cleans the files"
+        )
 
 
 def _chosen(
-    paths: Paths, session_ids: list[str] | None, all_sessions: bool, since: str | None, until: str | None,
-    model: str | None, query: str | None, limit: int,
+    paths: Paths,
+    session_ids: list[str] | None,
+    all_sessions: bool,
+    since: str | None,
+    until: str | None,
+    model: str | None,
+    query: str | None,
+    limit: int,
 ) -> list[str]:
     """The ids to export: those named, or those the selection options pick, in listing order."""
     selecting = all_sessions or any(value is not None for value in (since, until, model, query))
@@ -96,15 +108,23 @@ def _chosen(
             return []
         indexed_share_for_search(paths, index, no_sync=False)
         searcher = Searcher(paths.home, index=index)
-        hits = searcher.search(query, limit=limit, since=since_at, until=until_at, model=model,
-                               snippets=False, relevant_only=True)
+        hits = searcher.search(
+            query,
+            limit=limit,
+            since=since_at,
+            until=until_at,
+            model=model,
+            snippets=False,
+            relevant_only=True,
+        )
         searcher.close()
         return [hit.session_id for hit in hits]
     listing = store_for_home(paths.home, paths.index_dir).list()
     for problem in listing.problems:
         warn(f"skipped {problem}")
     return [
-        summary.session_id for summary in listing.sessions
+        summary.session_id
+        for summary in listing.sessions
         if (since_at is None or summary.last_activity_at >= since_at)
         and (until_at is None or summary.started_at < until_at)
         and (model is None or model_matches(summary.model, model))
@@ -122,8 +142,15 @@ def _export_with_progress(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
+    with Progress(
+        TextColumn("exporting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
         task = progress.add_task("export", total=len(ids))
-        return export_to_directory(store, ids, fmt, out, progress=lambda n: progress.advance(task, n),
-                                   redacted=redacted)
+        return export_to_directory(
+            store, ids, fmt, out, progress=lambda n: progress.advance(task, n), redacted=redacted
+        )

@@ -68,8 +68,10 @@ def import_history(
         if load_settings(ctx.obj.home).background_index and start_worker(
             Index(ctx.obj.home, index_dir=ctx.obj.index_dir)
         ):
-            info("indexing them in the background; searches answer meanwhile (`ollm index status` "
-                 "shows progress)")
+            info(
+                "indexing them in the background; searches answer meanwhile (`ollm index status` "
+                "shows progress)"
+            )
         else:
             info("`ollm index` makes them searchable (`ollm recall` and `ollm chat` also index what is new)")
 
@@ -82,8 +84,15 @@ def _run(store, source: str, path: Path, dry_run: bool) -> ImportReport:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed}"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
         task = progress.add_task("conversations read", total=None)
-        return import_export(store, source, path, dry_run=dry_run,
-                             progress=lambda n: progress.advance(task, n))
+        return import_export(
+            store, source, path, dry_run=dry_run, progress=lambda n: progress.advance(task, n)
+        )

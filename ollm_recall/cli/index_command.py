@@ -27,9 +27,15 @@ app = typer.Typer(
 
 def report_json(report: SyncReport) -> dict[str, Any]:
     return {
-        "added": report.added, "updated": report.updated, "removed": report.removed,
-        "unchanged": report.unchanged, "broken": report.broken, "embedded": report.embedded,
-        "seconds": round(report.seconds, 3), "interrupted": report.interrupted, "purged": report.purged,
+        "added": report.added,
+        "updated": report.updated,
+        "removed": report.removed,
+        "unchanged": report.unchanged,
+        "broken": report.broken,
+        "embedded": report.embedded,
+        "seconds": round(report.seconds, 3),
+        "interrupted": report.interrupted,
+        "purged": report.purged,
     }
 
 
@@ -62,8 +68,11 @@ def index(
         raise typer.Exit(background.run_worker(target))
     if stop:
         stopped = background.stop_worker(target)
-        info(f"stopped the background indexer (pid {stopped.pid}); what it indexed is kept"
-             if stopped is not None else "no background indexer is running")
+        info(
+            f"stopped the background indexer (pid {stopped.pid}); what it indexed is kept"
+            if stopped is not None
+            else "no background indexer is running"
+        )
         return
     running = background.running_worker(target)
     if running is not None:
@@ -77,10 +86,16 @@ def index(
     if as_json:
         print_json(report_json(report))
     else:
-        info(("interrupted: " if report.interrupted else "indexed: ") + report.summary()
-             + (f"; {report.embedded} texts embedded" if report.embedded else "")
-             + ("; the words of deleted and changed sessions removed from the index files"
-                if report.purged else ""))
+        info(
+            ("interrupted: " if report.interrupted else "indexed: ")
+            + report.summary()
+            + (f"; {report.embedded} texts embedded" if report.embedded else "")
+            + (
+                "; the words of deleted and changed sessions removed from the index files"
+                if report.purged
+                else ""
+            )
+        )
     if report.interrupted:
         info("run `ollm index` again to go on from here")
         raise typer.Exit(130)
@@ -94,8 +109,10 @@ def _worker_line(worker: Any, running: bool) -> str:
         ended = worker.state if worker.state != "running" else "ended without a word (killed?)"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(worker.updated))
         return f"background {ended} at {when}" + (f": {worker.message}" if worker.message else "")
-    line = (f"background, pid {worker.pid}: words {worker.words_done:,}/{worker.words_total:,}, "
-            f"meaning {worker.meaning_done:,}/{worker.meaning_total:,} sessions")
+    line = (
+        f"background, pid {worker.pid}: words {worker.words_done:,}/{worker.words_total:,}, "
+        f"meaning {worker.meaning_done:,}/{worker.meaning_total:,} sessions"
+    )
     if worker.rate is not None:
         line += f", {worker.rate:.1f} sessions/s"
     if worker.eta_seconds is not None:
@@ -155,8 +172,11 @@ def status(
         "format": FORMAT_VERSION,
         "engine": engine,
         "path": str(index.directory),
-        "background": None if worker is None else {
-            **dataclasses.asdict(worker), "running": running is not None,
+        "background": None
+        if worker is None
+        else {
+            **dataclasses.asdict(worker),
+            "running": running is not None,
             "etaSeconds": round(worker.eta_seconds) if running and worker.eta_seconds is not None else None,
             "log": str(background.log_path(index)),
         },
@@ -169,7 +189,8 @@ def status(
     sys.stdout.write(
         f"index     {index.directory}\n"
         f"sessions  {len(manifest.sessions)} indexed of {on_disk} on disk, {embedded} by meaning"
-        + (catching_up if behind > 0 else "") + "\n"
+        + (catching_up if behind > 0 else "")
+        + "\n"
         f"indexer   {_worker_line(worker, running is not None)}\n"
         f"size      {size / 1_048_576:.1f} MiB\n"
         f"model     {manifest.model_id} ({manifest.dimension} dimensions)\n"

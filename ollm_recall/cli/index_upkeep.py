@@ -37,8 +37,10 @@ def purge_from_index(paths: Paths, store: SessionStore, *, budget: float | None 
         warn(f"the index was not updated ({exc}); `ollm index` removes the old text from it")
         return 0
     if report.busy:
-        warn("another `ollm index` is updating the index; run `ollm index` when it ends to remove the "
-             "old text from it")
+        warn(
+            "another `ollm index` is updating the index; run `ollm index` when it ends to remove the "
+            "old text from it"
+        )
         return 0
     if report.complete:
         return report.removed
@@ -59,8 +61,12 @@ class BarProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.progress = Progress(
-            TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True,
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
         )
         self.words = self.progress.add_task("words", total=None, visible=False)
         self.meaning = self.progress.add_task("meaning", total=None, visible=False)

@@ -52,7 +52,7 @@ def show_warnings() -> None:
             shown(message, category, *args, **kwargs)
 
     if getattr(shown, "__name__", "") != "show":
-        warnings.showwarning = show  # type: ignore[assignment]
+        warnings.showwarning = show
 
 
 def info(message: str) -> None:

@@ -106,13 +106,24 @@ def recall(
         return
     searcher = Searcher(paths.home, index=index)
     result = searcher.find(
-        query, limit=limit, since=since_at, until=until_at, model=model, provider=provider, role=role,
-        session=session, mode=mode, relevant_only=not show_all,  # type: ignore[arg-type]
+        query,
+        limit=limit,
+        since=since_at,
+        until=until_at,
+        model=model,
+        provider=provider,
+        role=role,
+        session=session,
+        mode=mode,  # type: ignore[arg-type]
+        relevant_only=not show_all,
     )
     hits, below_floor = result.hits, result.below_floor
     if result.dates:
-        info("dates understood: " + "; ".join(found.describe() for found in result.dates)
-             + " (sessions active then rank higher)")
+        info(
+            "dates understood: "
+            + "; ".join(found.describe() for found in result.dates)
+            + " (sessions active then rank higher)"
+        )
     searcher.close()
     if as_json:
         import orjson
@@ -121,8 +132,11 @@ def recall(
             sys.stdout.write(orjson.dumps(hit_json(hit, seen)).decode("utf-8") + "\n")
         return
     if not hits:
-        info(f"nothing relevant found ({below_floor} below the relevance floor: --all shows them)"
-             if below_floor else "nothing found")
+        info(
+            f"nothing relevant found ({below_floor} below the relevance floor: --all shows them)"
+            if below_floor
+            else "nothing found"
+        )
         return
     for number, hit in enumerate(hits, start=1):
         for rendered in render_hit(number, hit):

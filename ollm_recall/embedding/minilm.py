@@ -96,22 +96,32 @@ class NumpyMiniLM:
             def get(name: str, prefix: str = prefix) -> np.ndarray:
                 return weights[prefix + name]
 
-            self._layers.append({
-                "qkv_w": np.concatenate([get("attention.self.query.weight"),
-                                         get("attention.self.key.weight"),
-                                         get("attention.self.value.weight")]).T,
-                "qkv_b": np.concatenate([get("attention.self.query.bias"),
-                                         get("attention.self.key.bias"),
-                                         get("attention.self.value.bias")]),
-                "out_w": get("attention.output.dense.weight").T,
-                "out_b": get("attention.output.dense.bias"),
-                "ln1": (get("attention.output.LayerNorm.weight"), get("attention.output.LayerNorm.bias")),
-                "up_w": get("intermediate.dense.weight").T,
-                "up_b": get("intermediate.dense.bias"),
-                "down_w": get("output.dense.weight").T,
-                "down_b": get("output.dense.bias"),
-                "ln2": (get("output.LayerNorm.weight"), get("output.LayerNorm.bias")),
-            })
+            self._layers.append(
+                {
+                    "qkv_w": np.concatenate(
+                        [
+                            get("attention.self.query.weight"),
+                            get("attention.self.key.weight"),
+                            get("attention.self.value.weight"),
+                        ]
+                    ).T,
+                    "qkv_b": np.concatenate(
+                        [
+                            get("attention.self.query.bias"),
+                            get("attention.self.key.bias"),
+                            get("attention.self.value.bias"),
+                        ]
+                    ),
+                    "out_w": get("attention.output.dense.weight").T,
+                    "out_b": get("attention.output.dense.bias"),
+                    "ln1": (get("attention.output.LayerNorm.weight"), get("attention.output.LayerNorm.bias")),
+                    "up_w": get("intermediate.dense.weight").T,
+                    "up_b": get("intermediate.dense.bias"),
+                    "down_w": get("output.dense.weight").T,
+                    "down_b": get("output.dense.bias"),
+                    "ln2": (get("output.LayerNorm.weight"), get("output.LayerNorm.bias")),
+                }
+            )
             number += 1
         self.dimension = int(self._embeddings[0].shape[1])
         self.tokenizer = load_tokenizer(model_dir)

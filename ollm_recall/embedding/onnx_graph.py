@@ -45,8 +45,14 @@ class _Builder:
         return self.add("Add", product, self.constant(f"{name}.bias", bias.astype(np.float32)))
 
     def layer_norm(self, x: str, name: str, weight: np.ndarray, bias: np.ndarray) -> str:
-        return self.add("LayerNormalization", x, self.constant(f"{name}.weight", weight),
-                        self.constant(f"{name}.bias", bias), axis=-1, epsilon=1e-12)
+        return self.add(
+            "LayerNormalization",
+            x,
+            self.constant(f"{name}.weight", weight),
+            self.constant(f"{name}.bias", bias),
+            axis=-1,
+            epsilon=1e-12,
+        )
 
 
 def build_model(model_dir: Path) -> Any:
@@ -61,15 +67,29 @@ def build_model(model_dir: Path) -> Any:
     head = width // _HEADS
 
     # embeddings: word + position + token type 0, normalised
-    words = g.add("Gather", g.constant("word_embeddings", weights["embeddings.word_embeddings.weight"]),
-                  "input_ids")
+    words = g.add(
+        "Gather", g.constant("word_embeddings", weights["embeddings.word_embeddings.weight"]), "input_ids"
+    )
     length = g.add("Shape", "input_ids", start=1, end=2)  # [tokens], one-dimensional
     zero = g.constant("zero_i64", np.array([0], np.int64))
-    x = g.add("Add", words, g.add("Slice", g.constant(
-        "position_embeddings", weights["embeddings.position_embeddings.weight"]), zero, length, zero))
+    x = g.add(
+        "Add",
+        words,
+        g.add(
+            "Slice",
+            g.constant("position_embeddings", weights["embeddings.position_embeddings.weight"]),
+            zero,
+            length,
+            zero,
+        ),
+    )
     x = g.add("Add", x, g.constant("token_type_0", weights["embeddings.token_type_embeddings.weight"][0]))
-    x = g.layer_norm(x, "embeddings.LayerNorm", weights["embeddings.LayerNorm.weight"],
-                     weights["embeddings.LayerNorm.bias"])
+    x = g.layer_norm(
+        x,
+        "embeddings.LayerNorm",
+        weights["embeddings.LayerNorm.weight"],
+        weights["embeddings.LayerNorm.bias"],
+    )
 
     # padding is masked by a large negative bias on the attention scores
     mask = g.add("Cast", "attention_mask", to=TensorProto.FLOAT)
@@ -90,8 +110,9 @@ def build_model(model_dir: Path) -> Any:
             return weights[prefix + name]
 
         def projected(source: str, part: str, perm: list[int], prefix: str = prefix) -> str:
-            dense = g.dense(source, prefix + part, w(f"attention.self.{part}.weight"),
-                            w(f"attention.self.{part}.bias"))
+            dense = g.dense(
+                source, prefix + part, w(f"attention.self.{part}.weight"), w(f"attention.self.{part}.bias")
+            )
             return g.add("Transpose", g.add("Reshape", dense, split_heads), perm=perm)
 
         q = projected(x, "query", [0, 2, 1, 3])  # batch, heads, tokens, head
@@ -100,39 +121,63 @@ def build_model(model_dir: Path) -> Any:
         scores = g.add("Add", g.add("Mul", g.add("MatMul", q, k), scale), bias)
         attended = g.add("MatMul", g.add("Softmax", scores, axis=-1), v)
         attended = g.add("Reshape", g.add("Transpose", attended, perm=[0, 2, 1, 3]), merge_heads)
-        out = g.dense(attended, prefix + "attention.output.dense", w("attention.output.dense.weight"),
-                      w("attention.output.dense.bias"))
-        x = g.layer_norm(g.add("Add", out, x), prefix + "attention.output.LayerNorm",
-                         w("attention.output.LayerNorm.weight"), w("attention.output.LayerNorm.bias"))
-        up = g.dense(x, prefix + "intermediate.dense", w("intermediate.dense.weight"),
-                     w("intermediate.dense.bias"))
-        gelu = g.add("Mul", g.add("Mul", up, half),
-                     g.add("Add", g.add("Erf", g.add("Div", up, root_two)), one))  # exact GELU, as BERT's
+        out = g.dense(
+            attended,
+            prefix + "attention.output.dense",
+            w("attention.output.dense.weight"),
+            w("attention.output.dense.bias"),
+        )
+        x = g.layer_norm(
+            g.add("Add", out, x),
+            prefix + "attention.output.LayerNorm",
+            w("attention.output.LayerNorm.weight"),
+            w("attention.output.LayerNorm.bias"),
+        )
+        up = g.dense(
+            x, prefix + "intermediate.dense", w("intermediate.dense.weight"), w("intermediate.dense.bias")
+        )
+        gelu = g.add(
+            "Mul", g.add("Mul", up, half), g.add("Add", g.add("Erf", g.add("Div", up, root_two)), one)
+        )  # exact GELU, as BERT's
         down = g.dense(gelu, prefix + "output.dense", w("output.dense.weight"), w("output.dense.bias"))
-        x = g.layer_norm(g.add("Add", down, x), prefix + "output.LayerNorm", w("output.LayerNorm.weight"),
-                         w("output.LayerNorm.bias"))
+        x = g.layer_norm(
+            g.add("Add", down, x),
+            prefix + "output.LayerNorm",
+            w("output.LayerNorm.weight"),
+            w("output.LayerNorm.bias"),
+        )
         number += 1
 
     # mean over the real tokens, then unit length
     mask3 = g.add("Unsqueeze", mask, g.constant("axis_2", np.array([2], np.int64)))
     token_axis = g.constant("axis_1", np.array([1], np.int64))
     summed = g.add("ReduceSum", g.add("Mul", x, mask3), token_axis, keepdims=0)
-    counted = g.add("Max", g.add("ReduceSum", mask3, token_axis, keepdims=0),
-                    g.constant("tiny", np.array(1e-9, np.float32)))
+    counted = g.add(
+        "Max",
+        g.add("ReduceSum", mask3, token_axis, keepdims=0),
+        g.constant("tiny", np.array(1e-9, np.float32)),
+    )
     pooled = g.add("Div", summed, counted)
-    norm = g.add("Max", g.add("ReduceL2", pooled, axes=[1], keepdims=1),
-                 g.constant("tinier", np.array(1e-12, np.float32)))
+    norm = g.add(
+        "Max",
+        g.add("ReduceL2", pooled, axes=[1], keepdims=1),
+        g.constant("tinier", np.array(1e-12, np.float32)),
+    )
     g.nodes.append(helper.make_node("Div", [pooled, norm], [OUTPUT], name="normalise"))
 
     graph = helper.make_graph(
-        g.nodes, "all-MiniLM-L6-v2",
-        [helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "tokens"])
-         for name in ("input_ids", "attention_mask")],
+        g.nodes,
+        "all-MiniLM-L6-v2",
+        [
+            helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "tokens"])
+            for name in ("input_ids", "attention_mask")
+        ],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", width])],
         g.constants,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="ollm-recall")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="ollm-recall"
+    )
     model.ir_version = 8
     return model
 
@@ -158,7 +203,12 @@ def write_model(model_dir: Path, target: Path, *, int8: bool = False) -> None:
         try:
             # the dense layers' weights, per output channel (per tensor: cosine 0.94 to fp32 at
             # worst, against 0.98); the embedding tables stay float
-            quantize_dynamic(str(plain), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                             op_types_to_quantize=["MatMul"])
+            quantize_dynamic(
+                str(plain),
+                str(target),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+            )
         finally:
             logging.disable(logging.NOTSET)

@@ -68,9 +68,7 @@ class OnnxMiniLM:
         # idle worker threads would otherwise spin for a while after each run, taking a core from
         # the full-text search beside a query (and not faster for large batches, measured)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(
-            str(graph), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         self.tokenizer = load_tokenizer(model_dir)
         self.dimension = int(self._session.get_outputs()[0].shape[1])
 

@@ -110,13 +110,26 @@ def start_worker(index: Index) -> bool:
     if index_locked(index):
         return False
     make_private_dir(index.directory)
-    command = [sys.executable, "-m", "ollm_recall", "--home", str(index.home),
-               "--index-dir", str(index.directory), "index", "--worker"]
+    command = [
+        sys.executable,
+        "-m",
+        "ollm_recall",
+        "--home",
+        str(index.home),
+        "--index-dir",
+        str(index.directory),
+        "index",
+        "--worker",
+    ]
     log = os.open(log_path(index), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-            start_new_session=True, close_fds=True,
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
         )
     finally:
         os.close(log)
@@ -186,8 +199,9 @@ def run_worker(index: Index) -> int:
         report = SyncReport()
         for _round in range(3):  # sessions recorded meanwhile are taken up too
             report = index.sync(progress=writer)
-            if report.interrupted or (not report.pending_words and not report.pending_meaning
-                                      and not _behind(index)):
+            if report.interrupted or (
+                not report.pending_words and not report.pending_meaning and not _behind(index)
+            ):
                 break
     except IndexProblem as problem:
         if "another" in str(problem):
@@ -201,8 +215,9 @@ def run_worker(index: Index) -> int:
         _log(index, f"failed: {problem}")
         return 1
     state = "stopped" if report.interrupted else "finished"
-    done = (f"{writer.status.meaning_done} sessions embedded ({report.embedded} texts) "
-            f"in {report.seconds:.1f} s")
+    done = (
+        f"{writer.status.meaning_done} sessions embedded ({report.embedded} texts) in {report.seconds:.1f} s"
+    )
     writer.write(state=state, message=done)
     _log(index, f"{state}: {done}")
     return 0
@@ -241,22 +256,31 @@ class IndexedShare:
         return self.words >= self.sessions and self.meaning >= self.sessions
 
     def to_json(self) -> dict[str, object]:
-        return {"sessions": self.sessions, "words": self.words, "meaning": self.meaning,
-                "indexer": self.indexer, "etaSeconds": None if self.eta_seconds is None
-                else round(self.eta_seconds)}
+        return {
+            "sessions": self.sessions,
+            "words": self.words,
+            "meaning": self.meaning,
+            "indexer": self.indexer,
+            "etaSeconds": None if self.eta_seconds is None else round(self.eta_seconds),
+        }
 
     def line(self) -> str | None:
         """One line for stderr when the search did not see everything, else None."""
         if self.complete:
             return None
         if self.words < self.sessions:
-            seen = (f"searched {self.words:,} of {self.sessions:,} sessions by words (the newest) and "
-                    f"{self.meaning:,} by meaning")
+            seen = (
+                f"searched {self.words:,} of {self.sessions:,} sessions by words (the newest) and "
+                f"{self.meaning:,} by meaning"
+            )
         else:
             seen = f"meaning search covers {self.meaning:,} of {self.sessions:,} sessions"
         if self.indexer == "background":
-            eta = ("" if self.eta_seconds is None
-                   else f" (~{format_duration(self.eta_seconds, approximate=True)})")
+            eta = (
+                ""
+                if self.eta_seconds is None
+                else f" (~{format_duration(self.eta_seconds, approximate=True)})"
+            )
             return f"{seen}; indexing the rest in the background{eta}"
         if self.indexer == "foreground":
             return f"{seen}; another `ollm index` is indexing the rest"
@@ -267,15 +291,16 @@ def sync_within(index: Index, *, background: bool, budget: float) -> tuple[SyncR
     """Bring the index up to date as far as ``budget`` seconds allow (words first) and hand the rest
     to the background worker (when ``background``): the sync's report, and whether a worker started."""
     report = index.sync(budget=budget)
-    if background and not report.busy and (report.pending_words or report.pending_meaning
-                                           or report.purge_pending):
+    if (
+        background
+        and not report.busy
+        and (report.pending_words or report.pending_meaning or report.purge_pending)
+    ):
         return report, start_worker(index)
     return report, False
 
 
-def catch_up(
-    index: Index, *, background: bool, budget: float
-) -> tuple[SyncReport, IndexedShare]:
+def catch_up(index: Index, *, background: bool, budget: float) -> tuple[SyncReport, IndexedShare]:
     """``sync_within``, then what a search can see now: what a search does before it answers."""
     report, started = sync_within(index, background=background, budget=budget)
     return report, indexed_share(index, report, just_started=started)

@@ -34,8 +34,16 @@ from .sync_run import Deadline, EmbedderLike, SyncProgress, SyncReport, SyncRun
 from .textsearch import TextIndex
 from .units import chunk_text, embedding_units
 
-__all__ = ["EmbedderLike", "Index", "SyncProgress", "SyncReport", "chunk_text", "embedding_units",
-           "messages_digest", "start_ms"]
+__all__ = [
+    "EmbedderLike",
+    "Index",
+    "SyncProgress",
+    "SyncReport",
+    "chunk_text",
+    "embedding_units",
+    "messages_digest",
+    "start_ms",
+]
 
 TEXT_BATCH_SESSIONS = 200
 BUDGET_TEXT_BATCH_SESSIONS = 20
@@ -202,8 +210,15 @@ class Index:
                 report = self._rebuild(progress)
             else:
                 manifest = self._manifest_for_update()
-                report = self._update(manifest, TextIndex(self.text_dir), self.vector_dir, progress,
-                                      deadline=deadline, meaning=meaning, purge=purge)
+                report = self._update(
+                    manifest,
+                    TextIndex(self.text_dir),
+                    self.vector_dir,
+                    progress,
+                    deadline=deadline,
+                    meaning=meaning,
+                    purge=purge,
+                )
                 if not report.interrupted and self.manifest_path.exists():
                     self.synced = (manifest, self.manifest_path.stat().st_mtime_ns)
                 else:  # changes may be in memory that never reached the file
@@ -267,8 +282,14 @@ class Index:
         staging = self.directory / "rebuild"
         shutil.rmtree(staging, ignore_errors=True)
         manifest = self._fresh(staging / "fulltext")
-        report = self._update(manifest, TextIndex(staging / "fulltext"), staging / "vectors", progress,
-                              manifest_path=staging / "manifest.json", deadline=Deadline(None))
+        report = self._update(
+            manifest,
+            TextIndex(staging / "fulltext"),
+            staging / "vectors",
+            progress,
+            manifest_path=staging / "manifest.json",
+            deadline=Deadline(None),
+        )
         if report.interrupted:
             return report
         retired = self.directory / "retired"
@@ -325,8 +346,15 @@ class Index:
                 report.removed = len(removed)
             self._index_words(candidates, manifest, text_index, manifest_path, report, progress, deadline)
             if meaning:
-                run = SyncRun(self.store.directory, vector_dir, manifest_path, lambda: self.embedder,
-                              report, progress, deadline)
+                run = SyncRun(
+                    self.store.directory,
+                    vector_dir,
+                    manifest_path,
+                    lambda: self.embedder,
+                    report,
+                    progress,
+                    deadline,
+                )
                 index_meaning(run, manifest)
             if manifest.stale_segments:
                 compact_stale_segments(manifest, vector_dir, manifest_path)
@@ -460,6 +488,7 @@ class Index:
         report.pending_words -= len(batch)
         if progress is not None:
             progress.advanced(len(batch), 0)
+
 
 def _drop_unused_segments(manifest: Manifest) -> None:
     """Forget segments no session uses any more (their files go with the next sync's clean-up)."""

@@ -45,8 +45,10 @@ class _ToEmbed:
 def index_meaning(run: SyncRun, manifest: Manifest) -> None:
     """The meaning phase: embed what sessions in the full-text index still lack, newest first."""
     progress, deadline = run.progress, run.deadline
-    pending = sorted((sid for sid, entry in manifest.sessions.items() if entry.vectors_pending),
-                     key=lambda sid: (-manifest.sessions[sid].last_ms, sid))
+    pending = sorted(
+        (sid for sid, entry in manifest.sessions.items() if entry.vectors_pending),
+        key=lambda sid: (-manifest.sessions[sid].last_ms, sid),
+    )
     if not pending:
         return
     if progress is not None:
@@ -74,6 +76,7 @@ def index_meaning(run: SyncRun, manifest: Manifest) -> None:
     finally:  # Ctrl-C, a kill by SIGTERM or the deadline: what was embedded is kept
         _commit_meaning(buffer, manifest, run)
 
+
 def _to_embed(sessions_dir: Path, session_id: str, entry: IndexedSession) -> _ToEmbed | None:
     """The session's units past ``entry.embedded``, read from its file; None when the file changed
     since its words were indexed (the next full-text phase takes it up again) or is gone."""
@@ -86,6 +89,7 @@ def _to_embed(sessions_dir: Path, session_id: str, entry: IndexedSession) -> _To
     except (OSError, CorruptSession):
         return None
     return _ToEmbed(session_id, len(session.messages), embedding_units(session, entry.embedded))
+
 
 def _embed_piece(run: SyncRun, piece: list[_ToEmbed], buffer: _SegmentBuffer, bulk: bool) -> None:
     progress, report = run.progress, run.report
@@ -107,6 +111,7 @@ def _embed_piece(run: SyncRun, piece: list[_ToEmbed], buffer: _SegmentBuffer, bu
     report.embedded += len(texts)
     if progress is not None:
         progress.advanced(0, len(piece))
+
 
 def _commit_meaning(buffer: _SegmentBuffer, manifest: Manifest, run: SyncRun) -> None:
     """Write the buffered vectors as one segment, then the manifest that makes them current."""
@@ -182,8 +187,14 @@ def compact_stale_segments(manifest: Manifest, vector_dir: Path, manifest_path: 
             manifest.segments.remove(name)
             continue
         ids = segment.session_ids
-        live_ordinals = np.array([i for i, sid in enumerate(ids) if sid in manifest.sessions
-                                  and name in manifest.sessions[sid].segments], dtype=np.int32)
+        live_ordinals = np.array(
+            [
+                i
+                for i, sid in enumerate(ids)
+                if sid in manifest.sessions and name in manifest.sessions[sid].segments
+            ],
+            dtype=np.int32,
+        )
         keep = np.flatnonzero(np.isin(segment.rows[:, 0], live_ordinals))
         removed += len(segment.rows) - len(keep)
         if len(keep) == len(segment.rows):

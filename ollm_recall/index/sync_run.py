@@ -14,8 +14,9 @@ class EmbedderLike(Protocol):
     model_id: str
     dimension: int
 
-    def embed(self, texts: list[str], *, progress: Callable[[int], None] | None = None,
-              bulk: bool | None = None): ...
+    def embed(
+        self, texts: list[str], *, progress: Callable[[int], None] | None = None, bulk: bool | None = None
+    ): ...
 
     def embed_query(self, text: str): ...
 
@@ -59,12 +60,18 @@ class SyncReport:
 
     @property
     def complete(self) -> bool:
-        return not (self.busy or self.interrupted or self.pending_words or self.pending_meaning
-                    or self.purge_pending)
+        return not (
+            self.busy or self.interrupted or self.pending_words or self.pending_meaning or self.purge_pending
+        )
 
     def summary(self) -> str:
-        parts = [f"{self.added} added", f"{self.updated} updated", f"{self.removed} removed",
-                 f"{len(self.broken)} skipped as broken", f"{self.unchanged} unchanged"]
+        parts = [
+            f"{self.added} added",
+            f"{self.updated} updated",
+            f"{self.removed} removed",
+            f"{len(self.broken)} skipped as broken",
+            f"{self.unchanged} unchanged",
+        ]
         return ", ".join(parts) + f" in {self.seconds:.1f} s"
 
 

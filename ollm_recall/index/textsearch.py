@@ -20,7 +20,8 @@ from ..errors import IndexCorrupt
 from .manifest import REBUILD_HINT
 from .word_forms import stem
 
-STOP_WORDS = frozenset("""
+STOP_WORDS = frozenset(
+    """
 a about above after again against all also am an and any are as at be because been before being below
 between both but by can could did do does doing done down during each else even ever few for from
 further get got had has have having he her here hers herself him himself his how i if in into is it its
@@ -29,7 +30,8 @@ once only or other ought our ours ourselves out over own please really same say 
 still such than thank thanks that the their theirs them themselves then there these they this those
 through time to too under until up us use very want was way we well were what when where which while
 who whom why will with would yes yet you your yours yourself yourselves
-""".split())
+""".split()
+)
 
 SESSION_DOC = "s"
 MESSAGE_DOC = "m"
@@ -62,15 +64,16 @@ def analyzer() -> Any:
 
     from whoosh.analysis import StemmingAnalyzer
 
-    return StemmingAnalyzer(expression=re.compile(WORD_PATTERN), stoplist=STOP_WORDS, minsize=2,
-                            stemfn=stem_plain_word)
+    return StemmingAnalyzer(
+        expression=re.compile(WORD_PATTERN), stoplist=STOP_WORDS, minsize=2, stemfn=stem_plain_word
+    )
 
 
 def schema() -> Any:
     from whoosh.fields import ID, NUMERIC, TEXT, Schema
 
     return Schema(
-            session_id=ID(stored=True),
+        session_id=ID(stored=True),
         message=NUMERIC(stored=True),
         role=ID(),
         model=ID(),
@@ -360,8 +363,9 @@ class TextIndex:
             allowed = None if narrowed is None else set(searcher.docs_for_query(narrowed))
             ranked, by_doc = self._ranker.rank_with_coverage(searcher, terms, allowed=allowed, limit=limit)
             found = [(searcher.stored_fields(doc)["session_id"], score) for doc, score in ranked]
-            coverage = {sid: by_doc.get(doc, 0.0)
-                        for (sid, _score), (doc, _same) in zip(found, ranked, strict=True)}
+            coverage = {
+                sid: by_doc.get(doc, 0.0) for (sid, _score), (doc, _same) in zip(found, ranked, strict=True)
+            }
             return WordsRanking(found, coverage)
         query = Or([Term("text", term) for term in terms])
         results = self._messages.searcher().search(query, filter=self._filter(filters, role), limit=limit * 8)

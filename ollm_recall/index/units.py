@@ -14,8 +14,10 @@ def chunk_text(text: str) -> list[str]:
     words = text.split()
     if len(words) <= CHUNK_WORDS:
         return [text]
-    return [" ".join(words[start : start + CHUNK_WORDS])
-            for start in range(0, len(words) - (CHUNK_WORDS - CHUNK_STEP), CHUNK_STEP)]
+    return [
+        " ".join(words[start : start + CHUNK_WORDS])
+        for start in range(0, len(words) - (CHUNK_WORDS - CHUNK_STEP), CHUNK_STEP)
+    ]
 
 
 def embedding_units(session: Session, first: int) -> list[tuple[int, int, str]]:

@@ -159,9 +159,7 @@ def check_segment(directory: Path, name: str, dimension: int) -> str | None:
     return None
 
 
-def write_segment(
-    directory: Path, name: str, vectors: np.ndarray, keys: list[tuple[str, int, int]]
-) -> None:
+def write_segment(directory: Path, name: str, vectors: np.ndarray, keys: list[tuple[str, int, int]]) -> None:
     """Write a segment's three files atomically (the manifest that names it is written after)."""
     make_private_dir(directory)
     ordinals: dict[str, int] = {}
@@ -211,8 +209,11 @@ class _Groups:
         ordered = bool(np.all(ordinals[1:] >= ordinals[:-1])) if len(ordinals) else True
         self.order: np.ndarray | None = None if ordered else np.argsort(ordinals, kind="stable")
         by_session = ordinals if self.order is None else ordinals[self.order]
-        self.starts = np.flatnonzero(np.r_[True, by_session[1:] != by_session[:-1]]) if len(ordinals) \
+        self.starts = (
+            np.flatnonzero(np.r_[True, by_session[1:] != by_session[:-1]])
+            if len(ordinals)
             else np.zeros(0, dtype=np.int64)
+        )
         self.ends = np.r_[self.starts[1:], len(ordinals)].astype(np.int64)
         self.ordinals = by_session[self.starts] if len(ordinals) else np.zeros(0, dtype=np.int32)
 
@@ -238,10 +239,14 @@ class VectorIndex:
     ) -> None:
         """``reuse``: an index over an earlier manifest, whose unchanged segments are taken as they
         are loaded (a sync that adds one session should not make the next search reload them all)."""
-        loaded: dict[str, tuple[Segment, _Groups]] = {} if reuse is None else {
-            segment.name: (segment, groups)
-            for segment, groups in zip(reuse.segments, reuse._groups, strict=True)
-        }
+        loaded: dict[str, tuple[Segment, _Groups]] = (
+            {}
+            if reuse is None
+            else {
+                segment.name: (segment, groups)
+                for segment, groups in zip(reuse.segments, reuse._groups, strict=True)
+            }
+        )
         self.segments: list[Segment] = []
         self._groups: list[_Groups] = []
         for name in segment_names:
@@ -289,12 +294,20 @@ class VectorIndex:
         # operations over all of them rather than a dozen per segment
         sizes = [len(segment.rows) for segment in self.segments]
         self._offsets = np.cumsum([0, *sizes])
-        self._all_starts = np.concatenate(
-            [groups.starts + offset for groups, offset in zip(self._groups, self._offsets, strict=False)]
-        ).astype(np.int64) if self.segments else np.zeros(0, dtype=np.int64)
-        self._all_ends = np.concatenate(
-            [groups.ends + offset for groups, offset in zip(self._groups, self._offsets, strict=False)]
-        ).astype(np.int64) if self.segments else np.zeros(0, dtype=np.int64)
+        self._all_starts = (
+            np.concatenate(
+                [groups.starts + offset for groups, offset in zip(self._groups, self._offsets, strict=False)]
+            ).astype(np.int64)
+            if self.segments
+            else np.zeros(0, dtype=np.int64)
+        )
+        self._all_ends = (
+            np.concatenate(
+                [groups.ends + offset for groups, offset in zip(self._groups, self._offsets, strict=False)]
+            ).astype(np.int64)
+            if self.segments
+            else np.zeros(0, dtype=np.int64)
+        )
         self._all_live = np.concatenate(live_masks) if live_masks else np.zeros(0, dtype=bool)
         self._all_numbers = np.concatenate(live_numbers) if live_numbers else np.zeros(0, dtype=np.int64)
         self._all_units = np.minimum(self._all_ends - self._all_starts, SESSION_UNITS)[self._all_live]
@@ -350,18 +363,22 @@ class VectorIndex:
         distance = np.bitwise_count(columns[0] ^ wanted[0]).astype(np.int16)
         for column, word in zip(columns[1:], wanted[1:], strict=True):
             distance += np.bitwise_count(column ^ word)
-        keep = np.append(np.ones(len(self.session_ids), dtype=bool) if allowed is None
-                         else self._mask(allowed), False)  # the last one is for dead rows
+        keep = np.append(
+            np.ones(len(self.session_ids), dtype=bool) if allowed is None else self._mask(allowed), False
+        )  # the last one is for dead rows
         unwanted = 64 * len(columns) + 1  # farther than any two rows can be
         distance[~keep[numbers]] = unwanted
         within = np.cumsum(np.bincount(distance, minlength=unwanted + 1))  # rows within each distance
-        threshold = int(np.searchsorted(within, RESCORE_ROWS)) if within[unwanted - 1] > RESCORE_ROWS \
+        threshold = (
+            int(np.searchsorted(within, RESCORE_ROWS))
+            if within[unwanted - 1] > RESCORE_ROWS
             else unwanted - 1
-        closest = np.flatnonzero(distance <= threshold)[:RESCORE_ROWS * 2]
+        )
+        closest = np.flatnonzero(distance <= threshold)[: RESCORE_ROWS * 2]
         bound = np.full(len(self.session_ids), -np.inf, dtype=np.float32)
         cuts = np.searchsorted(closest, offsets)
         for k, segment in enumerate(self.segments):
-            rows = closest[cuts[k]:cuts[k + 1]] - offsets[k]
+            rows = closest[cuts[k] : cuts[k + 1]] - offsets[k]
             if len(rows):
                 values = np.asarray(segment.read_rows(rows) @ query, dtype=np.float32)
                 np.maximum.at(bound, numbers[rows + offsets[k]], values)
@@ -405,9 +422,15 @@ class VectorIndex:
         for number in np.argsort(-bound, kind="stable").tolist():
             if bound[number] == -np.inf:
                 break
-            if candidates is not None and len(best) >= candidates and (
-                    bound[number] < best[0] if row_scores.exact
-                    else len(found) >= max(candidates * SHORTLIST, MIN_SHORTLIST)):
+            if (
+                candidates is not None
+                and len(best) >= candidates
+                and (
+                    bound[number] < best[0]
+                    if row_scores.exact
+                    else len(found) >= max(candidates * SHORTLIST, MIN_SHORTLIST)
+                )
+            ):
                 break
             score, units = self._exact(number, row_scores, top)
             found[self.session_ids[number]] = (score, units)

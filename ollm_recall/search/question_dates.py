@@ -19,9 +19,26 @@ MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name
 MONTHS.update({name.lower(): number for number, name in enumerate(calendar.month_abbr) if name})
 MONTHS.pop("may", None)  # added back below, only with a cue
 MONTHS["sept"] = 9
-NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-           "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a couple of": 2, "a few": 3,
-           "couple of": 2, "few": 3}
+NUMBERS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "a couple of": 2,
+    "a few": 3,
+    "couple of": 2,
+    "few": 3,
+}
 UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
 SEASONS = {"spring": (3, 5), "summer": (6, 8), "autumn": (9, 11), "fall": (9, 11), "winter": (12, 2)}
 
@@ -36,13 +53,27 @@ _PATTERNS = [
     ("month_day", re.compile(r"\b" + _MONTH + r"\.?\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?\b(?!:)")),
     ("day_month", re.compile(r"\b(?P<d>[0-3]?\d)(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"\b")),
     ("month_year", re.compile(r"\b" + _MONTH + r"\.?,?\s+(?P<y>20\d\d)\b")),
-    ("cued_month", re.compile(r"\b(?:in|from|since|during|back in|early|late|mid|last|this past)\s+(?:-\s*)?"
-                              + _MONTH + r"\b")),
+    (
+        "cued_month",
+        re.compile(
+            r"\b(?:in|from|since|during|back in|early|late|mid|last|this past)\s+(?:-\s*)?" + _MONTH + r"\b"
+        ),
+    ),
     # a season needs a cue: alone, "a winter road trip", "spring boot" and "fall back" are no dates
-    ("season", re.compile(r"\b(?:(?P<which>last|this|past)\s+|(?:in|during|over|from|since|back in)\s+"
-                          r"(?:the\s+)?)(?P<season>spring|summer|autumn|fall|winter)\b")),
-    ("holiday", re.compile(r"\b(?P<cue>before|after|around|over|at)\s+(?:the\s+)?"
-                           r"(?P<holiday>christmas|xmas|new year'?s?|the holidays)\b")),
+    (
+        "season",
+        re.compile(
+            r"\b(?:(?P<which>last|this|past)\s+|(?:in|during|over|from|since|back in)\s+"
+            r"(?:the\s+)?)(?P<season>spring|summer|autumn|fall|winter)\b"
+        ),
+    ),
+    (
+        "holiday",
+        re.compile(
+            r"\b(?P<cue>before|after|around|over|at)\s+(?:the\s+)?"
+            r"(?P<holiday>christmas|xmas|new year'?s?|the holidays)\b"
+        ),
+    ),
 ]
 
 
@@ -111,8 +142,11 @@ def _range_of(kind: str, match: re.Match[str], reference: date) -> tuple[date, d
             if which == "this":
                 return monday, reference
             start = monday - timedelta(days=7)
-            return (start + timedelta(days=5), start + timedelta(days=6)) if unit == "weekend" else \
-                (start, monday - timedelta(days=1))
+            return (
+                (start + timedelta(days=5), start + timedelta(days=6))
+                if unit == "weekend"
+                else (start, monday - timedelta(days=1))
+            )
         if unit == "month":
             if which == "this":
                 return reference.replace(day=1), reference

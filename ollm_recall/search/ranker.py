@@ -32,27 +32,27 @@ FORMAT = 2
 CANDIDATES = 50
 """How many of the first stage's best sessions the second stage reorders."""
 BASE_FEATURES = (
-    "dense",        # mean cosine of the session's 3 closest units to the question
-    "dense_best",   # cosine of its closest unit
-    "text",         # BM25F score over the best BM25F score of the question
-    "coverage",     # share of the question's idf the session contains
-    "recency",      # exp(-age / 30 days), age counted back from the archive's newest session
-    "age",          # log(1 + age in days) / 5
-    "dense_rank",   # 1 / (1 + rank by meaning among the candidates)
-    "text_rank",    # 1 / (1 + rank by words), 0 if the words do not match
-    "length",       # log(1 + messages) / 5
-    "fused",        # the first stage's own score
-    "centroid",     # cosine of the mean of all the session's units to the question
-    "neighbours",   # mean cosine of the session's mean unit to those of the first stage's best 5 others
+    "dense",  # mean cosine of the session's 3 closest units to the question
+    "dense_best",  # cosine of its closest unit
+    "text",  # BM25F score over the best BM25F score of the question
+    "coverage",  # share of the question's idf the session contains
+    "recency",  # exp(-age / 30 days), age counted back from the archive's newest session
+    "age",  # log(1 + age in days) / 5
+    "dense_rank",  # 1 / (1 + rank by meaning among the candidates)
+    "text_rank",  # 1 / (1 + rank by words), 0 if the words do not match
+    "length",  # log(1 + messages) / 5
+    "fused",  # the first stage's own score
+    "centroid",  # cosine of the mean of all the session's units to the question
+    "neighbours",  # mean cosine of the session's mean unit to those of the first stage's best 5 others
 )
 RELATIVE_FEATURES = (
-    "dense_gap",        # dense minus the best dense score among the candidates
-    "text_gap",         # the same for words
-    "centroid_gap",     # ...for the centroid cosine
-    "neighbours_gap",   # ...for neighbours
-    "fused_gap",        # ...for the first stage's score
+    "dense_gap",  # dense minus the best dense score among the candidates
+    "text_gap",  # the same for words
+    "centroid_gap",  # ...for the centroid cosine
+    "neighbours_gap",  # ...for neighbours
+    "fused_gap",  # ...for the first stage's score
     "recent_of_close",  # 1 / (1 + rank by recency among the 10 closest by meaning), else 0
-    "dense_z",          # dense standardised over the candidates
+    "dense_z",  # dense standardised over the candidates
 )
 """Each feature set against the other candidates of the same question: a question's scores sit
 higher or lower as a whole, and trees split better on where a session stands among its rivals."""
@@ -89,7 +89,7 @@ def session_relations(
         return {}, {}
     matrix = np.stack([centroids[sid] for sid in ids])
     to_query = matrix @ query
-    similarity = matrix @ matrix[:NEIGHBOURS + 1].T
+    similarity = matrix @ matrix[: NEIGHBOURS + 1].T
     neighbours = {}
     for row, sid in enumerate(ids):
         others = [column for column in range(min(len(ids), NEIGHBOURS + 1)) if column != row][:NEIGHBOURS]
@@ -108,8 +108,9 @@ def with_relative(base: np.ndarray) -> np.ndarray:
         return base[:, BASE_FEATURES.index(name)]
 
     dense = column("dense")
-    gaps = [column(name) - column(name).max()
-            for name in ("dense", "text", "centroid", "neighbours", "fused")]
+    gaps = [
+        column(name) - column(name).max() for name in ("dense", "text", "centroid", "neighbours", "fused")
+    ]
     closest = np.argsort(-dense, kind="stable")[:10]
     recent = np.zeros(len(base))
     by_age = np.argsort(np.argsort(column("age")[closest], kind="stable"), kind="stable")
@@ -126,25 +127,29 @@ def feature_matrix(stage: FirstStage, count: int = CANDIDATES) -> tuple[list[str
     fused = dict(stage.ranked[:count])
     top_text = max(stage.text.values(), default=0.0) or 1.0
     by_dense = {sid: rank for rank, sid in enumerate(sorted(ids, key=lambda s: -stage.dense.get(s, 0.0)))}
-    by_text = {sid: rank for rank, sid in enumerate(
-        sorted((s for s in ids if s in stage.text), key=lambda s: -stage.text[s]))}
+    by_text = {
+        sid: rank
+        for rank, sid in enumerate(sorted((s for s in ids if s in stage.text), key=lambda s: -stage.text[s]))
+    }
     rows = []
     for sid in ids:
         age = stage.age_days.get(sid, 0.0)
-        rows.append((
-            stage.dense.get(sid, 0.0),
-            stage.dense_best.get(sid, 0.0),
-            stage.text.get(sid, 0.0) / top_text,
-            stage.coverage.get(sid, 0.0),
-            math.exp(-age / 30.0),
-            math.log1p(age) / 5.0,
-            1.0 / (1.0 + by_dense[sid]),
-            1.0 / (1.0 + by_text[sid]) if sid in by_text else 0.0,
-            math.log1p(stage.messages.get(sid, 0)) / 5.0,
-            fused[sid],
-            stage.centroid.get(sid, 0.0),
-            stage.neighbours.get(sid, 0.0),
-        ))
+        rows.append(
+            (
+                stage.dense.get(sid, 0.0),
+                stage.dense_best.get(sid, 0.0),
+                stage.text.get(sid, 0.0) / top_text,
+                stage.coverage.get(sid, 0.0),
+                math.exp(-age / 30.0),
+                math.log1p(age) / 5.0,
+                1.0 / (1.0 + by_dense[sid]),
+                1.0 / (1.0 + by_text[sid]) if sid in by_text else 0.0,
+                math.log1p(stage.messages.get(sid, 0)) / 5.0,
+                fused[sid],
+                stage.centroid.get(sid, 0.0),
+                stage.neighbours.get(sid, 0.0),
+            )
+        )
     return ids, with_relative(np.asarray(rows, dtype=np.float64).reshape(len(ids), len(BASE_FEATURES)))
 
 
@@ -188,18 +193,30 @@ class Trees:
         def array(name: str, kind: type) -> np.ndarray:
             return np.asarray(document[name], dtype=kind)
 
-        trees = cls(array("feature", np.int64), array("threshold", np.float64), array("left", np.int64),
-                    array("right", np.int64), array("value", np.float64), array("roots", np.int64),
-                    int(document["depth"]))  # type: ignore[call-overload]
+        trees = cls(
+            array("feature", np.int64),
+            array("threshold", np.float64),
+            array("left", np.int64),
+            array("right", np.int64),
+            array("value", np.float64),
+            array("roots", np.int64),
+            int(document["depth"]),  # type: ignore[call-overload]
+        )
         size = len(trees.feature)
         inner = trees.feature >= 0
+
         def within(nodes: np.ndarray) -> bool:
             return bool(np.all((nodes >= 0) & (nodes < size)))
 
-        if not (len(trees.threshold) == len(trees.left) == len(trees.right) == len(trees.value) == size) \
-                or not np.all(np.isfinite(trees.threshold)) or not np.all(np.isfinite(trees.value)) \
-                or np.any(trees.feature >= len(FEATURES)) or not within(trees.roots) \
-                or not within(trees.left[inner]) or not within(trees.right[inner]):
+        if (
+            not (len(trees.threshold) == len(trees.left) == len(trees.right) == len(trees.value) == size)
+            or not np.all(np.isfinite(trees.threshold))
+            or not np.all(np.isfinite(trees.value))
+            or np.any(trees.feature >= len(FEATURES))
+            or not within(trees.roots)
+            or not within(trees.left[inner])
+            or not within(trees.right[inner])
+        ):
             raise ValueError("trees of the wrong shape")
         return trees
 
@@ -207,7 +224,6 @@ class Trees:
 @dataclass(frozen=True)
 class SecondStage:
     """The trees over ``FEATURES``, and the calibration of their score into a chance of relevance."""
-
 
     trees: Trees
     slope: float
@@ -230,12 +246,17 @@ class SecondStage:
         order = np.lexsort((np.arange(len(ids)), -raw))
         head = [(ids[i], round(float(chance[i]), 4)) for i in order]
         floor = min(score for _, score in head)
-        tail = [(sid, min(score, floor)) for sid, score in stage.ranked[len(ids):]]
+        tail = [(sid, min(score, floor)) for sid, score in stage.ranked[len(ids) :]]
         return head + tail
 
     def to_json(self, **about: object) -> dict[str, object]:
-        return {"format": FORMAT, "features": list(FEATURES), "trees": self.trees.to_json(),
-                "calibration": {"slope": self.slope, "intercept": self.intercept}, **about}
+        return {
+            "format": FORMAT,
+            "features": list(FEATURES),
+            "trees": self.trees.to_json(),
+            "calibration": {"slope": self.slope, "intercept": self.intercept},
+            **about,
+        }
 
     @classmethod
     def from_json(cls, document: dict[str, object]) -> SecondStage:
@@ -262,7 +283,10 @@ def load_second_stage(path: Path | None = None) -> SecondStage | None:
             _loaded[path] = SecondStage.from_json(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
             reason = "is missing" if isinstance(exc, FileNotFoundError) else f"cannot be used ({exc})"
-            warnings.warn(f"the ranking model {path.name} {reason}; results are in first-stage order",
-                          OllmRecallWarning, stacklevel=2)
+            warnings.warn(
+                f"the ranking model {path.name} {reason}; results are in first-stage order",
+                OllmRecallWarning,
+                stacklevel=2,
+            )
             _loaded[path] = None
     return _loaded[path]

@@ -47,6 +47,8 @@ session in the dates goes first and an unlikely one stays unlikely (an added 0.3
 session of those days over every other)."""
 RELEVANT_SIMILARITY = 0.5
 """A similarity at which a past session is relevant to a question (the chat's calibrated threshold)."""
+
+
 @dataclass(frozen=True)
 class Hit:
     """One session found, with its score and up to three snippets.
@@ -151,8 +153,9 @@ class Searcher:
         from ..index.vectorstore import VectorIndex
 
         try:
-            vectors = VectorIndex(self.index.vector_dir, manifest.segments, manifest.current_segments(),
-                                  reuse=self._vectors)
+            vectors = VectorIndex(
+                self.index.vector_dir, manifest.segments, manifest.current_segments(), reuse=self._vectors
+            )
         except (OSError, ValueError) as exc:
             raise IndexProblem(f"the vector index is damaged ({exc}): run `ollm doctor --fix`") from None
         if self._text is not None:
@@ -209,15 +212,20 @@ class Searcher:
         since_ms = None if since is None else milliseconds(since)
         until_ms = None if until is None else milliseconds(until)
         filtered = any(value is not None for value in (since, until, model, provider, session))
-        allowed = {
-            sid for sid, entry in self._manifest.sessions.items()
-            if (since_ms is None or entry.last_ms >= since_ms)
-            and (until_ms is None or entry.start_ms < until_ms)
-            and (model is None or model_matches(entry.model, model))
-            and (provider is None or entry.provider.lower() == provider.lower())
-            and (session is None or sid == session)
-            and sid not in exclude
-        } if filtered else None
+        allowed = (
+            {
+                sid
+                for sid, entry in self._manifest.sessions.items()
+                if (since_ms is None or entry.last_ms >= since_ms)
+                and (until_ms is None or entry.start_ms < until_ms)
+                and (model is None or model_matches(entry.model, model))
+                and (provider is None or entry.provider.lower() == provider.lower())
+                and (session is None or sid == session)
+                and sid not in exclude
+            }
+            if filtered
+            else None
+        )
         if allowed is not None and not allowed:
             return SearchResult([], sessions_indexed=indexed)
         pool = max(limit * 10, 50)
@@ -231,7 +239,8 @@ class Searcher:
         if mode in ("hybrid", "text") and terms:
             filters = TextFilters(
                 start_until=None if until_ms is None else until_ms - 1,
-                model=model, provider=provider,
+                model=model,
+                provider=provider,
                 session_ids=frozenset([session]) if session else None,
             )
             words = self._text.rank_by_words(terms, filters, limit=pool * 2, role=role)
@@ -242,7 +251,10 @@ class Searcher:
         dense: dict[str, tuple[float, list[tuple[float, int, int]]]] = {}
         if row_scores is not None:
             dense = self._vectors.best(
-                row_scores.result(), allowed=allowed, exclude=exclude, candidates=dense_candidates,
+                row_scores.result(),
+                allowed=allowed,
+                exclude=exclude,
+                candidates=dense_candidates,
                 also=text_scores,
             )
             if role is not None:
@@ -256,20 +268,34 @@ class Searcher:
         }
         dense_scores = {sid: value[0] for sid, value in dense.items()}
         sessions = self._manifest.sessions
-        unembedded = {sid for sid in text_scores
-                      if not sessions[sid].segments and sessions[sid].vectors_pending}
+        unembedded = {
+            sid for sid in text_scores if not sessions[sid].segments and sessions[sid].vectors_pending
+        }
         ranked = _fuse(text_scores, dense_scores, age_days, mode, unembedded)
         first_stage = None
         reordered = False
         if mode == "hybrid" and role is None and (self.second_stage is not None or self.keep_first_stage):
-            best_unit = {sid: max((unit[0] for unit in units), default=0.0)
-                         for sid, (_, units) in dense.items()}
+            best_unit = {
+                sid: max((unit[0] for unit in units), default=0.0) for sid, (_, units) in dense.items()
+            }
             messages = {sid: sessions[sid].messages for sid, _ in ranked[:CANDIDATES]}
             head = [sid for sid, _ in ranked[:CANDIDATES]]
-            centroid, neighbours = session_relations(
-                head, self._vectors.centroids(head), row_scores.result().query) if row_scores else ({}, {})
-            first_stage = FirstStage(ranked, dense_scores, best_unit, text_scores, coverage, age_days,
-                                     messages, centroid, neighbours)
+            centroid, neighbours = (
+                session_relations(head, self._vectors.centroids(head), row_scores.result().query)
+                if row_scores
+                else ({}, {})
+            )
+            first_stage = FirstStage(
+                ranked,
+                dense_scores,
+                best_unit,
+                text_scores,
+                coverage,
+                age_days,
+                messages,
+                centroid,
+                neighbours,
+            )
             # The model learned from sessions with vectors; while some candidates still lack theirs
             # (background indexing), the first stage's estimate for them is the fairer ranking.
             if self.second_stage is not None and not unembedded.intersection(head):
@@ -280,17 +306,22 @@ class Searcher:
             ranked = self._by_date(ranked, dates, chances=reordered)
         below_floor = 0
         if relevant_only and mode != "text":
-            kept = [(sid, score) for sid, score in ranked
-                    if dense_scores.get(sid, 0.0) >= RELEVANCE_FLOOR or sid in unembedded]
+            kept = [
+                (sid, score)
+                for sid, score in ranked
+                if dense_scores.get(sid, 0.0) >= RELEVANCE_FLOOR or sid in unembedded
+            ]
             below_floor = min(limit, len(ranked)) - min(limit, len(kept))
             ranked = kept
         hits = [
-            self._hit(sid, score, terms, dense.get(sid, (0.0, []))[1], role, snippets,
-                      dense_scores.get(sid, 0.0))
+            self._hit(
+                sid, score, terms, dense.get(sid, (0.0, []))[1], role, snippets, dense_scores.get(sid, 0.0)
+            )
             for sid, score in ranked[:limit]
         ]
         ranked_by = {"text": "words", "semantic": "meaning"}.get(
-            mode, "second stage" if reordered else "first stage")
+            mode, "second stage" if reordered else "first stage"
+        )
         return SearchResult(hits, ranked_by, first_stage, dates, below_floor, indexed)
 
     def _by_date(
@@ -314,8 +345,10 @@ class Searcher:
         """When the archive's newest session was last active (the clock's now when it is empty)."""
         assert self._manifest is not None
         if self._newest is None or self._newest[0] is not self._manifest:
-            latest = max((entry.last_ms for entry in self._manifest.sessions.values()),
-                         default=milliseconds(datetime.now().astimezone()))
+            latest = max(
+                (entry.last_ms for entry in self._manifest.sessions.values()),
+                default=milliseconds(datetime.now().astimezone()),
+            )
             self._newest = (self._manifest, latest)
         return self._newest[1]
 
@@ -346,7 +379,13 @@ class Searcher:
         return kept
 
     def _hit(
-        self, session_id: str, score: float, terms: list[str], units, role: str | None, with_snippets: bool,
+        self,
+        session_id: str,
+        score: float,
+        terms: list[str],
+        units,
+        role: str | None,
+        with_snippets: bool,
         similarity: float,
     ) -> Hit:
         assert self._manifest is not None
@@ -422,8 +461,9 @@ def _fuse(
     """
     if mode == "text":  # on a scale of 0-1 as the others: 1 for the best match by words
         top = max(text.values(), default=0.0) or 1.0
-        return sorted(((sid, score / top) for sid, score in text.items()),
-                      key=lambda item: (-item[1], item[0]))
+        return sorted(
+            ((sid, score / top) for sid, score in text.items()), key=lambda item: (-item[1], item[0])
+        )
     if mode == "semantic":
         return sorted(dense.items(), key=lambda item: (-item[1], item[0]))
     top_text = max(text.values(), default=0.0) or 1.0

@@ -36,13 +36,16 @@ class Exporter:
 
 
 EXPORTERS: dict[str, Exporter] = {
-    "md": Exporter(".md", lambda session, _raw: to_markdown(session).encode("utf-8"),
-                   index=("index.md", markdown_index)),
+    "md": Exporter(
+        ".md", lambda session, _raw: to_markdown(session).encode("utf-8"), index=("index.md", markdown_index)
+    ),
     "json": Exporter(".json", lambda _session, raw: raw),
-    "html": Exporter(".html", lambda session, _raw: session_page(session).encode("utf-8"),
-                     index=("index.html", index_page)),
-    "jsonl": Exporter(".jsonl", lambda session, _raw: dumps_compact(session.to_dict()) + b"\n",
-                      one_file="sessions.jsonl"),
+    "html": Exporter(
+        ".html", lambda session, _raw: session_page(session).encode("utf-8"), index=("index.html", index_page)
+    ),
+    "jsonl": Exporter(
+        ".jsonl", lambda session, _raw: dumps_compact(session.to_dict()) + b"\n", one_file="sessions.jsonl"
+    ),
 }
 FORMATS = tuple(EXPORTERS)
 

@@ -58,8 +58,8 @@ def _markdown() -> Any:
 
 def _page(title: str, body: str) -> str:
     return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n"
         f"<body><main>\n{body}\n</main></body></html>\n"
     )
@@ -68,8 +68,9 @@ def _page(title: str, body: str) -> str:
 def session_page(session: Session) -> str:
     """One session as a page: the markdown export rendered, with a link back to the index."""
     body = _markdown().render(to_markdown(session))
-    return _page(session.title or session.session_id,
-                 f'<p><a href="index.html">&larr; all sessions</a></p>\n{body}')
+    return _page(
+        session.title or session.session_id, f'<p><a href="index.html">&larr; all sessions</a></p>\n{body}'
+    )
 
 
 def index_page(entries: list[IndexEntry], heading: str = "Chat sessions") -> str:

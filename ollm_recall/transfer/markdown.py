@@ -30,8 +30,14 @@ class IndexEntry:
     @classmethod
     def of(cls, session: Session) -> IndexEntry:
         visible = sum(1 for m in session.messages if not m.exclude_from_context)
-        return cls(session.session_id, session.start_time, session.model, session.provider,
-                   session.title or "(no text)", visible)
+        return cls(
+            session.session_id,
+            session.start_time,
+            session.model,
+            session.provider,
+            session.title or "(no text)",
+            visible,
+        )
 
 
 def human_time(timestamp: str, *, with_date: bool = True) -> str:
@@ -132,6 +138,8 @@ def markdown_index(entries: list[IndexEntry]) -> str:
     lines = ["# Chat sessions", "", "| Started | Model | Title | Messages |", "|---|---|---|---|"]
     for entry in sorted(entries, key=lambda e: e.started, reverse=True):
         title = entry.title.replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
-        lines.append(f"| {human_time(entry.started)[:16]} | {entry.model} | "
-                     f"[{title}]({entry.session_id}.md) | {entry.messages} |")
+        lines.append(
+            f"| {human_time(entry.started)[:16]} | {entry.model} | "
+            f"[{title}]({entry.session_id}.md) | {entry.messages} |"
+        )
     return "\n".join(lines) + "\n"

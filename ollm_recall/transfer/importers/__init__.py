@@ -48,13 +48,18 @@ class ImportReport:
         verb = "would import" if self.dry_run else "imported"
         plural = "s" if self.redacted != 1 else ""
         secrets = f", {self.redacted} secret{plural} redacted" if self.redacted else ""
-        return (f"{verb} from {self.source}: {len(self.added)} added, {len(self.updated)} updated, "
-                f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped, "
-                f"{len(self.broken)} broken{secrets}")
+        return (
+            f"{verb} from {self.source}: {len(self.added)} added, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped, "
+            f"{len(self.broken)} broken{secrets}"
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
-            "source": self.source, "dry_run": self.dry_run, "added": self.added, "updated": self.updated,
+            "source": self.source,
+            "dry_run": self.dry_run,
+            "added": self.added,
+            "updated": self.updated,
             "unchanged": len(self.unchanged),
             "skipped": [{"session": sid, "reason": reason} for sid, reason in self.skipped],
             "broken": [{"where": where, "reason": reason} for where, reason in self.broken],
@@ -152,7 +157,8 @@ def _decide(existing: Session | None, incoming: Session) -> str:
         return "an archive session not imported from this source already has this id"
     old, new = existing.messages, incoming.messages
     grew = len(new) > len(old) and all(
-        (a.role, a.content) == (b.role, b.content) for a, b in zip(old, new[: len(old)], strict=True))
+        (a.role, a.content) == (b.role, b.content) for a, b in zip(old, new[: len(old)], strict=True)
+    )
     if grew:
         return "write"
     return "the archive's copy differs and the export does not continue it: kept as it is"

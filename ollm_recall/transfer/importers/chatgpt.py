@@ -80,8 +80,11 @@ def _text(content: dict[str, Any]) -> str:
     kind = content.get("content_type")
     if kind in ("text", "multimodal_text"):
         parts = content.get("parts") or []
-        return "\n\n".join(part if isinstance(part, str) else str(part.get("text", ""))
-                           for part in parts if isinstance(part, str) or isinstance(part, dict)).strip()
+        return "\n\n".join(
+            part if isinstance(part, str) else str(part.get("text", ""))
+            for part in parts
+            if isinstance(part, str) or isinstance(part, dict)
+        ).strip()
     if kind == "code":
         language = content.get("language") or ""
         code = str(content.get("text") or "")

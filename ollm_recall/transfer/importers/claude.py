@@ -46,8 +46,11 @@ def _conversation(item: dict[str, Any]) -> Conversation:
 def _text(message: dict[str, Any]) -> str:
     content = message.get("content")
     if isinstance(content, list):
-        texts = [str(part.get("text", "")) for part in content
-                 if isinstance(part, dict) and part.get("type") == "text"]
+        texts = [
+            str(part.get("text", ""))
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        ]
         if any(text.strip() for text in texts):
             return "\n\n".join(text for text in texts if text.strip())
     return str(message.get("text") or "")

@@ -101,12 +101,14 @@ def to_session(conversation: Conversation) -> Session | None:
     last = max([*times, *([conversation.updated] if conversation.updated else [])])
     metadata = new_metadata()
     metadata.update(conversation.metadata)
-    metadata.update({
-        "importedFrom": conversation.source,
-        "originalId": conversation.original_id,
-        "originalTitle": conversation.title,
-        "importedHash": messages_hash(messages),
-    })
+    metadata.update(
+        {
+            "importedFrom": conversation.source,
+            "originalId": conversation.original_id,
+            "originalTitle": conversation.title,
+            "importedHash": messages_hash(messages),
+        }
+    )
     return Session(
         session_id=imported_session_id(conversation.source, conversation.original_id),
         start_time=format_timestamp(start),

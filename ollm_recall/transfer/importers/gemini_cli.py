@@ -24,8 +24,12 @@ def read(path: Path) -> Items:
     ``path/*/chats`` (its ``tmp``), ``path`` itself when it is a ``chats`` folder, or one file. Only
     there: a folder is never walked in depth (``/tmp`` holds thousands of files that are not chats)."""
     if path.is_dir():
-        files = [file for folder in _chat_folders(path) for file in sorted(folder.iterdir())
-                 if file.is_file() and _FILE.match(file.name)]
+        files = [
+            file
+            for folder in _chat_folders(path)
+            for file in sorted(folder.iterdir())
+            if file.is_file() and _FILE.match(file.name)
+        ]
         if not files:
             raise ImportFormatError(
                 f"{path}: no gemini-cli chats here (it keeps them in ~/.gemini/tmp/<project>/chats)"
@@ -112,6 +116,7 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # parts, as the Gemini API writes them
-        return "\n\n".join(str(part.get("text", "")) for part in content
-                           if isinstance(part, dict) and part.get("text"))
+        return "\n\n".join(
+            str(part.get("text", "")) for part in content if isinstance(part, dict) and part.get("text")
+        )
     return ""

@@ -36,8 +36,9 @@ def _conversations(connection: sqlite3.Connection, name: str) -> Iterator[Conver
     tables = {row[0] for row in connection.execute("select name from sqlite_master where type = 'table'")}
     if "responses" not in tables:
         raise sqlite3.DatabaseError("no responses table")
-    names = dict(connection.execute("select id, name from conversations")) if "conversations" in tables \
-        else {}
+    names = (
+        dict(connection.execute("select id, name from conversations")) if "conversations" in tables else {}
+    )
     rows = connection.execute(
         "select id, model, prompt, system, response, conversation_id, datetime_utc from responses "
         "order by coalesce(conversation_id, id), datetime_utc, id"

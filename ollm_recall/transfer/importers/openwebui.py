@@ -18,8 +18,9 @@ _ROLES = {"user": "user", "assistant": "assistant"}
 
 def read(path: Path) -> Items:
     """Every chat of an Open WebUI export (a JSON file, or a folder or zip of them)."""
-    return conversations_in(path, lambda file: file.endswith(".json"), _conversation, "Open WebUI",
-                            single=True)
+    return conversations_in(
+        path, lambda file: file.endswith(".json"), _conversation, "Open WebUI", single=True
+    )
 
 
 def _conversation(item: Any) -> Conversation:
@@ -58,8 +59,13 @@ def _content_id(outer: dict[str, Any], chat: dict[str, Any], messages: list[dict
     creation time and first message): two such chats no longer share an id, and a re-import of the
     same chat finds it again."""
     first = messages[0] if messages else {}
-    key = [outer.get("title") or chat.get("title"), outer.get("created_at") or chat.get("timestamp"),
-           first.get("id"), first.get("timestamp"), first.get("content")]
+    key = [
+        outer.get("title") or chat.get("title"),
+        outer.get("created_at") or chat.get("timestamp"),
+        first.get("id"),
+        first.get("timestamp"),
+        first.get("content"),
+    ]
     return "content-" + hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 

@@ -27,8 +27,9 @@ def export_files(path: Path, wanted: Callable[[str], bool]) -> Iterator[tuple[st
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
-                members = sorted(n for n in archive.namelist() if not n.endswith("/")
-                                 and wanted(n.rsplit("/", 1)[-1]))
+                members = sorted(
+                    n for n in archive.namelist() if not n.endswith("/") and wanted(n.rsplit("/", 1)[-1])
+                )
                 if not members:
                     raise ImportFormatError(f"{path}: no export files in this zip archive")
                 for member in members:
@@ -49,14 +50,19 @@ def _read(path: Path) -> bytes:
 def expect_list(name: str, document: Any, what: str) -> list[Any]:
     """The top-level list an export file must hold."""
     if not isinstance(document, list):
-        raise ImportFormatError(f"{name}: expected a list of {what} at the top level, "
-                                f"not {type(document).__name__}")
+        raise ImportFormatError(
+            f"{name}: expected a list of {what} at the top level, not {type(document).__name__}"
+        )
     return document
 
 
 def conversations_in(
-    path: Path, wanted: Callable[[str], bool], convert: Callable[[Any], Conversation], label: str,
-    *, single: bool = False,
+    path: Path,
+    wanted: Callable[[str], bool],
+    convert: Callable[[Any], Conversation],
+    label: str,
+    *,
+    single: bool = False,
 ) -> Items:
     """The conversations of export files that each hold a list of them (or, with ``single``, may hold
     just one); one that ``convert`` cannot read (a missing key, a value of the wrong kind) is yielded
@@ -66,8 +72,10 @@ def conversations_in(
             try:
                 yield convert(item)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                yield Broken(f"{name}: conversation {position + 1}",
-                             f"not {with_article(label)} conversation ({problem_of(exc)})")
+                yield Broken(
+                    f"{name}: conversation {position + 1}",
+                    f"not {with_article(label)} conversation ({problem_of(exc)})",
+                )
 
 
 def with_article(label: str) -> str:
@@ -108,13 +116,14 @@ def _items(name: str, raw: bytes, single: bool) -> Iterator[Any]:
         yield item
         position = _skip_space(text, position)
         if text.startswith("]", position):
-            if text[position + 1:].strip():
+            if text[position + 1 :].strip():
                 raise ImportFormatError(f"{name}: malformed JSON: extra data after the list")
             return
         if not text.startswith(",", position):
             line, column = _place(text, position)
             raise ImportFormatError(
-                f"{name}: malformed JSON: expected ',' or ']' (line {line}, column {column})")
+                f"{name}: malformed JSON: expected ',' or ']' (line {line}, column {column})"
+            )
         position = _skip_space(text, position + 1)
 
 
