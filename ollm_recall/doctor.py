@@ -18,6 +18,10 @@ from pathlib import Path
 from .archive.store import store_for_home
 from .errors import IndexMissing, IndexProblem
 from .home import index_dir_for, sessions_dir
+from .index.background import running_worker
+from .index.indexer import Index
+from .index.textsearch import ANALYSIS_VERSION, TextIndex
+from .index.vectorstore import check_segment
 
 
 @dataclass
@@ -101,8 +105,6 @@ def examine(home: Path, index_dir: Path | None = None) -> Examination:
 
 
 def _check_index(result: Examination, home: Path, index_dir: Path | None, on_disk: dict[str, Path]) -> None:
-    from .index.indexer import Index
-
     index = Index(home, index_dir=index_dir)
     try:
         manifest = index.load_manifest()
@@ -112,7 +114,6 @@ def _check_index(result: Examination, home: Path, index_dir: Path | None, on_dis
     except IndexProblem as exc:
         result.add("index-outdated", index.directory, str(exc))
         return
-    from .index.textsearch import ANALYSIS_VERSION
 
     if manifest.analysis < ANALYSIS_VERSION:
         result.add(
@@ -129,8 +130,6 @@ def _check_index(result: Examination, home: Path, index_dir: Path | None, on_dis
         else:
             why = "whose file is gone"
         result.add("stale-index-entry", index.directory, f"the index has session {sid}, {why}")
-    from .index.background import running_worker
-    from .index.vectorstore import check_segment
 
     pending = [sid for sid, entry in manifest.sessions.items() if entry.vectors_pending and sid in on_disk]
     if pending and running_worker(index) is None:
@@ -151,8 +150,6 @@ def _check_index(result: Examination, home: Path, index_dir: Path | None, on_dis
 def _full_text_problem(index) -> str | None:
     """Why the full-text index cannot be searched, or None: opened and asked for its size, as a
     search would."""
-    from .index.textsearch import TextIndex
-
     if not (index.text_dir / "sessions").is_dir() or not (index.text_dir / "messages").is_dir():
         return "the full-text index is missing"
     text = TextIndex(index.text_dir)
@@ -193,8 +190,6 @@ def repair(
 ) -> Examination:
     """Fix the fixable findings: remove stale temp files, tighten modes, bring the index up to date
     (``sync(rebuild)``, default ``Index.sync``; rebuilt when its format or model is another)."""
-    from .index.indexer import Index
-
     index_kinds = {
         "index-missing",
         "index-outdated",

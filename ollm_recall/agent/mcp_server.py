@@ -13,6 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from .. import __version__
@@ -34,8 +37,6 @@ DateText = Annotated[
 def build_server(home: Path, *, index_dir: Path | None = None, background: bool = True) -> Any:
     """The MCP server over one archive; its index is opened and the model loaded in the background at
     once, so the first call is answered quickly."""
-    from mcp.server.mcpserver import MCPServer
-
     tools = ArchiveTools(home, index_dir=index_dir, background=background)
     threading.Thread(target=_warm, args=(tools,), daemon=True).start()
     server: Any = MCPServer(
@@ -107,8 +108,6 @@ def _as_tool(
     server: Any, name: str, *, read_only: bool
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``function`` as a tool whose errors of ours reach the client as tool errors, in one line."""
-    from mcp.server.mcpserver.exceptions import ToolError
-    from mcp_types import ToolAnnotations
 
     def register(function: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(function)

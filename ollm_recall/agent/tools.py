@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .._time import parse_date, parse_range
+from ..archive.listing import select_sessions
 from ..archive.session import Session
 from ..archive.store import store_for_home
 from ..errors import UsageError
@@ -149,7 +151,6 @@ class ArchiveTools:
         """The newest sessions (by last activity), optionally of a model or family and since a date."""
         if not 1 <= limit <= 500:
             raise UsageError(f"limit must be between 1 and 500, not {limit}")
-        from ..archive.listing import select_sessions
 
         since_at = parse_date(since) if since else None
         chosen = select_sessions(self.store.list().sessions, model=model, since=since_at, limit=limit)
@@ -185,7 +186,6 @@ class ArchiveTools:
 def _markdown_of(session: Session, messages: int) -> str:
     if messages >= len(session.messages):
         return to_markdown(session)
-    from dataclasses import replace
 
     cut = replace(session, messages=session.messages[:messages])
     last = cut.messages[-1].timestamp if cut.messages else session.start_time

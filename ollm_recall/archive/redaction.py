@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..config import load_settings
 from ..errors import ConfigError
 from .session import Message, Part, Session, ToolCall
 
@@ -538,6 +539,4 @@ def redactor_for(settings: Any) -> Redactor | None:
 
 def redactor_for_home(home: Any) -> Redactor | None:
     """The redactor of a home's ``config.toml`` (and ``OLLM_REDACT``)."""
-    from ..config import load_settings
-
     return redactor_for(load_settings(home))

@@ -27,6 +27,7 @@ from ..archive.session import Message, ToolCall
 from ..config import Settings
 from ..errors import ChatError, OllmRecallError, SessionWriteError, ToolsUnsupported, UsageError
 from ..home import sessions_dir
+from ..index.background import sync_within
 from ..index.indexer import Index
 from ..search.searcher import RELEVANCE_FLOOR, Hit, Searcher
 from .client import ChatClient, ReplyStream, Usage
@@ -407,8 +408,6 @@ class Chat:
     def _sync(self) -> None:
         """Index what changed within a search's budget, words first (a busy index is left to its
         writer); what is left goes to the background indexer, or waits for the next sync."""
-        from ..index.background import sync_within
-
         sync_within(self.index, background=self.settings.background_index, budget=self.settings.search_budget)
 
     def _get_searcher(self) -> Searcher:

@@ -12,7 +12,6 @@ import typer
 
 from .._atomic import make_private_dir
 from ..archive.redaction import Redactor
-from ..chat.recall import Recall
 from ..config import Setting, Settings, load_settings
 from ..errors import ChatError, OllmRecallError, UsageError
 from .output import Paths, fail, handle_errors, info, stderr, stdout, warn
@@ -20,6 +19,7 @@ from .recall_command import render_hit
 
 if TYPE_CHECKING:
     from ..chat.loop import Chat, ToolUse
+    from ..chat.recall import Recall
 
 HELP = """commands:
   /new             start a new session (the current one stays in the archive)

@@ -6,7 +6,6 @@ import sys
 
 import typer
 
-from ..doctor import examine, repair
 from .index_upkeep import run_sync
 from .output import handle_errors, info, print_json
 
@@ -24,6 +23,8 @@ def doctor(
 
     Example: ollm doctor --fix
     """
+    from ..doctor import examine, repair
+
     paths = ctx.obj
     result = examine(paths.home, paths.index_dir)
     if fix:

@@ -13,7 +13,6 @@ from ..archive.listing import model_matches
 from ..archive.redaction import Finding, summarize
 from ..archive.store import store_for_home
 from ..errors import UsageError
-from ..transfer.export import check_format, export_to_directory, exportable, render
 from .output import Paths, handle_errors, info, warn
 
 
@@ -48,6 +47,8 @@ def export(
 
     Example: ollm export --all --format html --out ./history   (then open history/index.html)
     """
+    from ..transfer.export import check_format, exportable, render
+
     check_format(fmt)
     if fmt == "html" and out is None:
         raise UsageError("--format html writes a folder of pages: give --out DIR")
@@ -134,6 +135,8 @@ def _chosen(
 def _export_with_progress(
     store, ids: list[str], fmt: str, out: Path, found: dict[str, list[Finding]]
 ) -> list[Path]:
+    from ..transfer.export import export_to_directory
+
     def redacted(session_id: str, findings: list[Finding]) -> None:
         found[session_id] = findings
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ..errors import EmbeddingModelMissing, IndexProblem
-from ..index.indexer import Index, SyncReport
 from ..index.manifest import FORMAT_VERSION
 from .index_upkeep import run_sync
 from .output import Paths, fail, handle_errors, info, print_json, warn
+
+if TYPE_CHECKING:
+    from ..index.indexer import Index, SyncReport
 
 app = typer.Typer(
     help=(
@@ -61,6 +63,7 @@ def index(
     if ctx.invoked_subcommand is not None:
         return
     from ..index import background
+    from ..index.indexer import Index
 
     paths: Paths = ctx.obj
     target = Index(paths.home, index_dir=paths.index_dir)
@@ -145,6 +148,9 @@ def status(
 
     Example: ollm index status --json
     """
+    from ..index import background
+    from ..index.indexer import Index
+
     paths: Paths = ctx.obj
     index = Index(paths.home, index_dir=paths.index_dir)
     on_disk = len(index.store.session_files())
@@ -155,8 +161,6 @@ def status(
             print_json({"sessionsOnDisk": on_disk, "indexed": 0, "problem": str(problem)})
             raise typer.Exit(1) from None
         raise fail(str(problem)) from None
-    from ..index import background
-
     size = sum(p.stat().st_size for p in index.directory.rglob("*") if p.is_file())
     engine = _engine(index)
     worker = background.read_status(index)

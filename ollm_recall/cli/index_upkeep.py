@@ -4,12 +4,15 @@ rewritten, their old text out of the index now, or in the background."""
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..archive.store import SessionStore
+from ..config import load_settings
 from ..errors import IndexProblem
-from ..index.indexer import Index, SyncReport
 from .output import Paths, info, warn
+
+if TYPE_CHECKING:
+    from ..index.indexer import Index, SyncReport
 
 FOREGROUND_PURGE_SESSIONS = 1000
 """Up to this many indexed sessions, whoosh's segments are rewritten before the command returns
@@ -22,8 +25,8 @@ def purge_from_index(paths: Paths, store: SessionStore, *, budget: float | None 
     of up to ``FOREGROUND_PURGE_SESSIONS`` (else the background indexer rewrites those files next).
     A background worker holding the index is stopped first. ``budget``: seconds for changed sessions
     (deletions are always done whole). Returns how many sessions left the index."""
-    from ..config import load_settings
     from ..index.background import start_worker, stop_worker
+    from ..index.indexer import Index
 
     store.list()  # the listing cache drops deleted sessions and reads rewritten ones again
     index = Index(paths.home, index_dir=paths.index_dir)
@@ -99,6 +102,8 @@ def run_sync(
     paths: Paths, *, rebuild: bool = False, quiet: bool = False, index: Index | None = None
 ) -> SyncReport:
     """Sync the index of ``paths``, with a progress bar when stderr is a terminal."""
+    from ..index.indexer import Index
+
     index = index or Index(paths.home, index_dir=paths.index_dir)
     if quiet or not sys.stderr.isatty():
         return index.sync(rebuild=rebuild)

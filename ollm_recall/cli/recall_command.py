@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 from rich.text import Text
 
 from .._time import parse_range
-from ..agent.tools import hit_json as archive_hit_json
 from ..config import load_settings
 from ..errors import SessionNotFound
-from ..index.background import IndexedShare, catch_up, indexed_share
-from ..index.indexer import Index
-from ..search.searcher import Hit, Searcher, check_options
 from .output import Paths, fail, handle_errors, info, stdout, warn
+
+if TYPE_CHECKING:
+    from ..index.background import IndexedShare
+    from ..index.indexer import Index
+    from ..search.searcher import Hit
 
 
 def indexed_share_for_search(paths: Paths, index: Index, *, no_sync: bool) -> IndexedShare:
     """Before a search: the index brought up to date within the search's budget (the rest handed to
     the background indexer), unless ``no_sync``; what the search can see, said on stderr if partial."""
+    from ..index.background import IndexedShare, catch_up, indexed_share
+
     if no_sync:
         if not index.manifest_path.exists():
             return IndexedShare(0, 0, 0)  # the search says there is no index
@@ -38,6 +42,8 @@ def indexed_share_for_search(paths: Paths, index: Index, *, no_sync: bool) -> In
 def hit_json(hit: Hit, seen: IndexedShare | None = None) -> dict[str, object]:
     """A hit as ``--json`` prints it (one object per line); ``coverage`` is there when the search
     could not see the whole archive yet."""
+    from ..agent.tools import hit_json as archive_hit_json
+
     extra = {} if seen is None or seen.complete else {"coverage": seen.to_json()}
     return {**archive_hit_json(hit), **extra}
 
@@ -90,6 +96,9 @@ def recall(
 
     Example: ollm recall "that nginx thing from march"
     """
+    from ..index.indexer import Index
+    from ..search.searcher import Searcher, check_options
+
     paths: Paths = ctx.obj
     check_options(mode=mode, role=role, limit=limit)
     since_at, until_at = parse_range(since, until)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tokenizers import Tokenizer
 
 MAX_TOKENS = 256
 BATCH = 8
@@ -53,8 +54,6 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarr
 
 def load_tokenizer(model_dir: Path) -> Any:
     """The model's tokenizer, cutting texts at ``MAX_TOKENS`` and padding a batch to its longest."""
-    from tokenizers import Tokenizer
-
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_TOKENS)
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")

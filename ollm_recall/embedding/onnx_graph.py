@@ -9,6 +9,8 @@ plain constants of ``MatMul`` nodes, which is what it quantises.
 
 from __future__ import annotations
 
+import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -191,9 +193,6 @@ def write_model(model_dir: Path, target: Path, *, int8: bool = False) -> None:
     if not int8:
         onnx.save(model, str(target))
         return
-    import logging
-    import tempfile
-
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory(prefix="ollm-quantise-", dir=target.parent) as scratch:

@@ -15,14 +15,15 @@ from collections.abc import Collection
 from typing import Any
 
 import numpy as np
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+from whoosh.reading import TermNotFound
+from whoosh.util.numeric import byte_to_length
 
 FIELD = "text"
 
 
 @functools.lru_cache(maxsize=1)
 def _byte_to_length() -> np.ndarray:
-    from whoosh.util.numeric import byte_to_length
-
     table = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
     table[0] = 1.0  # whoosh's scorer reads a missing length as 1
     return table
@@ -42,8 +43,6 @@ class LeafData:
 def _lengths(reader: Any, count: int) -> np.ndarray:
     """Every document's quantised field length, as whoosh's BM25F scorer sees it."""
     try:
-        from whoosh.codec.whoosh3 import LENGTHS_COLUMN
-
         column = reader._perdoc._cached_reader(f"_{FIELD}_len", LENGTHS_COLUMN)
         raw = np.frombuffer(column._dbfile.get(column._basepos, column._count), dtype=np.uint8)
         codes = np.zeros(count, dtype=np.uint8)
@@ -55,8 +54,6 @@ def _lengths(reader: Any, count: int) -> np.ndarray:
 
 def postings(reader: Any, term: str) -> tuple[np.ndarray, np.ndarray]:
     """The documents of one segment that hold ``term`` (deleted ones included) and its frequency in each."""
-    from whoosh.reading import TermNotFound
-
     try:
         matcher = reader.postings(FIELD, term)
     except TermNotFound:

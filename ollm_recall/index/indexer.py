@@ -23,15 +23,17 @@ import orjson
 
 from .._atomic import make_private_dir
 from .._locking import IndexLock
+from .._time import parse_timestamp
 from ..archive.listing import check_name_matches
 from ..archive.session import Session, validate_session_id
 from ..archive.store import SessionStore
+from ..embedding.embedder import DEFAULT_VARIANT, DIMENSION, Embedder, model_id_for, variant_of
 from ..errors import CorruptSession, IndexBusy, IndexMissing, IndexProblem, InvalidSessionId
 from ..home import model_cache_dir, sessions_dir
 from .manifest import REBUILD_HINT, IndexedSession, Manifest
 from .meaning import compact_stale_segments, index_meaning
 from .sync_run import Deadline, EmbedderLike, SyncProgress, SyncReport, SyncRun
-from .textsearch import TextIndex
+from .textsearch import ANALYSIS_VERSION, TextIndex
 from .units import chunk_text, embedding_units
 
 __all__ = [
@@ -57,8 +59,6 @@ LARGE_SYNC_SESSIONS = 400  # a sync this large (a build, an import) ends by merg
 
 
 def start_ms(timestamp: str) -> int:
-    from .._time import parse_timestamp
-
     return int(parse_timestamp(timestamp).timestamp() * 1000)
 
 
@@ -102,8 +102,6 @@ class Index:
     @property
     def embedder(self) -> EmbedderLike:
         if self._embedder is None:
-            from ..embedding.embedder import Embedder
-
             self._embedder = Embedder(cache_dir=model_cache_dir(), variant=self.variant)
         return self._embedder
 
@@ -112,8 +110,6 @@ class Index:
         """The embedding variant: the one asked for, else the one the existing index was built with
         (an index of fp32 vectors stays fp32 until rebuilt), else the default for a new index."""
         if self._variant is None:
-            from ..embedding.embedder import DEFAULT_VARIANT, variant_of
-
             try:
                 self._variant = variant_of(self._read_manifest().model_id)
             except IndexProblem:
@@ -154,8 +150,6 @@ class Index:
     def model_id(self) -> str:
         """The embedding model id this index holds vectors of (known without loading the model, so a
         search by words works where the model package is missing)."""
-        from ..embedding.embedder import model_id_for
-
         return self._embedder.model_id if self._embedder is not None else model_id_for(self.variant)
 
     def load_manifest(self, *, fresh: bool = False) -> Manifest:
@@ -163,8 +157,6 @@ class Index:
         once per version of the file (a new process's search would otherwise parse a 10,000-session
         manifest three or four times) and shared, so it must not be changed: a writer asks for a
         ``fresh`` copy of its own (a search may be holding the shared one while a sync runs)."""
-        from ..embedding.embedder import DIMENSION
-
         manifest = Manifest.load(self.manifest_path) if fresh else self._read_manifest()
         manifest.check_model(self.manifest_path, self.model_id, DIMENSION)
         if not TextIndex(self.text_dir).exists():
@@ -201,8 +193,6 @@ class Index:
             raise IndexProblem(f"another `ollm index` is updating {self.directory}; try again") from None
         deadline = Deadline.after(budget)
         if rebuild and self._requested_variant is None:  # a rebuild moves an older index to the default
-            from ..embedding.embedder import DEFAULT_VARIANT
-
             if self.variant != DEFAULT_VARIANT:
                 self._variant, self._embedder = DEFAULT_VARIANT, None
         try:
@@ -270,9 +260,6 @@ class Index:
             return manifest
 
     def _fresh(self, text_dir: Path) -> Manifest:
-        from ..embedding.embedder import DIMENSION
-        from .textsearch import ANALYSIS_VERSION
-
         TextIndex(text_dir).create()
         return Manifest(model_id=self.model_id, dimension=DIMENSION, analysis=ANALYSIS_VERSION)
 

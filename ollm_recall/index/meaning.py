@@ -13,11 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..archive.session import Session
 from ..errors import CorruptSession
 from .manifest import IndexedSession, Manifest
 from .sync_run import SyncRun
 from .units import embedding_units
+from .vectorstore import Segment, SegmentDamaged, write_segment
 
 BATCH_TEXTS = 2048
 VECTOR_COMMIT_SECONDS = 15.0
@@ -119,10 +122,6 @@ def _commit_meaning(buffer: _SegmentBuffer, manifest: Manifest, run: SyncRun) ->
         return
     segment = None
     if buffer.keys:
-        import numpy as np
-
-        from .vectorstore import write_segment
-
         segment = manifest.new_segment_name()
         write_segment(run.vector_dir, segment, np.concatenate(buffer.vectors), buffer.keys)
         manifest.segments.append(segment)
@@ -166,9 +165,6 @@ def compact_stale_segments(manifest: Manifest, vector_dir: Path, manifest_path: 
     name, then save the manifest (the old files go with the orphan clean-up): a deleted or redacted
     message leaves no vector behind. A segment found damaged is dropped, and the sessions that had
     vectors in it are embedded again. Returns how many rows were removed."""
-    import numpy as np
-
-    from .vectorstore import Segment, SegmentDamaged, write_segment
 
     holders: dict[str, list[IndexedSession]] = {}
     for entry in manifest.sessions.values():

@@ -8,15 +8,25 @@ message documents give snippets and the role filter.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from whoosh import index as whoosh_index
+from whoosh import scoring
+from whoosh.analysis import StemmingAnalyzer
+from whoosh.fields import ID, NUMERIC, TEXT, Schema
+from whoosh.query import And, NumericRange, Or, Term
+from whoosh.reading import SegmentReader
+from whoosh.writing import MERGE_SMALL, NO_MERGE
+
 from .._atomic import make_private_dir
 from ..archive.session import Session
 from ..errors import IndexCorrupt
+from .bm25 import SessionRanker  # numpy: not loaded by commands that never search
 from .manifest import REBUILD_HINT
 from .word_forms import stem
 
@@ -60,9 +70,6 @@ def stem_plain_word(word: str) -> str:
 @functools.lru_cache(maxsize=1)
 def analyzer() -> Any:
     """The one analyser (its stem cache is per instance, so it is built once)."""
-    import re
-
-    from whoosh.analysis import StemmingAnalyzer
 
     return StemmingAnalyzer(
         expression=re.compile(WORD_PATTERN), stoplist=STOP_WORDS, minsize=2, stemfn=stem_plain_word
@@ -70,8 +77,6 @@ def analyzer() -> Any:
 
 
 def schema() -> Any:
-    from whoosh.fields import ID, NUMERIC, TEXT, Schema
-
     return Schema(
         session_id=ID(stored=True),
         message=NUMERIC(stored=True),
@@ -136,8 +141,6 @@ MAX_UNMERGED_SEGMENTS = 24
 
 def _merge_when_many(writer: Any, segments: list[Any]) -> list[Any]:
     """whoosh merge policy for small commits: append, until segments pile up past a bound."""
-    from whoosh.writing import MERGE_SMALL, NO_MERGE
-
     policy = MERGE_SMALL if len(segments) > MAX_UNMERGED_SEGMENTS else NO_MERGE
     return policy(writer, segments)
 
@@ -145,8 +148,6 @@ def _merge_when_many(writer: Any, segments: list[Any]) -> list[Any]:
 def _merge_small(writer: Any, segments: list[Any]) -> list[Any]:
     """whoosh's own policy of merging only the small segments: cheap, and it keeps the number of
     segments of the session index (read by every ranking) low."""
-    from whoosh.writing import MERGE_SMALL
-
     return MERGE_SMALL(writer, segments)
 
 
@@ -155,8 +156,6 @@ def _purging(policy: Callable[[Any, list[Any]], list[Any]]) -> Callable[[Any, li
     the live ones into the new segment), then applies ``policy`` to the rest."""
 
     def merge(writer: Any, segments: list[Any]) -> list[Any]:
-        from whoosh.reading import SegmentReader
-
         kept = []
         for segment in segments:
             if segment.has_deletions():
@@ -201,18 +200,14 @@ class _WhooshFolder:
         return self.directory.is_dir() and any(p.suffix == ".toc" for p in self.directory.iterdir())
 
     def create(self) -> None:
-        from whoosh import index
-
         make_private_dir(self.directory)
-        self._index = index.create_in(str(self.directory), schema())
+        self._index = whoosh_index.create_in(str(self.directory), schema())
         self._searcher = None
 
     def open(self) -> Any:
         if self._index is None:
-            from whoosh import index
-
             try:
-                self._index = index.open_dir(str(self.directory))
+                self._index = whoosh_index.open_dir(str(self.directory))
             except Exception as exc:  # whoosh raises many kinds on a damaged folder
                 raise IndexCorrupt(
                     f"the full-text index in {self.directory} is damaged ({type(exc).__name__}): "
@@ -225,8 +220,6 @@ class _WhooshFolder:
         folder to do it, ~5 ms a search at 10,000 sessions): the index changes only with a sync,
         whose new manifest makes ``Searcher`` open a new ``TextIndex``."""
         if self._searcher is None:
-            from whoosh import scoring
-
             self._searcher = self.open().searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
         return self._searcher
 
@@ -261,7 +254,6 @@ class TextIndex:
         self.directory = directory
         self._sessions = _WhooshFolder(directory / "sessions")
         self._messages = _WhooshFolder(directory / "messages")
-        from .bm25 import SessionRanker  # numpy: not loaded by commands that never search
 
         self._ranker = SessionRanker(BM25_B, BM25_K1)
 
@@ -306,8 +298,6 @@ class TextIndex:
         """Rewrite every segment that holds deleted documents with only its live ones, so no word of
         a deleted or changed session stays in the files. Costs what whoosh's merge of those segments
         costs (about a minute for the largest message segment at 10,000 sessions)."""
-        from whoosh.writing import NO_MERGE
-
         for folder in (self._sessions, self._messages):
             index = folder.open()
             if not any(segment.has_deletions() for segment in index._segments()):
@@ -323,8 +313,6 @@ class TextIndex:
         self._sessions.close()
 
     def _filter(self, filters: TextFilters, role: str | None) -> Any:
-        from whoosh.query import And, NumericRange, Or, Term
-
         parts: list[Any] = []
         if filters.start_until is not None:
             parts.append(NumericRange("start", None, filters.start_until))
@@ -350,8 +338,6 @@ class TextIndex:
     ) -> WordsRanking:
         """Sessions by BM25F of the whole session (computed by ``SessionRanker``, the same scores as
         whoosh's in a fraction of the time), or of their best message with a role filter (whoosh)."""
-        from whoosh.query import Or, Term
-
         if not terms:
             return WordsRanking([])
         searcher = self._sessions.searcher()

@@ -15,6 +15,7 @@ exactly, and the sessions with the best of those rows are scored in full.
 from __future__ import annotations
 
 import heapq
+import io
 import os
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -27,8 +28,6 @@ from .._atomic import make_private_dir, write_atomic
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 
+from whoosh.lang.porter import stem as porter_stem
+
 _VERBS = """
 arise arose arisen; awake awoke awoken; be was were been; bear bore borne; beat beat beaten;
 become became become; begin began begun; bend bent; bet bet; bite bitten; bleed bled; blow blew blown;
@@ -65,6 +67,4 @@ def base_form(word: str) -> str:
 def stem(word: str) -> str:
     """Porter's stem of a lower-case word, from its base form when it is irregular ("bought" and
     "buying" meet): the one stemming of the index and of the snippets' highlights."""
-    from whoosh.lang.porter import stem as porter_stem
-
     return porter_stem(base_form(word))

@@ -20,12 +20,10 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ..errors import OllmRecallWarning
-
-if TYPE_CHECKING:  # numpy loads with the first search, not with every command
-    import numpy as np
 
 RANKER_FILE = Path(__file__).with_name("ranker.json")
 FORMAT = 2
@@ -82,8 +80,6 @@ def session_relations(
     ranked_ids: list[str], centroids: dict[str, np.ndarray], query: np.ndarray
 ) -> tuple[dict[str, float], dict[str, float]]:
     """``centroid`` and ``neighbours`` of ``FirstStage`` for the candidates ``ranked_ids`` (best first)."""
-    import numpy as np
-
     ids = [sid for sid in ranked_ids if sid in centroids]
     if not ids:
         return {}, {}
@@ -99,8 +95,6 @@ def session_relations(
 
 def with_relative(base: np.ndarray) -> np.ndarray:
     """``BASE_FEATURES`` rows of one question's candidates, with ``RELATIVE_FEATURES`` appended."""
-    import numpy as np
-
     if not len(base):
         return np.zeros((0, len(FEATURES)))
 
@@ -121,8 +115,6 @@ def with_relative(base: np.ndarray) -> np.ndarray:
 
 def feature_matrix(stage: FirstStage, count: int = CANDIDATES) -> tuple[list[str], np.ndarray]:
     """The ids of the first ``count`` candidates and their features (rows in ``FEATURES`` order)."""
-    import numpy as np
-
     ids = [sid for sid, _ in stage.ranked[:count]]
     fused = dict(stage.ranked[:count])
     top_text = max(stage.text.values(), default=0.0) or 1.0
@@ -169,8 +161,6 @@ class Trees:
     depth: int
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
-        import numpy as np
-
         nodes = np.broadcast_to(self.roots, (len(matrix), len(self.roots))).copy()
         rows = np.arange(len(matrix))[:, None]
         for _ in range(self.depth):
@@ -188,8 +178,6 @@ class Trees:
 
     @classmethod
     def from_json(cls, document: dict[str, object]) -> Trees:
-        import numpy as np
-
         def array(name: str, kind: type) -> np.ndarray:
             return np.asarray(document[name], dtype=kind)
 
@@ -236,8 +224,6 @@ class SecondStage:
     def reorder(self, stage: FirstStage) -> list[tuple[str, float]]:
         """The first stage's ranking with its best ``CANDIDATES`` reordered; each reordered session's
         score is the calibrated chance it is relevant, and the rest keep theirs below them."""
-        import numpy as np
-
         ids, matrix = feature_matrix(stage)
         if not ids:
             return stage.ranked

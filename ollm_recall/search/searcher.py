@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .._time import format_timestamp, milliseconds
 from ..archive.listing import model_matches
@@ -22,12 +22,10 @@ from ..errors import CorruptSession, IndexProblem, SessionNotFound, UsageError
 from ..index.indexer import EmbedderLike, Index
 from ..index.manifest import Manifest
 from ..index.textsearch import TextFilters, TextIndex, query_terms
+from ..index.vectorstore import RowScores, VectorIndex
 from .question_dates import DateRange, date_prior, dates_in
 from .ranker import CANDIDATES, FirstStage, SecondStage, load_second_stage, session_relations
 from .snippets import Snippet, best_text_messages, excerpt
-
-if TYPE_CHECKING:
-    from ..index.vectorstore import RowScores, VectorIndex
 
 Mode = Literal["hybrid", "text", "semantic"]
 MODES: tuple[str, ...] = ("hybrid", "text", "semantic")
@@ -150,7 +148,6 @@ class Searcher:
         if self._manifest is not None and stamp == self._manifest_stamp:
             return
         manifest = self.index.load_manifest()  # parsed once per version of the file
-        from ..index.vectorstore import VectorIndex
 
         try:
             vectors = VectorIndex(

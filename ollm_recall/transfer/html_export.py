@@ -11,6 +11,8 @@ import functools
 import html
 from typing import Any
 
+from markdown_it import MarkdownIt
+
 from ..archive.session import Session
 from .markdown import IndexEntry, human_time, to_markdown
 
@@ -51,8 +53,6 @@ apply();
 
 @functools.lru_cache(maxsize=1)
 def _markdown() -> Any:
-    from markdown_it import MarkdownIt
-
     return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
