@@ -3,6 +3,7 @@ module imports itself back through others, lazy imports included, and modules st
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import grimp
@@ -38,6 +39,42 @@ def test_modules_stay_small_and_few_stay_at_the_top() -> None:
     assert {name: length for name, length in lengths.items() if length > 550} == {}
     top_level = [name for name in lengths if "/" not in name]
     assert len(top_level) <= 10, sorted(top_level)
+
+
+def _trees() -> dict[str, ast.Module]:
+    return {
+        path.relative_to(PACKAGE).as_posix(): ast.parse(path.read_text()) for path in PACKAGE.rglob("*.py")
+    }
+
+
+def test_no_private_name_is_imported_from_another_module() -> None:
+    crossing = [
+        f"{name}: {alias.name}"
+        for name, tree in _trees().items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("ollm_recall"))
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+    assert crossing == []
+
+
+def test_only_the_cli_prints() -> None:
+    """The library raises its errors and warns through ``warnings``; printing is the CLI's job."""
+    printing = [
+        f"{name}:{node.lineno}"
+        for name, tree in _trees().items()
+        if not name.startswith("cli/")
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print")
+        or (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("stdout", "stderr")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "sys"
+        )
+    ]
+    assert printing == []
 
 
 def test_an_index_written_before_the_regrouping_still_opens(tmp_path: Path) -> None:
