@@ -45,7 +45,7 @@ QUERIES = [
 def scaled_index(source: Path, scale: int, work: Path) -> Path:
     """Write (once) ``scale`` noisy copies of every segment of ``source``'s vector index."""
     from ollm_recall.index.manifest import Manifest
-    from ollm_recall.index.vectorstore import Segment, write_segment
+    from ollm_recall.index.vector_segments import Segment, write_segment
 
     target = work / f"x{scale}"
     done = target / "layout.json"

@@ -21,7 +21,7 @@ from .home import index_dir_for, sessions_dir
 from .index.background import running_worker
 from .index.indexer import Index
 from .index.textsearch import ANALYSIS_VERSION, TextIndex
-from .index.vectorstore import check_segment
+from .index.vector_segments import check_segment
 
 
 @dataclass

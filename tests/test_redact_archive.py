@@ -18,7 +18,7 @@ from conftest import REPO, SUBPROCESS_CEILING, run_ollm
 from ollm_recall import ChatRecordingService, Message, SessionStore
 from ollm_recall.archive.session import ToolCall
 from ollm_recall.index.indexer import Index
-from ollm_recall.index.vectorstore import Segment
+from ollm_recall.index.vector_segments import Segment
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from secret_cases import labelled_secrets  # noqa: E402

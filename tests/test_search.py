@@ -311,7 +311,7 @@ def test_the_sign_bit_pass_of_large_indexes_ranks_like_the_exact_pass(example_ho
 
 
 def test_sign_bits_pack_each_dimension_sign():
-    from ollm_recall.index.vectorstore import sign_bits
+    from ollm_recall.index.vector_segments import sign_bits
 
     rows = np.array([[1.0] * 64 + [-1.0] * 64, [-0.5] * 100 + [0.5] * 28])
     bits = sign_bits(rows)

@@ -31,14 +31,20 @@ from ..index.background import sync_within
 from ..index.indexer import Index
 from ..search.searcher import RELEVANCE_FLOOR, Hit, Searcher
 from .client import ChatClient, ReplyStream, Usage
-from .recall import TOOL_HEADER, Recall, estimate_tokens, message_tokens, recall_for
+from .recall import (
+    TOOL_HEADER,
+    Recall,
+    estimate_tokens,
+    fit_to_context,
+    message_tokens,
+    recall_for,
+    reply_reserve,
+)
 from .tools import RECALL_TOOL, RECALL_TOOL_NAME, RequestedCall, assistant_turn, tool_result
 
 SAVE_EVERY_SECONDS = 1.0
 MAX_TOOL_ROUNDS = 3
 """Tool calls the model may make for one message; the round after the last is sent without tools."""
-REPLY_RESERVE_SHARE = 0.25
-REPLY_RESERVE_MAX = 2048
 
 Warn = Callable[[str], None]
 
@@ -151,7 +157,7 @@ class Chat:
             self._remember_recall(session_id, recall)
             if on_recall is not None:
                 on_recall(recall)
-        messages: list[dict[str, Any]] = list(_fit(history, recall, context_size))
+        messages: list[dict[str, Any]] = list(fit_to_context(history, recall, context_size))
         tool_budget = [self._recall_budget(context_size, history[-1]) - (recall.tokens if recall else 0)]
         shown = {session_id} | {s.session_id for s in recall.sessions} if recall else {session_id}
         model = self.manager.current_model
@@ -309,7 +315,7 @@ class Chat:
         """Tokens recalled excerpts may take for one message, automatic recall and tool calls together."""
         return min(
             int(context_size * self.settings.recall_budget),
-            context_size - _reply_reserve(context_size) - message_tokens(last),
+            context_size - reply_reserve(context_size) - message_tokens(last),
         )
 
     def _tool_offered(self, model: str | None) -> bool:
@@ -479,28 +485,6 @@ class Chat:
             count = count if isinstance(count, int) else 0
             self._save(self.recording.update_metadata, session_id, {"tokenCount": count + usage.total})
         return Reply(text, recall, usage)
-
-
-def _reply_reserve(context_size: int) -> int:
-    """Tokens kept free for the model's answer."""
-    return min(REPLY_RESERVE_MAX, int(context_size * REPLY_RESERVE_SHARE))
-
-
-def _fit(history: list[dict[str, str]], recall: Recall | None, context_size: int) -> list[dict[str, str]]:
-    """The messages to send: the recall block just before the newest message, and as much of the
-    conversation as fits beside it and the reply's reserve (oldest turns dropped first)."""
-    room = context_size - _reply_reserve(context_size) - (recall.tokens if recall else 0)
-    kept: list[dict[str, str]] = []
-    for message in reversed(history):
-        cost = message_tokens(message)
-        if kept and cost > room:
-            break
-        kept.append(message)
-        room -= cost
-    kept.reverse()
-    if recall is not None:
-        kept.insert(len(kept) - 1, {"role": "system", "content": recall.system_message})
-    return kept
 
 
 __all__ = ["Chat", "ToolUse", "Reply", "estimate_tokens"]

@@ -3,7 +3,8 @@
 A session is recalled only when its best passages are similar enough to the message (a threshold
 calibrated on the RealMem dev set by ``benchmarks/recall_threshold.py``), never just for being in a
 top-k. Its best-matching exchanges, with their dates, go into one system message whose estimated token
-count never exceeds the budget it is given.
+count never exceeds the budget it is given; ``fit_to_context`` then fits it, the conversation and the
+reply's reserve into the model's context window.
 """
 
 from __future__ import annotations
@@ -179,3 +180,32 @@ def _cut_to_tokens(text: str, tokens: int) -> str:
     cut = raw.decode("utf-8", errors="ignore")
     space = cut.rfind(" ")
     return cut[:space] if space > len(cut) // 2 else cut
+
+
+REPLY_RESERVE_SHARE = 0.25
+REPLY_RESERVE_MAX = 2048
+"""Tokens kept free for the model's answer: a quarter of the context window, at most 2,048."""
+
+
+def reply_reserve(context_size: int) -> int:
+    """Tokens kept free for the model's answer."""
+    return min(REPLY_RESERVE_MAX, int(context_size * REPLY_RESERVE_SHARE))
+
+
+def fit_to_context(
+    history: list[dict[str, str]], recall: Recall | None, context_size: int
+) -> list[dict[str, str]]:
+    """The messages to send: the recall block just before the newest message, and as much of the
+    conversation as fits beside it and the reply's reserve (oldest turns dropped first)."""
+    room = context_size - reply_reserve(context_size) - (recall.tokens if recall else 0)
+    kept: list[dict[str, str]] = []
+    for message in reversed(history):
+        cost = message_tokens(message)
+        if kept and cost > room:
+            break
+        kept.append(message)
+        room -= cost
+    kept.reverse()
+    if recall is not None:
+        kept.insert(len(kept) - 1, {"role": "system", "content": recall.system_message})
+    return kept

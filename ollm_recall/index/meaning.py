@@ -20,7 +20,7 @@ from ..errors import CorruptSession
 from .manifest import IndexedSession, Manifest
 from .sync_run import SyncRun
 from .units import embedding_units
-from .vectorstore import Segment, SegmentDamaged, write_segment
+from .vector_segments import Segment, SegmentDamaged, write_segment
 
 BATCH_TEXTS = 2048
 VECTOR_COMMIT_SECONDS = 15.0
