@@ -16,6 +16,7 @@ from ollm_recall import (
     SessionNotFound,
     SessionWriteError,
     ToolCall,
+    UsageError,
 )
 
 
@@ -267,3 +268,17 @@ def test_temp_files_of_dead_writers_are_cleaned(sessions_path):
     stale.write_text("{half")
     ChatRecordingService(data_dir=sessions_path).create_session(model="m")
     assert not stale.exists()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"id": "", "name": "recall", "args": {}, "result": {"llmContent": ""}},
+        {"id": "call-1", "name": "", "args": {}, "result": {"llmContent": ""}},
+        {"id": "call-1", "name": "recall", "args": [], "result": {"llmContent": ""}},
+        {"id": "call-1", "name": "recall", "args": {}, "result": {}},
+    ],
+)
+def test_a_malformed_tool_call_is_the_projects_usage_error(fields: dict) -> None:
+    with pytest.raises(UsageError):
+        ToolCall(**fields)

@@ -207,13 +207,13 @@ class ToolCall:
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
-            raise ValueError("a tool call needs a non-empty string id")
+            raise UsageError("a tool call needs a non-empty string id")
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError("a tool call needs a non-empty string name")
+            raise UsageError("a tool call needs a non-empty string name")
         if not isinstance(self.args, Mapping):
-            raise ValueError("tool call args must be a mapping")
+            raise UsageError("tool call args must be a mapping")
         if not isinstance(self.result, Mapping) or "llmContent" not in self.result:
-            raise ValueError("tool call result must be a mapping with 'llmContent'")
+            raise UsageError("tool call result must be a mapping with 'llmContent'")
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> ToolCall:
