@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal, TypedDict, Unpack
 
 from .._time import format_timestamp, milliseconds
 from ..archive.listing import model_matches
@@ -95,6 +95,22 @@ class SearchResult:
     sessions_indexed: int = 0
 
 
+class SearchOptions(TypedDict, total=False):
+    """The options of ``Searcher.find``, for the methods that pass them on (typed at every call)."""
+
+    limit: int
+    since: datetime | None
+    until: datetime | None
+    model: str | None
+    provider: str | None
+    role: str | None
+    session: str | None
+    mode: Mode
+    exclude: frozenset[str]
+    snippets: bool
+    relevant_only: bool
+
+
 class Searcher:
     """Search the index of a home; keeps the indexes and the model open between searches."""
 
@@ -170,7 +186,7 @@ class Searcher:
         if load_for_queries is not None:
             load_for_queries()
 
-    def search(self, query: str, **options: Any) -> list[Hit]:
+    def search(self, query: str, **options: Unpack[SearchOptions]) -> list[Hit]:
         """The hits of ``find`` (which takes the same options): sessions that match ``query`` best,
         best first."""
         return self.find(query, **options).hits
