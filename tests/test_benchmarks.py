@@ -39,20 +39,27 @@ def test_retrieval_benchmark_on_a_small_layout(tmp_path):
             "gold_session_ids": ["session-1772486820000"],
             "conversation": "examples",
             "candidate_cutoff": "2026-12-01T00:00:00.000Z",
+            "category": "words",
         },
         {
             "id": "q2",
             "query": "starter smells of acetone",
             "gold_session_ids": ["session-1770542400000"],
             "conversation": "examples",
+            "category": 2,  # LoCoMo's own categories are numbers
         },
     ]
     (data / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
+    other = tmp_path / "other"
+    shutil.copytree(data / "archives", other / "archives")
+    (other / "queries.jsonl").write_text(json.dumps(queries[1]) + "\n")
     rankings = tmp_path / "rankings.jsonl"
     out = run_script(
         "benchmarks/retrieval.py",
         "--data",
         str(data),
+        "--data",
+        str(other),
         "--work",
         str(tmp_path / "work"),
         "--mode",
@@ -62,7 +69,7 @@ def test_retrieval_benchmark_on_a_small_layout(tmp_path):
         "--rankings-out",
         str(rankings),
     )
-    assert "2 queries, 1 archives" in out
+    assert "2 queries, 1 archives (data)" in out and "1 queries, 1 archives (other)" in out
     lines = out.splitlines()
     at = lines.index(next(line for line in lines if line.startswith("mode")))
     header, hybrid, first_stage, text = lines[at : at + 4]
@@ -70,10 +77,13 @@ def test_retrieval_benchmark_on_a_small_layout(tmp_path):
     assert hybrid.split()[0] == "hybrid" and float(hybrid.split()[2]) == 1.0
     assert first_stage.split()[0] == "hybrid-1st" and text.split()[0] == "text"
     assert any(line.startswith("examples ") for line in lines)  # the per-archive table
+    assert any(line.startswith("2 ") for line in lines) and any(line.startswith("words ") for line in lines)
     assert "leave one archive out" in out
-    lines = [json.loads(line) for line in rankings.read_text().splitlines()]
+    lines = [json.loads(line) for line in (tmp_path / "rankings.data.jsonl").read_text().splitlines()]
     assert [line["id"] for line in lines] == ["q1", "q2"]
     assert lines[0]["ranked_session_ids"][0] == "session-1772486820000"
+    other_lines = (tmp_path / "rankings.other.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in other_lines] == ["q2"]
 
 
 @pytest.mark.slow
