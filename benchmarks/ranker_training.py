@@ -11,14 +11,19 @@
 3. ``--write`` trains on all archives and writes ``ollm_recall/search/ranker.json`` (with the cross-validated
    figures in it), calibrating the score into a chance of relevance (on the ``--data`` questions).
 
-``--also DIR`` adds another query set over the same archives to learn from, held out by archive as
-well: the shipped model also learned from the evidence set of ``evidence_queries.py``, questions that
-name things, where words alone are strong and a model of the chat-opening questions alone ranked
-below them. Each set's held-out figures are printed, words alone beside them.
+``--also DIR`` adds another query set to learn from, held out by archive as well (LoCoMo-dev's
+archives are its own; the evidence set shares RealMem's). When the sets fall into groups with no
+archive in common, each group is also left out whole: a model trained on the other groups alone ranks
+it (leave one set out). The shipped model also learned from the evidence set of
+``evidence_queries.py``, questions that name things, where words alone are strong and a model of the
+chat-opening questions alone ranked below them. Each set's held-out figures are printed, words
+alone beside them.
 
     python benchmarks/evidence_queries.py benchmarks/out/realmem-evidence
     python benchmarks/ranker_training.py --also benchmarks/out/realmem-evidence           # the tables
     python benchmarks/ranker_training.py --also benchmarks/out/realmem-evidence --write   # and the model
+    python benchmarks/ranker_training.py --also benchmarks/out/realmem-evidence \
+        --also ../shared/dev-eval/locomo-dev                                            # both styles
 """
 
 from __future__ import annotations
@@ -201,6 +206,38 @@ def cross_validate(sets: dict[str, list[dict]]) -> dict[str, tuple[dict, Ranked,
     return results
 
 
+def set_groups(sets: dict[str, list[dict]]) -> list[list[str]]:
+    """The sets grouped by shared archives (RealMem and its evidence questions are one group): a
+    set left out takes the sets over its archives with it, or their sessions would be seen."""
+    groups: list[tuple[set[str], list[str]]] = []
+    for name, rows in sets.items():
+        archives = {row["archive"] for row in rows}
+        joined = [group for group in groups if group[0] & archives]
+        for group in joined:
+            groups.remove(group)
+            archives |= group[0]
+        groups.append((archives, [n for group in joined for n in group[1]] + [name]))
+    return [names for _, names in groups]
+
+
+def leave_set_out(sets: dict[str, list[dict]]) -> dict[str, dict[str, dict[str, float]]]:
+    """For each group of sets, a model trained on the other groups alone ranks its questions: how a
+    second stage does on a style of question it never learned from."""
+    found: dict[str, dict[str, dict[str, float]]] = {}
+    groups = set_groups(sets)
+    for group in groups if len(groups) > 1 else []:
+        model, _ = train([row for name, rows in sets.items() if name not in group for row in rows])
+        for name in group:
+            rows = sets[name]
+            found[name] = {
+                "first stage": score([(row, row["first"]) for row in rows]),
+                "second stage": score([(row, reranked(model, row)) for row in rows]),
+            }
+            if all("text" in row for row in rows):
+                found[name] = {"words alone": score([(row, row["text"]) for row in rows]), **found[name]}
+    return found
+
+
 def by_words(title: str, second: Ranked) -> None:
     """Per archive: words alone against the second stage (held out), R@5 and NDCG@10."""
     print(f"\n{title:<24}{'n':>6}{'R@5 words':>11}{'second':>8}{'NDCG@10 words':>15}{'second':>8}")
@@ -254,7 +291,7 @@ def main() -> int:
         type=Path,
         action="append",
         default=[],
-        help="another query set over the same archives to learn from (a data folder)",
+        help="another query set to learn from (a data folder)",
     )
     args = parser.parse_args()
     sets = {args.data.name: load(args.data, args.work, args.refresh)}
@@ -277,6 +314,10 @@ def main() -> int:
     }
     for name in args.also:
         by_words(f"{name.name} (held out)", results[name.name][2])
+    for name, scores in leave_set_out(sets).items():
+        print(f"\n{name + ', set left out':<24}" + "".join(f"{metric:>9}" for metric in METRICS))
+        for ranking, values in scores.items():
+            print(f"{ranking:<24}" + "".join(f"{values[metric]:>9.3f}" for metric in METRICS))
     if args.write:
         model, booster = train([row for set_rows in sets.values() for row in set_rows], calibrate_on=rows)
         sample = np.concatenate([row["x"] for row in rows[:3]])[:8]

@@ -201,3 +201,19 @@ def test_evidence_queries_make_a_second_query_set_over_the_same_archives(tmp_pat
     ]
     assert (out / "archives" / "examples").resolve() == (data / "archives" / "examples").resolve()
     run_script("benchmarks/evidence_queries.py", str(out), "--data", str(data))  # again: the link stays
+
+
+def test_sets_over_shared_archives_are_left_out_together(monkeypatch):
+    """Leave one set out must not train on another set's questions over the held-out archives."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from ranker_training import set_groups
+
+    sets = {
+        "realmem": [{"archive": "a"}, {"archive": "b"}],
+        "locomo-dev": [{"archive": "c"}],
+        "realmem-evidence": [{"archive": "b"}],
+    }
+    assert sorted(sorted(group) for group in set_groups(sets)) == [
+        ["locomo-dev"],
+        ["realmem", "realmem-evidence"],
+    ]
