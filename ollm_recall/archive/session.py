@@ -164,7 +164,7 @@ class Message:
             if key in data:
                 flags[key] = _require(data, key, bool, where)
         return cls(
-            role=role,  # type: ignore[arg-type]
+            role=role,
             parts=parts,
             timestamp=timestamp,
             exclude_from_context=flags.get("excludeFromContext", False),

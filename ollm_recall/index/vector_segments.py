@@ -63,7 +63,7 @@ class Segment:
             raise SegmentDamaged(f"segment {name}: {problem}")
         self._bits: np.ndarray | None = None
         self._path = str(directory / f"{name}.npy")
-        self._offset: int = self.vectors.offset  # type: ignore[attr-defined]  # a np.memmap's
+        self._offset: int = self.vectors.offset  # a np.memmap's
 
     def read_rows(self, rows: np.ndarray) -> np.ndarray:
         """The float rows at ``rows`` (ascending), read from the file rather than through the memory
