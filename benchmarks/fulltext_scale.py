@@ -19,17 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from synthetic import make_archive
+from synthetic import TOPIC_QUERIES, make_archive
 
 REPO = Path(__file__).resolve().parent.parent
-QUERIES = [
-    "nginx restart after the config error",
-    "sourdough flour recipe",
-    "budget loan interest",
-    "docker compose port timeout",
-    "knee pain after training",
-    "train and hotel for travel",
-]
+QUERIES = TOPIC_QUERIES
 
 BUILD = """
 import json, re, sys, time

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from chat_turn import MESSAGES as CHAT_MESSAGES
-from synthetic import make_archive, make_session
+from synthetic import TOPIC_QUERIES, make_archive, make_session
 
 from ollm_recall import SessionStore
 from ollm_recall.chat.recall import recall_for
@@ -36,14 +36,7 @@ from ollm_recall.config import SETTINGS
 from ollm_recall.search.searcher import Searcher
 
 REPO = Path(__file__).resolve().parent.parent
-QUERIES = [
-    "nginx restart after the config error",
-    "sourdough flour recipe",
-    "budget loan interest",
-    "docker compose port timeout",
-    "knee pain after training",
-    "train and hotel for travel",
-]
+QUERIES = TOPIC_QUERIES
 
 
 def run(args: list[str], home: Path) -> tuple[float, int, str]:

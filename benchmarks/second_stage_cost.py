@@ -13,17 +13,14 @@ import statistics
 import time
 from pathlib import Path
 
+from synthetic import TOPIC_QUERIES
+
 from ollm_recall.search.searcher import Searcher
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = REPO / "benchmarks" / "out" / "search" / "archive-10000"
 QUERIES = [
-    "nginx restart after the config error",
-    "sourdough flour recipe",
-    "budget loan interest",
-    "docker compose port timeout",
-    "knee pain after training",
-    "train and hotel for travel",
+    *TOPIC_QUERIES,
     "that postgres problem from march",
     "what did we decide about the kubernetes upgrade last week",
     "python asyncio gather timeout",

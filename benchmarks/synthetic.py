@@ -19,6 +19,15 @@ WORDS = (
 ).split()
 MODELS = ("gemma3:4b", "qwen2.5:7b", "llama3.2:3b", "mistral-nemo:12b")
 START_MS = 1_735_689_600_000
+TOPIC_QUERIES = [
+    "nginx restart after the config error",
+    "sourdough flour recipe",
+    "budget loan interest",
+    "docker compose port timeout",
+    "knee pain after training",
+    "train and hotel for travel",
+]
+"""Questions about the archive's topics, shared by the benchmarks that search it."""
 
 
 def message_text(rng: random.Random, index: int) -> str:

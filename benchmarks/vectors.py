@@ -22,17 +22,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from synthetic import TOPIC_QUERIES
 
 from ollm_recall.index.vectorstore import RESCORE_ROWS
 
 REPO = Path(__file__).resolve().parent.parent
 QUERIES = [
-    "nginx restart after the config error",
-    "sourdough flour recipe",
-    "budget loan interest",
-    "docker compose port timeout",
-    "knee pain after training",
-    "train and hotel for travel",
+    *TOPIC_QUERIES,
     "how do I rotate logs",
     "cheap flights in winter",
     "my tomato plants have yellow leaves",

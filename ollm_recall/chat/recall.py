@@ -25,6 +25,9 @@ TOOL_HEADER = "Excerpts from the user's earlier chat sessions that match the que
 """The heading of what the recall tool returns: the model asked for these."""
 MESSAGE_OVERHEAD_TOKENS = 4
 MIN_QUERY_TERMS = 2
+REPLY_RESERVE_SHARE = 0.25
+REPLY_RESERVE_MAX = 2048
+"""Tokens kept free for the model's answer: a quarter of the context window, at most 2,048."""
 
 
 def estimate_tokens(text: str) -> int:
@@ -180,11 +183,6 @@ def _cut_to_tokens(text: str, tokens: int) -> str:
     cut = raw.decode("utf-8", errors="ignore")
     space = cut.rfind(" ")
     return cut[:space] if space > len(cut) // 2 else cut
-
-
-REPLY_RESERVE_SHARE = 0.25
-REPLY_RESERVE_MAX = 2048
-"""Tokens kept free for the model's answer: a quarter of the context window, at most 2,048."""
 
 
 def reply_reserve(context_size: int) -> int:

@@ -43,16 +43,17 @@ def warn(message: str) -> None:
 
 def show_warnings() -> None:
     """Print the library's ``OllmRecallWarning``s as one ``warning: ...`` line each, like ``warn``."""
-    shown = warnings.showwarning
+    warnings.showwarning = _show_warning
 
-    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, OllmRecallWarning):
-            warn(str(message))
-        else:
-            shown(message, category, *args, **kwargs)
 
-    if getattr(shown, "__name__", "") != "show":
-        warnings.showwarning = show
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    if issubclass(category, OllmRecallWarning):
+        warn(str(message))
+    else:
+        _PYTHON_SHOWWARNING(message, category, *args, **kwargs)
+
+
+_PYTHON_SHOWWARNING = warnings.showwarning
 
 
 def info(message: str) -> None:

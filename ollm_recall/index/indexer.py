@@ -23,7 +23,7 @@ import orjson
 
 from .._atomic import make_private_dir
 from .._locking import IndexLock
-from .._time import parse_timestamp
+from .._time import milliseconds, parse_timestamp
 from ..archive.listing import check_name_matches
 from ..archive.session import Session, validate_session_id
 from ..archive.store import SessionStore
@@ -59,7 +59,7 @@ LARGE_SYNC_SESSIONS = 400  # a sync this large (a build, an import) ends by merg
 
 
 def start_ms(timestamp: str) -> int:
-    return int(parse_timestamp(timestamp).timestamp() * 1000)
+    return milliseconds(parse_timestamp(timestamp))
 
 
 def messages_digest(session: Session, count: int) -> str:
