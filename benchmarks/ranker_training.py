@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import pickle
 import statistics
 import sys
@@ -41,18 +42,24 @@ import numpy as np
 from lightgbm_trees import trees_from_lightgbm
 from retrieval import DEFAULT_DATA, DEFAULT_WORK, METRICS, current_index, prepare_home
 
+from ollm_recall._time import local_day as day
 from ollm_recall.index.textsearch import ANALYSIS_VERSION
+from ollm_recall.search.question_dates import date_prior
 from ollm_recall.search.ranker import (
     BASE_FEATURES,
     CANDIDATES,
     FEATURES,
+    FORMAT,
     RANKER_FILE,
+    RELEVANCE_FEATURES,
+    Relevance,
     SecondStage,
     feature_matrix,
     with_relative,
 )
-from ollm_recall.search.searcher import Searcher
+from ollm_recall.search.searcher import DATE_LOG_ODDS, RELEVANCE_FLOOR, Searcher
 
+RELEVANCE_LOG_ODDS_FLOOR = math.log(RELEVANCE_FLOOR / (1 - RELEVANCE_FLOOR))
 RISING = frozenset(
     {
         "dense",
@@ -90,24 +97,37 @@ LAMBDAMART = {
 never saw (tried: 200 trees of 15 leaves, R@5 0.666 against 0.671 for these)."""
 
 
-def collect(data: Path, work: Path, refresh: bool) -> list[dict]:
-    """Per query: archive, category, gold, candidate ids, features, and the rankings of the first
-    stage and of words alone (BM25F)."""
-    cache = work / f"second-stage-features.{data.name}.analysis-{ANALYSIS_VERSION}.pickle"
+def collect(data: Path, work: Path, refresh: bool, against: Path | None = None) -> list[dict]:
+    """Per query: archive, category, gold, candidate ids, features, each candidate's date prior, and
+    the rankings of the first stage and of words alone (BM25F).
+
+    With ``against``, each query is asked of an archive of that other set instead (in turn), where
+    nothing is relevant: the negatives that calibrate relevance (gold is then empty)."""
+    suffix = f".against-{against.name}" if against else ""
+    cache = work / f"second-stage-features.{data.name}{suffix}.analysis-{ANALYSIS_VERSION}.v{FORMAT}.pickle"
     if cache.exists() and not refresh:
         return pickle.loads(cache.read_bytes())
     queries = [json.loads(line) for line in (data / "queries.jsonl").read_text().splitlines() if line]
     by_archive: dict[str, list[dict]] = defaultdict(list)
-    for query in queries:
-        by_archive[query["conversation"]].append(query)
+    if against is None:
+        for query in queries:
+            by_archive[query["conversation"]].append(query)
+    else:
+        foreign = sorted(path.name for path in (against / "archives").iterdir() if path.is_dir())
+        for number, query in enumerate(queries):
+            by_archive[foreign[number % len(foreign)]].append(
+                {**query, "gold_session_ids": [], "asked": True}
+            )
+    source = against or data
     rows = []
     for archive in sorted(by_archive):
-        home = prepare_home(data, archive, work)
+        home = prepare_home(source, archive, work)
         index = current_index(home)
         searcher = Searcher(home, index=index, second_stage=False)
         searcher.keep_first_stage = True
+        sessions = index.load_manifest().sessions
         for query in by_archive[archive]:
-            cutoff = query.get("candidate_cutoff")
+            cutoff = query.get("candidate_cutoff") if against is None else None
             result = searcher.find(
                 query["query"],
                 limit=CANDIDATES,
@@ -118,13 +138,16 @@ def collect(data: Path, work: Path, refresh: bool) -> list[dict]:
             hits, stage = result.hits, result.first_stage
             assert stage is not None
             ids, matrix = feature_matrix(stage)
+            days = {sid: (day(sessions[sid].start_ms), day(sessions[sid].last_ms)) for sid in ids}
             rows.append(
                 {
                     "archive": archive,
+                    "asked_in": query["conversation"],
                     "category": query.get("category", ""),
                     "gold": set(query["gold_session_ids"]),
                     "ids": ids,
                     "x": matrix,
+                    "dates": np.array([date_prior(days[sid], result.dates) for sid in ids]),
                     "first": [hit.session_id for hit in hits],
                     "text": sorted(stage.text, key=lambda sid: (-stage.text[sid], sid)),
                 }
@@ -139,11 +162,44 @@ def labels_of(rows: list[dict]) -> np.ndarray:
     return np.concatenate([[int(sid in row["gold"]) for sid in row["ids"]] for row in rows])
 
 
+def fit_logistic(x: np.ndarray, labels: np.ndarray, ridge: float = 1e-4) -> np.ndarray:
+    """Weights (the intercept last) of a logistic regression, by Newton's method."""
+    x = np.c_[x, np.ones(len(x))]
+    weights = np.zeros(x.shape[1])
+    for _ in range(30):
+        p = 1.0 / (1.0 + np.exp(-(x @ weights)))
+        gradient = x.T @ (p - labels) / len(labels) + ridge * weights
+        hessian = (x.T * (p * (1 - p))) @ x / len(labels) + ridge * np.eye(len(weights))
+        weights -= np.linalg.solve(hessian, gradient)
+    return weights
+
+
+def fit_relevance(rows: list[dict]) -> Relevance:
+    """The estimate of relevance, from every candidate of ``rows`` (questions with their answer in the
+    archive, and negatives asked where nothing is relevant)."""
+    columns = [FEATURES.index(name) for name in RELEVANCE_FEATURES]
+    x = np.concatenate([row["x"][:, columns] for row in rows])
+    weights = fit_logistic(x, labels_of(rows).astype(float))
+    return Relevance(weights[:-1], float(weights[-1]))
+
+
+def relevance_of(model: SecondStage, row: dict) -> np.ndarray:
+    """Each candidate's estimated chance of relevance, date words counted as the search counts them."""
+    assert model.relevance is not None
+    odds = model.relevance.log_odds(row["x"])
+    dates = np.where(odds >= RELEVANCE_LOG_ODDS_FLOOR, row["dates"], 0.0)
+    return 1.0 / (1.0 + np.exp(-(odds + DATE_LOG_ODDS * dates)))
+
+
 def train(
-    rows: list[dict], seed: int = 0, calibrate_on: list[dict] | None = None
+    rows: list[dict],
+    seed: int = 0,
+    calibrate_on: list[dict] | None = None,
+    negatives: list[dict] | None = None,
 ) -> tuple[SecondStage, object]:
     """LambdaMART on the rows' candidates (LightGBM), its trees as arrays, and a logistic calibration
-    of its score (on ``calibrate_on``, else the same rows); also the LightGBM booster, to check the
+    of its score (on ``calibrate_on``, else the same rows); with ``negatives``, the estimate of
+    relevance too (fitted on the rows and the negatives); also the LightGBM booster, to check the
     arrays against."""
     import lightgbm
 
@@ -167,11 +223,22 @@ def train(
         h = np.array([[(w * raw * raw).mean(), (w * raw).mean()], [(w * raw).mean(), w.mean()]])
         h += 1e-9 * np.eye(2)
         slope, intercept = np.array([slope, intercept]) - np.linalg.solve(h, g)
-    return SecondStage(trees, float(slope), float(intercept)), booster
+    relevance = fit_relevance(rows + negatives) if negatives is not None else None
+    return SecondStage(trees, float(slope), float(intercept), relevance), booster
+
+
+def chances(model: SecondStage, row: dict) -> np.ndarray:
+    """Each candidate's chance of relevance, with the question's date words counted as the search
+    counts them (its odds multiplied by e^(DATE_LOG_ODDS x prior))."""
+    dates = row["dates"]
+    if model.relevance is not None:  # as the search does: the dates lift only sessions likely relevant
+        dates = np.where(model.relevance.log_odds(row["x"]) >= RELEVANCE_LOG_ODDS_FLOOR, dates, 0.0)
+    log_odds = model.slope * model.scores(row["x"]) + model.intercept + DATE_LOG_ODDS * dates
+    return 1.0 / (1.0 + np.exp(-log_odds))
 
 
 def reranked(model: SecondStage, row: dict) -> list[str]:
-    order = np.lexsort((np.arange(len(row["ids"])), -model.scores(row["x"])))
+    order = np.lexsort((np.arange(len(row["ids"])), -chances(model, row)))
     head = [row["ids"][i] for i in order]
     return head + [sid for sid in row["first"] if sid not in head]
 
@@ -186,13 +253,28 @@ def score(rankings: list[tuple[dict, list[str]]]) -> dict[str, float]:
 Ranked = list[tuple[dict, list[str]]]
 
 
-def cross_validate(sets: dict[str, list[dict]]) -> dict[str, tuple[dict, Ranked, Ranked]]:
+def cross_validate(
+    sets: dict[str, list[dict]], negatives: list[dict] | None = None
+) -> dict[str, tuple[dict, Ranked, Ranked]]:
     """For each archive, a model trained on every set's questions of the other archives ranks each
-    set's questions of this one; per set: per-archive scores, and the first and second stage's rankings."""
+    set's questions of this one; per set: per-archive scores, and the first and second stage's rankings.
+
+    ``negatives`` (questions asked of another set's archive) train each model's estimate of relevance,
+    but never one that ranks their question's archive or the archive they were asked of; every row
+    gets the held-out model's order and relevance (``held_order``, ``held_relevance``)."""
     results: dict[str, tuple[dict, Ranked, Ranked]] = {name: ({}, [], []) for name in sets}
     every = [row for rows in sets.values() for row in rows]
+    negatives = negatives or []
     for archive in sorted({row["archive"] for row in every}):
-        model, _ = train([row for row in every if row["archive"] != archive])
+        kept = [row for row in negatives if archive not in (row["archive"], row["asked_in"])]
+        model, _ = train([row for row in every if row["archive"] != archive], negatives=kept)
+        for row in every:
+            if row["archive"] == archive:
+                row["held_order"] = reranked(model, row)
+                row["held_relevance"] = relevance_of(model, row)
+        for row in negatives:
+            if row["asked_in"] == archive:
+                row["held_relevance"] = relevance_of(model, row)
         for name, rows in sets.items():
             held = [row for row in rows if row["archive"] == archive]
             if not held:
@@ -204,6 +286,33 @@ def cross_validate(sets: dict[str, list[dict]]) -> dict[str, tuple[dict, Ranked,
             first_all += first
             second_all += second
     return results
+
+
+def relevance_table(sets: dict[str, list[dict]], negatives: list[dict], most: int = 3) -> None:
+    """How a threshold on the held-out relevance decides automatic recall: per set, the share of
+    questions whose recalled sessions (of the ``most`` first, those at or above the threshold) include
+    a gold one, and the share of questions asked of another set's archive that recall anything."""
+    thresholds = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
+    print(f"\n{'recall at relevance >=':<24}" + "".join(f"{t:>7}" for t in thresholds))
+    for name, rows in sets.items():
+        cells = []
+        for threshold in thresholds:
+            found = 0
+            for row in rows:
+                relevance = dict(zip(row["ids"], row["held_relevance"], strict=True))
+                found += any(
+                    relevance[sid] >= threshold and sid in row["gold"] for sid in row["held_order"][:most]
+                )
+            cells.append(found / len(rows))
+        print(f"{name + ', gold':<24}" + "".join(f"{value:>7.3f}" for value in cells))
+    for name in sets:
+        asked = [row for row in negatives if row["set"] == name]
+        if asked:
+            cells = [
+                statistics.fmean(row["held_relevance"].max(initial=0.0) >= t for row in asked)
+                for t in thresholds
+            ]
+            print(f"{name + ', elsewhere':<24}" + "".join(f"{value:>7.3f}" for value in cells))
 
 
 def set_groups(sets: dict[str, list[dict]]) -> list[list[str]]:
@@ -293,13 +402,29 @@ def main() -> int:
         default=[],
         help="another query set to learn from (a data folder)",
     )
+    parser.add_argument(
+        "--negatives",
+        action="store_true",
+        help="also ask each set's questions of the other set's archives, to calibrate relevance",
+    )
     args = parser.parse_args()
     sets = {args.data.name: load(args.data, args.work, args.refresh)}
     for folder in args.also:
         if folder.name in sets:
             raise SystemExit(f"two query sets named {folder.name}")
         sets[folder.name] = load(folder, args.work, args.refresh)
-    results = cross_validate(sets)
+    negatives = []
+    if args.negatives:
+        folders = {args.data.name: args.data, **{folder.name: folder for folder in args.also}}
+        groups = set_groups(sets)
+        for names in groups:
+            other = next((g for g in groups if g is not names), None)
+            if other is None:
+                break
+            for name in names:
+                asked = collect(folders[name], args.work, args.refresh, against=folders[other[0]])
+                negatives += [{**row, "set": name} for row in asked]
+    results = cross_validate(sets, negatives)
     rows = sets[args.data.name]
     per_archive, first, second = results[args.data.name]
     table("archive (held out)", per_archive)
@@ -314,12 +439,18 @@ def main() -> int:
     }
     for name in args.also:
         by_words(f"{name.name} (held out)", results[name.name][2])
+    if negatives:
+        relevance_table(sets, negatives)
     for name, scores in leave_set_out(sets).items():
         print(f"\n{name + ', set left out':<24}" + "".join(f"{metric:>9}" for metric in METRICS))
         for ranking, values in scores.items():
             print(f"{ranking:<24}" + "".join(f"{values[metric]:>9.3f}" for metric in METRICS))
     if args.write:
-        model, booster = train([row for set_rows in sets.values() for row in set_rows], calibrate_on=rows)
+        if not negatives:
+            raise SystemExit("--write needs --negatives: the shipped model estimates relevance too")
+        model, booster = train(
+            [row for set_rows in sets.values() for row in set_rows], calibrate_on=rows, negatives=negatives
+        )
         sample = np.concatenate([row["x"] for row in rows[:3]])[:8]
         document = model.to_json(
             checks={"inputs": sample.tolist(), "outputs": booster.predict(sample).tolist()},

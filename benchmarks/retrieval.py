@@ -37,7 +37,8 @@ from ollm_recall.errors import IndexProblem
 from ollm_recall.index.indexer import Index
 from ollm_recall.index.textsearch import ANALYSIS_VERSION
 from ollm_recall.search.ranker import RANKER_FILE
-from ollm_recall.search.searcher import MODES, Searcher
+from ollm_recall.search.results import MODES
+from ollm_recall.search.searcher import Searcher
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_EVAL = REPO.parent / "shared" / "dev-eval"

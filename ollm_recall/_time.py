@@ -110,3 +110,8 @@ def format_duration(seconds: float, *, approximate: bool = False) -> str:
 def milliseconds(moment: datetime) -> int:
     """A moment as milliseconds since the epoch, as the index keeps times."""
     return int(moment.timestamp() * 1000)
+
+
+def local_day(ms: int) -> date:
+    """The local calendar day of a time in milliseconds since the epoch."""
+    return datetime.fromtimestamp(ms / 1000).astimezone().date()

@@ -47,7 +47,9 @@ SETTINGS: dict[str, SettingSpec] = {
     "context_size": SettingSpec(4096, int, "context window in tokens (sent to Ollama as num_ctx)"),
     "recall": SettingSpec(True, bool, "bring relevant past sessions into the chat"),
     "recall_budget": SettingSpec(0.25, float, "share of the context recalled excerpts may fill"),
-    "recall_threshold": SettingSpec(0.5, float, "similarity a past session needs to be recalled"),
+    "recall_threshold": SettingSpec(
+        0.15, float, "estimated chance of relevance a past session needs to be recalled (0-1)"
+    ),
     "recall_sessions": SettingSpec(3, int, "most past sessions recalled for one message"),
     "recall_tool": SettingSpec(True, bool, "let the model call a recall tool for more (if it takes tools)"),
     "api_key_env": SettingSpec("OPENAI_API_KEY", str, "environment variable holding the API key"),

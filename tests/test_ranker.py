@@ -14,7 +14,15 @@ from conftest import REPO
 from ollm_recall.errors import OllmRecallWarning
 from ollm_recall.index.indexer import Index
 from ollm_recall.search import ranker
-from ollm_recall.search.ranker import FEATURES, FirstStage, SecondStage, Trees, load_second_stage
+from ollm_recall.search.ranker import (
+    CANDIDATES,
+    FEATURES,
+    FirstStage,
+    Relevance,
+    SecondStage,
+    Trees,
+    load_second_stage,
+)
 from ollm_recall.search.searcher import Searcher
 
 
@@ -22,6 +30,7 @@ def test_the_shipped_model_loads_offline_and_scores_as_lightgbm_did() -> None:
     document = json.loads(ranker.RANKER_FILE.read_text())
     model = SecondStage.from_json(document)
     assert model.slope > 0 and len(model.trees.roots) > 10
+    assert model.relevance is not None and np.all(model.relevance.weights > 0)  # closer is never less likely
     assert document["cross_validated"]["method"] == "leave one archive out"
     checks = document["checks"]  # LightGBM's own scores of sample rows, kept when it was trained
     assert np.allclose(model.scores(np.asarray(checks["inputs"])), checks["outputs"], atol=1e-9)
@@ -40,7 +49,7 @@ def _trees(**changes: object) -> str:
     }
     return json.dumps(
         {
-            "format": 2,
+            "format": ranker.FORMAT,
             "features": list(FEATURES),
             "trees": {**trees, **changes},
             "calibration": {"slope": 1, "intercept": 0},
@@ -95,10 +104,31 @@ def test_the_reordering_keeps_every_candidate_and_scores_as_chances() -> None:
         1,
     )
     model = SecondStage(split_on_dense, 4.0, -2.0)
-    ranked = model.reorder(stage)
+    ranked, relevance = model.reorder(stage)
     assert ranked[0][0] == "s7" and sorted(sid for sid, _ in ranked) == sorted(f"s{i}" for i in range(60))
     assert all(0.0 < score < 1.0 for _, score in ranked)
     assert [score for _, score in ranked] == sorted((score for _, score in ranked), reverse=True)
+    assert relevance == {}  # a model without an estimate of relevance
+
+
+def test_relevance_rises_with_meaning_and_words_and_covers_the_reordered_candidates() -> None:
+    stage = FirstStage(
+        ranked=[(f"s{i}", 1.0 - i / 100) for i in range(60)],
+        dense={f"s{i}": 0.3 + (i == 7) * 0.4 for i in range(60)},
+        dense_best={f"s{i}": 0.4 for i in range(60)},
+        text={"s3": 5.0, "s7": 1.0},
+        coverage={"s3": 1.0, "s7": 0.2},
+        age_days={},
+        messages={},
+        centroid={},
+        neighbours={},
+        words_lead=0.8,
+    )
+    one_leaf = Trees(*(np.array(values) for values in ([-1], [0.0], [-1], [-1], [0.0], [0])), 1)
+    relevance = Relevance(np.array([2.0, 2.0, 2.0, 2.0, 2.0, 1.0]), -4.0)
+    _, log_odds = SecondStage(one_leaf, 1.0, 0.0, relevance).reorder(stage)
+    assert set(log_odds) == {f"s{i}" for i in range(CANDIDATES)}
+    assert log_odds["s3"] > log_odds["s7"] > log_odds["s20"]  # all words, then closer in meaning
 
 
 @pytest.mark.slow

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import session_document, write_session_file
+from conftest import REPO, session_document, write_session_file
 
 from ollm_recall import ChatRecordingService, Message
 from ollm_recall.errors import IndexCorrupt, IndexMissing, IndexProblem, UsageError
@@ -425,7 +426,7 @@ def test_technical_words_match_as_typed(tmp_path, word):
     "question, expected",
     [
         ("the database problem in april", "session-1776778620000"),  # without "in april": not first
-        ("the travel plan from april", "session-1777409400000"),  # without "from april": not first
+        ("our travel plan from april", "session-1777409400000"),  # without "from april": not first
     ],
 )
 def test_date_words_in_the_question_move_that_time_up(searcher, question: str, expected: str) -> None:
@@ -437,10 +438,27 @@ def test_date_words_in_the_question_move_that_time_up(searcher, question: str, e
     assert [found.words for found in found_dates] == [" ".join(question.split()[-2:])]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("the travel plan", "session-1777409400000"),  # neither: the closest, Lisbon in April
+        ("the latest travel plan", "session-1795201200000"),  # recency words: Iceland in November
+        ("the travel plan we discussed", "session-1795201200000"),
+        ("my travel plan", "session-1795201200000"),  # the user's own work goes on: the newest
+        ("my travel plan from april", "session-1777409400000"),  # date words outweigh recency
+    ],
+)
+def test_recency_counts_only_where_the_question_asks_for_it(searcher, question: str, expected: str) -> None:
+    assert ids(searcher.search(question, limit=5))[0] == expected
+
+
 def test_date_words_lift_likely_sessions_of_those_days_not_every_one(searcher) -> None:
     hits = searcher.search("the postgres problem in april", limit=5)
     assert hits[0].session_id == "session-1776778620000"  # April, and about postgres
-    assert hits[1].title.lower().startswith("postgres")  # June, but about postgres: before other April days
+    june = next(n for n, hit in enumerate(hits) if hit.title.lower().startswith("postgres"))
+    other_april = [n for n, hit in enumerate(hits[1:], 1) if hit.start_time.startswith("2026-04")]
+    assert all(n > june for n in other_april)  # June, but about postgres: before other April days
 
 
 def test_session_units_are_the_session_s_embedded_chunks_in_order(searcher):
@@ -456,3 +474,24 @@ def test_session_units_are_the_session_s_embedded_chunks_in_order(searcher):
     mean = vectors.mean(axis=0)
     assert np.allclose(searcher._vectors.centroids([NGINX_502])[NGINX_502], mean / np.linalg.norm(mean))
     assert searcher._vectors.session_units("session-0") is None
+
+
+@pytest.mark.slow
+def test_a_search_reads_the_new_segments_when_a_sync_replaced_them_under_it(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "examples" / "sessions", tmp_path / "sessions")
+    index = Index(tmp_path)
+    index.sync()
+    path = write_session_file(tmp_path / "sessions", session_document("session-1799999999000"))
+    index.sync()  # its vectors go into a segment of their own
+    searcher = Searcher(tmp_path, index=index)
+    question = "my php site shows 502 after the upgrade"
+    assert "session-1799999999000" in ids(searcher.search(question, limit=50))
+    stamp = index.manifest_path.stat().st_mtime_ns
+    opened = set(index.vector_dir.glob("seg-*.npy"))
+    path.unlink()
+    index.sync()  # the session's segment, all stale now, is removed
+    assert opened - set(index.vector_dir.glob("seg-*.npy"))
+    os.utime(index.manifest_path, ns=(stamp, stamp))  # as if the sync landed while the search ran
+    found = ids(searcher.search(question, limit=50))
+    assert found and "session-1799999999000" not in found
+    searcher.close()

@@ -68,7 +68,7 @@ def build_server(home: Path, *, index_dir: Path | None = None, background: bool 
     ) -> dict[str, Any]:
         """Search the user's past chat sessions by words and by meaning. Returns the sessions that bear
         on the query, best first: id, start time, model, title, score (0-1) and the passages that
-        matched. Sessions too far in meaning are left out, so an empty list means nothing relevant."""
+        matched. Sessions unlikely to be relevant are left out, so an empty list means nothing relevant."""
         return tools.recall(query, limit=limit, since=since, until=until, model=model)
 
     @_as_tool(server, "get_session", read_only=True)

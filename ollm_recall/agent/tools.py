@@ -21,7 +21,8 @@ from ..archive.store import store_for_home
 from ..errors import UsageError
 from ..index.background import indexed_share, start_worker
 from ..index.indexer import Index
-from ..search.searcher import Hit, Searcher
+from ..search.results import Hit
+from ..search.searcher import Searcher
 from ..transfer.markdown import to_markdown
 
 MAX_RECALL_LIMIT = 50

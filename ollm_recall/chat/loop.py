@@ -29,7 +29,8 @@ from ..errors import ChatError, OllmRecallError, SessionWriteError, ToolsUnsuppo
 from ..home import sessions_dir
 from ..index.background import sync_within
 from ..index.indexer import Index
-from ..search.searcher import RELEVANCE_FLOOR, Hit, Searcher
+from ..search.results import Hit
+from ..search.searcher import RELEVANCE_FLOOR, Searcher
 from .client import ChatClient, ReplyStream, Usage
 from .recall import (
     TOOL_HEADER,

@@ -1,7 +1,8 @@
 """Automatic recall: which past sessions a new message brings back, and the context block they make.
 
-A session is recalled only when its best passages are similar enough to the message (a threshold
-calibrated on the RealMem dev set by ``benchmarks/recall_threshold.py``), never just for being in a
+A session is recalled only when the search's estimate that it is relevant (words and meaning both,
+calibrated on both dev sets against questions asked of archives that hold no answer:
+``benchmarks/ranker_training.py --negatives``) reaches a threshold, never just for being in a
 top-k. Its best-matching exchanges, with their dates, go into one system message whose estimated token
 count never exceeds the budget it is given; ``fit_to_context`` then fits it, the conversation and the
 reply's reserve into the model's context window.
@@ -15,7 +16,8 @@ from dataclasses import dataclass, replace
 from ..archive.session import Session
 from ..errors import CorruptSession, SessionNotFound
 from ..index.textsearch import query_terms
-from ..search.searcher import Hit, Searcher
+from ..search.results import Hit
+from ..search.searcher import Searcher
 
 HEADER = (
     "Excerpts from the user's earlier chat sessions, recalled automatically because they may bear on "
@@ -71,9 +73,19 @@ class Recall:
         return f"recalled {count} {noun}: " + ", ".join(s.label for s in self.sessions)
 
 
+RECALL_SIMILARITY = 0.5
+"""Where the search estimated no chance of relevance (the model file missing, sessions still waiting
+for their vectors), the similarity a session needs to be recalled."""
+
+
 def relevant_hits(hits: Iterable[Hit], *, threshold: float, most: int) -> list[Hit]:
-    """The hits similar enough to be recalled, best first, at most ``most`` of them."""
-    return [hit for hit in hits if hit.similarity >= threshold][:most]
+    """The hits likely enough to be relevant (a chance of at least ``threshold``) to be recalled, best
+    first, at most ``most`` of them."""
+    return [
+        hit
+        for hit in hits
+        if (hit.relevance >= threshold if hit.relevance is not None else hit.similarity >= RECALL_SIMILARITY)
+    ][:most]
 
 
 def recall_for(
@@ -86,17 +98,15 @@ def recall_for(
     exclude: frozenset[str] = frozenset(),
     header: str = HEADER,
 ) -> Recall | None:
-    """Search the archive for ``message`` by meaning and build the context block, or None if nothing
-    is relevant or the budget cannot hold even a header and one line.
+    """Search the archive for ``message`` and build the context block, or None if nothing is relevant
+    or the budget cannot hold even a header and one line.
 
     A message of fewer than two words that are not stop words ("hi", "thanks!") recalls nothing: it
     carries too little to say what is relevant, and greetings would bring back every other greeting.
     """
     if len(query_terms(message)) < MIN_QUERY_TERMS:
         return None
-    # Ranked by meaning alone: the gate is the similarity, and the full-text side could only reorder
-    # the sessions that pass it, at the cost of time the turn waits for.
-    hits = searcher.search(message, limit=max(most * 3, 10), exclude=exclude, mode="semantic", snippets=False)
+    hits = searcher.search(message, limit=max(most * 3, 10), exclude=exclude, snippets=False)
     chosen = relevant_hits(hits, threshold=threshold, most=most)
     if not chosen:
         return None

@@ -16,7 +16,7 @@ from .output import Paths, fail, handle_errors, info, stdout, warn
 if TYPE_CHECKING:
     from ..index.background import IndexedShare
     from ..index.indexer import Index
-    from ..search.searcher import Hit
+    from ..search.results import Hit
 
 
 def indexed_share_for_search(paths: Paths, index: Index, *, no_sync: bool) -> IndexedShare:
@@ -80,7 +80,9 @@ def recall(
     mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), text or semantic."),
     no_sync: bool = typer.Option(False, "--no-sync", help="Do not bring the index up to date first."),
     show_all: bool = typer.Option(
-        False, "--all", help="Also show sessions below the relevance floor (by meaning, not close)."
+        False,
+        "--all",
+        help="Also show sessions below the relevance floor (estimated unlikely to be what you asked about).",
     ),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per hit, one per line."),
 ) -> None:
@@ -97,7 +99,8 @@ def recall(
     Example: ollm recall "that nginx thing from march"
     """
     from ..index.indexer import Index
-    from ..search.searcher import Searcher, check_options
+    from ..search.results import check_options
+    from ..search.searcher import Searcher
 
     paths: Paths = ctx.obj
     check_options(mode=mode, role=role, limit=limit)

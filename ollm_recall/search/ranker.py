@@ -1,13 +1,13 @@
 """The second stage of a hybrid search: a learned reordering of the first stage's best candidates.
 
-The first stage (BM25F, embeddings, a recency prior, fused by hand-set weights) finds the right
-sessions; this puts them first. Each candidate is described by features that cost little at query time
-(most come from what the first stage computed); a small LambdaMART model (LightGBM, 7-leaf trees,
-its score rising with every feature that says "closer"), trained on the RealMem dev set's questions
-and on the same questions' evidence as questions (two styles: chat openings, and statements that name
-things), with leave-one-archive-out cross-validation (``benchmarks/ranker_training.py``), scores them,
-and a logistic calibration turns the score into the chance that the session is one the question is
-about, which is what ``Hit.score`` then shows. The
+The first stage (BM25F, embeddings, priors, fused with weights that depend on the question) finds the
+right sessions; this puts them first. Each candidate is described by features that cost little at query
+time (most come from what the first stage computed); a small LambdaMART model (LightGBM, 7-leaf trees,
+its score rising with every feature that says "closer"), trained on both dev sets' questions (RealMem's
+chat openings and their evidence as statements, LoCoMo-dev's quiz-like questions), validated leaving
+one archive and one set out (``benchmarks/ranker_training.py``), orders them. Beside it, ``Relevance``
+estimates the chance that a session is one the question is about, in terms that mean the same from
+one question to the next: what ``Hit.score`` shows and what floors and automatic recall decide by. The
 trees are stored as arrays in ``ranker.json`` in the package and evaluated here with numpy (LightGBM is
 needed to train, not to search); a missing or damaged file means the first stage alone, and one
 warning.
@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import OllmRecallWarning
 
 RANKER_FILE = Path(__file__).with_name("ranker.json")
-FORMAT = 2
+FORMAT = 3
 CANDIDATES = 50
 """How many of the first stage's best sessions the second stage reorders."""
 BASE_FEATURES = (
@@ -54,8 +54,17 @@ RELATIVE_FEATURES = (
 )
 """Each feature set against the other candidates of the same question: a question's scores sit
 higher or lower as a whole, and trees split better on where a session stands among its rivals."""
-FEATURES = BASE_FEATURES + RELATIVE_FEATURES
+QUESTION_FEATURES = (
+    "asks_recency",  # 1 when the question continues recent work (``fusion.asks_for_recency``), else 0
+    "words_lead",  # how far the best match by words stands out (``fusion.words_lead``)
+)
+"""The same for every candidate of a question: they let the trees weigh recency and words by the kind
+of question, as the first stage does."""
+FEATURES = BASE_FEATURES + RELATIVE_FEATURES + QUESTION_FEATURES
 NEIGHBOURS = 5
+RELEVANCE_FEATURES = ("dense", "dense_best", "coverage", "centroid", "text", "words_lead")
+"""What the estimate of relevance reads: how close by meaning and by words a session is, in terms that
+mean the same from one question to the next (not where it stands among the candidates)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,8 @@ class FirstStage:
     neighbours: dict[str, float]
     """Mean cosine of each candidate's mean vector to those of the best ``NEIGHBOURS`` others: a
     session close to several strong candidates is likely on the topic (feedback at session level)."""
+    asks_recency: bool = False
+    words_lead: float = 0.0
 
 
 def session_relations(
@@ -93,8 +104,9 @@ def session_relations(
     return {sid: float(value) for sid, value in zip(ids, to_query, strict=True)}, neighbours
 
 
-def with_relative(base: np.ndarray) -> np.ndarray:
-    """``BASE_FEATURES`` rows of one question's candidates, with ``RELATIVE_FEATURES`` appended."""
+def with_relative(base: np.ndarray, question: tuple[float, ...] = (0.0, 0.0)) -> np.ndarray:
+    """``BASE_FEATURES`` rows of one question's candidates, with ``RELATIVE_FEATURES`` and the
+    question's ``QUESTION_FEATURES`` appended."""
     if not len(base):
         return np.zeros((0, len(FEATURES)))
 
@@ -110,7 +122,8 @@ def with_relative(base: np.ndarray) -> np.ndarray:
     by_age = np.argsort(np.argsort(column("age")[closest], kind="stable"), kind="stable")
     recent[closest] = 1.0 / (1.0 + by_age)
     standardised = (dense - dense.mean()) / (dense.std() + 1e-6)
-    return np.concatenate([base, np.stack([*gaps, recent, standardised], axis=1)], axis=1)
+    asked = np.broadcast_to(np.asarray(question, dtype=np.float64), (len(base), len(QUESTION_FEATURES)))
+    return np.concatenate([base, np.stack([*gaps, recent, standardised], axis=1), asked], axis=1)
 
 
 def feature_matrix(stage: FirstStage, count: int = CANDIDATES) -> tuple[list[str], np.ndarray]:
@@ -142,7 +155,8 @@ def feature_matrix(stage: FirstStage, count: int = CANDIDATES) -> tuple[list[str
                 stage.neighbours.get(sid, 0.0),
             )
         )
-    return ids, with_relative(np.asarray(rows, dtype=np.float64).reshape(len(ids), len(BASE_FEATURES)))
+    base = np.asarray(rows, dtype=np.float64).reshape(len(ids), len(BASE_FEATURES))
+    return ids, with_relative(base, (float(stage.asks_recency), stage.words_lead))
 
 
 @dataclass(frozen=True)
@@ -210,30 +224,69 @@ class Trees:
 
 
 @dataclass(frozen=True)
+class Relevance:
+    """The chance that a session is one the question is about: a logistic regression over
+    ``RELEVANCE_FEATURES``, trained on both dev sets with questions asked of archives that do not hold
+    their answer as negatives, so that it means the same whatever the style of the question."""
+
+    weights: np.ndarray
+    intercept: float
+
+    def log_odds(self, matrix: np.ndarray) -> np.ndarray:
+        columns = [FEATURES.index(name) for name in RELEVANCE_FEATURES]
+        return matrix[:, columns] @ self.weights + self.intercept
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "features": list(RELEVANCE_FEATURES),
+            "weights": self.weights.tolist(),
+            "intercept": self.intercept,
+        }
+
+    @classmethod
+    def from_json(cls, document: object) -> Relevance:
+        if not isinstance(document, dict) or document.get("features") != list(RELEVANCE_FEATURES):
+            raise ValueError("a relevance estimate made for other features")
+        weights = np.asarray(document["weights"], dtype=np.float64)
+        intercept = float(document["intercept"])
+        if weights.shape != (len(RELEVANCE_FEATURES),) or not np.all(np.isfinite(weights)):
+            raise ValueError("relevance weights of the wrong shape")
+        if not math.isfinite(intercept):
+            raise ValueError("a relevance intercept that is not a number")
+        return cls(weights, intercept)
+
+
+@dataclass(frozen=True)
 class SecondStage:
-    """The trees over ``FEATURES``, and the calibration of their score into a chance of relevance."""
+    """The trees over ``FEATURES``, the calibration of their score into a chance among the candidates,
+    and the estimate of relevance that hits show and floors and automatic recall decide by."""
 
     trees: Trees
     slope: float
     intercept: float
+    relevance: Relevance | None = None
 
     def scores(self, matrix: np.ndarray) -> np.ndarray:
         """The raw score of each row (higher is better)."""
         return self.trees.predict(matrix)
 
-    def reorder(self, stage: FirstStage) -> list[tuple[str, float]]:
-        """The first stage's ranking with its best ``CANDIDATES`` reordered; each reordered session's
-        score is the calibrated chance it is relevant, and the rest keep theirs below them."""
+    def reorder(self, stage: FirstStage) -> tuple[list[tuple[str, float]], dict[str, float]]:
+        """The first stage's ranking with its best ``CANDIDATES`` reordered (each reordered session's
+        score is its calibrated chance among the candidates, and the rest keep theirs below them), and
+        the log-odds of relevance of the reordered ones (empty without a ``relevance`` estimate)."""
         ids, matrix = feature_matrix(stage)
         if not ids:
-            return stage.ranked
+            return stage.ranked, {}
         raw = self.scores(matrix)
         chance = 1.0 / (1.0 + np.exp(-(self.slope * raw + self.intercept)))
         order = np.lexsort((np.arange(len(ids)), -raw))
         head = [(ids[i], round(float(chance[i]), 4)) for i in order]
         floor = min(score for _, score in head)
         tail = [(sid, min(score, floor)) for sid, score in stage.ranked[len(ids) :]]
-        return head + tail
+        if self.relevance is None:
+            return head + tail, {}
+        odds = self.relevance.log_odds(matrix)
+        return head + tail, {sid: float(value) for sid, value in zip(ids, odds, strict=True)}
 
     def to_json(self, **about: object) -> dict[str, object]:
         return {
@@ -241,6 +294,7 @@ class SecondStage:
             "features": list(FEATURES),
             "trees": self.trees.to_json(),
             "calibration": {"slope": self.slope, "intercept": self.intercept},
+            **({"relevance": self.relevance.to_json()} if self.relevance is not None else {}),
             **about,
         }
 
@@ -251,7 +305,10 @@ class SecondStage:
         calibration, trees = document["calibration"], document["trees"]
         if not isinstance(calibration, dict) or not isinstance(trees, dict):
             raise ValueError("not a model")
-        model = cls(Trees.from_json(trees), float(calibration["slope"]), float(calibration["intercept"]))
+        relevance = Relevance.from_json(document["relevance"]) if "relevance" in document else None
+        model = cls(
+            Trees.from_json(trees), float(calibration["slope"]), float(calibration["intercept"]), relevance
+        )
         if not (math.isfinite(model.slope) and math.isfinite(model.intercept)):
             raise ValueError("a calibration that is not a number")
         return model

@@ -1,8 +1,9 @@
 """``Searcher``: one question over both indexes, with filters, fusion and snippets.
 
-Hybrid ranking adds the session's normalised BM25F score and its best units' cosine similarity to the
-question, weighted; both lists are cut to the candidates either side ranks highly, so a session must be
-good on at least one side to appear.
+Hybrid ranking fuses the session's normalised BM25F score and its best units' cosine similarity to the
+question with weights that depend on the question (``fusion``), then lets a learned second stage
+reorder the best candidates (``ranker``); both lists are cut to the candidates either side ranks
+highly, so a session must be good on at least one side to appear.
 """
 
 from __future__ import annotations
@@ -11,31 +12,31 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Literal, TypedDict, Unpack
+from datetime import datetime
+from typing import Unpack
 
-from .._time import format_timestamp, milliseconds
+from .._time import format_timestamp, local_day, milliseconds
 from ..archive.listing import model_matches
-from ..archive.session import ROLES, Session
-from ..errors import CorruptSession, IndexProblem, SessionNotFound, UsageError
+from ..archive.session import Session
+from ..errors import CorruptSession, IndexProblem, SessionNotFound
 from ..index.indexer import EmbedderLike, Index
 from ..index.manifest import Manifest
 from ..index.textsearch import TextFilters, TextIndex, query_terms
 from ..index.vectorstore import RowScores, VectorIndex
+from .fusion import by_one_side, fuse, weights_for, words_lead
 from .question_dates import DateRange, date_prior, dates_in
 from .ranker import CANDIDATES, FirstStage, SecondStage, load_second_stage, session_relations
+from .results import Hit, Mode, SearchOptions, SearchResult, check_options
 from .snippets import Snippet, best_text_messages, excerpt
 
-Mode = Literal["hybrid", "text", "semantic"]
-MODES: tuple[str, ...] = ("hybrid", "text", "semantic")
-TEXT_WEIGHT = 0.2
-DENSE_WEIGHT = 0.8
-RECENCY_WEIGHT = 0.2
-RECENCY_DAYS = 30.0
-RELEVANCE_FLOOR = 0.2
-"""Below this similarity to the question a session is not shown (``ollm recall`` without ``--all``):
-calibrated on the dev set by ``benchmarks/recall_threshold.py`` (see docs/search.md)."""
+RELEVANCE_FLOOR = 0.02
+"""Below this estimated chance of being relevant a session is not shown (``ollm recall`` without
+``--all``, ``export --query``, the MCP and chat recall tools): the second stage's chance, calibrated
+on both dev sets with questions asked of archives that do not hold their answer (see docs/search.md,
+``benchmarks/ranker_training.py --negatives``)."""
+SIMILARITY_FLOOR = 0.2
+"""The floor by similarity to the question, where no chance was estimated: a semantic search, a
+missing model file, or candidates still waiting for their vectors."""
 DATE_WEIGHT = 0.3
 """What a session active in the question's dates gains (``query_dates``) in the first stage's score:
 enough to lift it over sessions a little closer in meaning, not over ones that are far closer."""
@@ -43,72 +44,6 @@ DATE_LOG_ODDS = 3.0
 """The same for the second stage's score, a chance: its odds are multiplied by e^3 (20), so a likely
 session in the dates goes first and an unlikely one stays unlikely (an added 0.3 would lift every
 session of those days over every other)."""
-RELEVANT_SIMILARITY = 0.5
-"""A similarity at which a past session is relevant to a question (the chat's calibrated threshold)."""
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One session found, with its score and up to three snippets.
-
-    ``similarity`` is the cosine similarity of the session's best passages to the question (0 when
-    the dense side was not searched): unlike ``score``, it means the same from one question to the next.
-    """
-
-    session_id: str
-    score: float
-    title: str
-    start_time: str
-    model: str
-    provider: str
-    snippets: list[Snippet] = field(default_factory=list)
-    similarity: float = 0.0
-    units: tuple[tuple[float, int, int], ...] = field(default=(), repr=False, compare=False)
-
-
-def check_options(*, mode: str = "hybrid", role: str | None = None, limit: int = 1) -> None:
-    """``UsageError`` for a mode, role or limit a search cannot take: checked before any work."""
-    if mode not in MODES:
-        raise UsageError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-    if role is not None and role not in ROLES:
-        raise UsageError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-    if limit < 1:
-        raise UsageError(f"--limit must be at least 1, not {limit}")
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """One search's answer: the hits, best first, and how they were found.
-
-    ``ranked_by`` says which stage ordered them (``"second stage"``, ``"first stage"``, or the one
-    side of a text or semantic search); ``first_stage`` is what the first stage knew of its candidates
-    (kept when a second stage ranked or ``keep_first_stage`` asked for it); ``dates`` the question's
-    date words as understood; ``below_floor`` how many of the best ``limit`` ``relevant_only`` left out;
-    ``sessions_indexed`` how many sessions the index held.
-    """
-
-    hits: list[Hit]
-    ranked_by: str = "first stage"
-    first_stage: FirstStage | None = None
-    dates: list[DateRange] = field(default_factory=list)
-    below_floor: int = 0
-    sessions_indexed: int = 0
-
-
-class SearchOptions(TypedDict, total=False):
-    """The options of ``Searcher.find``, for the methods that pass them on (typed at every call)."""
-
-    limit: int
-    since: datetime | None
-    until: datetime | None
-    model: str | None
-    provider: str | None
-    role: str | None
-    session: str | None
-    mode: Mode
-    exclude: frozenset[str]
-    snippets: bool
-    relevant_only: bool
 
 
 class Searcher:
@@ -211,12 +146,52 @@ class Searcher:
         finds nothing.
 
         ``exclude`` leaves sessions out (the chat's own); ``snippets=False`` skips reading the
-        sessions for excerpts when only the ranking is wanted. ``relevant_only`` leaves out, by
-        meaning, sessions below ``RELEVANCE_FLOOR`` (a session not embedded yet stays when its words
-        match); the result's ``below_floor`` then says how many of the best ``limit`` were left out.
+        sessions for excerpts when only the ranking is wanted. ``relevant_only`` leaves out sessions
+        whose chance of relevance is below ``RELEVANCE_FLOOR`` (without a chance: whose similarity is
+        below ``SIMILARITY_FLOOR``; a session not embedded yet stays when its words match); the
+        result's ``below_floor`` then says how many of the best ``limit`` were left out.
         """
         check_options(mode=mode, role=role, limit=limit)
-        self._load()
+        options: SearchOptions = {
+            "limit": limit,
+            "since": since,
+            "until": until,
+            "model": model,
+            "provider": provider,
+            "role": role,
+            "session": session,
+            "mode": mode,
+            "exclude": exclude,
+            "snippets": snippets,
+            "relevant_only": relevant_only,
+        }
+        missing = None
+        for _attempt in range(3):
+            self._load()
+            try:
+                return self._find_loaded(query, **options)
+            except FileNotFoundError as exc:  # a sync replaced the vector segments this search read
+                self._manifest, missing = None, exc.filename
+                time.sleep(0.05)
+        raise IndexProblem(f"the index lost {missing} while searching: run `ollm doctor --fix`")
+
+    def _find_loaded(
+        self,
+        query: str,
+        *,
+        limit: int,
+        since: datetime | None,
+        until: datetime | None,
+        model: str | None,
+        provider: str | None,
+        role: str | None,
+        session: str | None,
+        mode: Mode,
+        exclude: frozenset[str],
+        snippets: bool,
+        relevant_only: bool,
+    ) -> SearchResult:
+        """``find`` on the indexes as loaded."""
         assert self._manifest is not None and self._text is not None and self._vectors is not None
         terms = query_terms(query)
         indexed = len(self._manifest.sessions)
@@ -284,9 +259,15 @@ class Searcher:
         unembedded = {
             sid for sid in text_scores if not sessions[sid].segments and sessions[sid].vectors_pending
         }
-        ranked = _fuse(text_scores, dense_scores, age_days, mode, unembedded)
+        weights = weights_for(query, text_scores)
+        if mode == "hybrid":
+            ranked = fuse(text_scores, dense_scores, coverage, age_days, weights, unembedded)
+        else:
+            one_side = text_scores if mode == "text" else dense_scores
+            ranked = by_one_side(one_side, scale_to_best=mode == "text")
         first_stage = None
         reordered = False
+        relevance_odds: dict[str, float] = {}
         if mode == "hybrid" and role is None and (self.second_stage is not None or self.keep_first_stage):
             best_unit = {
                 sid: max((unit[0] for unit in units), default=0.0) for sid, (_, units) in dense.items()
@@ -308,27 +289,49 @@ class Searcher:
                 messages,
                 centroid,
                 neighbours,
+                asks_recency=weights.recency > 0,
+                words_lead=words_lead(text_scores),
             )
             # The model learned from sessions with vectors; while some candidates still lack theirs
             # (background indexing), the first stage's estimate for them is the fairer ranking.
             if self.second_stage is not None and not unembedded.intersection(head):
-                ranked = self.second_stage.reorder(first_stage)
+                ranked, relevance_odds = self.second_stage.reorder(first_stage)
                 reordered = True
-        dates = dates_in(query, _day(reference_ms))
+        dates = dates_in(query, local_day(reference_ms))
         if dates:
-            ranked = self._by_date(ranked, dates, chances=reordered)
+            priors = self._date_priors(ranked, dates)
+            if relevance_odds:  # the dates lift sessions likely to be relevant, not every one of those days
+                floor = math.log(RELEVANCE_FLOOR / (1.0 - RELEVANCE_FLOOR))
+                priors = {
+                    sid: prior if relevance_odds.get(sid, -math.inf) >= floor else 0.0
+                    for sid, prior in priors.items()
+                }
+            ranked = _moved_by_date(ranked, priors, chances=reordered)
+            relevance_odds = {sid: odds + DATE_LOG_ODDS * priors[sid] for sid, odds in relevance_odds.items()}
+        relevance = {sid: round(1.0 / (1.0 + math.exp(-odds)), 4) for sid, odds in relevance_odds.items()}
         below_floor = 0
         if relevant_only and mode != "text":
             kept = [
                 (sid, score)
                 for sid, score in ranked
-                if dense_scores.get(sid, 0.0) >= RELEVANCE_FLOOR or sid in unembedded
+                if (
+                    relevance.get(sid, 0.0) >= RELEVANCE_FLOOR
+                    if relevance
+                    else dense_scores.get(sid, 0.0) >= SIMILARITY_FLOOR or sid in unembedded
+                )
             ]
             below_floor = min(limit, len(ranked)) - min(limit, len(kept))
             ranked = kept
         hits = [
             self._hit(
-                sid, score, terms, dense.get(sid, (0.0, []))[1], role, snippets, dense_scores.get(sid, 0.0)
+                sid,
+                score,
+                terms,
+                dense.get(sid, (0.0, []))[1],
+                role,
+                snippets,
+                dense_scores.get(sid, 0.0),
+                relevance.get(sid),
             )
             for sid, score in ranked[:limit]
         ]
@@ -337,22 +340,14 @@ class Searcher:
         )
         return SearchResult(hits, ranked_by, first_stage, dates, below_floor, indexed)
 
-    def _by_date(
-        self, ranked: list[tuple[str, float]], dates: list[DateRange], *, chances: bool
-    ) -> list[tuple[str, float]]:
-        """The ranking with sessions active in (or near) the question's dates moved up: a soft prior,
-        added to a first-stage score, multiplying the odds of a second-stage chance."""
+    def _date_priors(self, ranked: list[tuple[str, float]], dates: list[DateRange]) -> dict[str, float]:
+        """How active each ranked session was in (or near) the question's dates, 0 to 1."""
         assert self._manifest is not None
         sessions = self._manifest.sessions
-        moved = []
-        for sid, score in ranked:
-            prior = date_prior((_day(sessions[sid].start_ms), _day(sessions[sid].last_ms)), dates)
-            if chances:
-                odds = score / max(1.0 - score, 1e-6) * math.exp(DATE_LOG_ODDS * prior)
-                moved.append((sid, round(odds / (1.0 + odds), 4)))
-            else:
-                moved.append((sid, score + DATE_WEIGHT * prior))
-        return sorted(moved, key=lambda item: (-item[1], item[0]))
+        return {
+            sid: date_prior((local_day(sessions[sid].start_ms), local_day(sessions[sid].last_ms)), dates)
+            for sid, _ in ranked
+        }
 
     def _newest_ms(self) -> int:
         """When the archive's newest session was last active (the clock's now when it is empty)."""
@@ -400,6 +395,7 @@ class Searcher:
         role: str | None,
         with_snippets: bool,
         similarity: float,
+        relevance: float | None = None,
     ) -> Hit:
         assert self._manifest is not None
         entry = self._manifest.sessions[session_id]
@@ -412,13 +408,14 @@ class Searcher:
         snippets = [] if session is None else self._snippets(session, terms, units, role)
         return Hit(
             session_id=session_id,
-            score=round(score, 4),
+            score=round(score if relevance is None else relevance, 4),
             title=entry.title,
             start_time=format_timestamp(datetime.fromtimestamp(entry.start_ms / 1000).astimezone()),
             model=entry.model,
             provider=entry.provider,
             snippets=snippets,
             similarity=round(similarity, 4),
+            relevance=relevance,
             units=tuple(units),
         )
 
@@ -450,43 +447,16 @@ class Searcher:
             self._pool = None
 
 
-def _day(ms: int) -> date:
-    """The local calendar day of a time in milliseconds."""
-    return datetime.fromtimestamp(ms / 1000).astimezone().date()
-
-
-def _fuse(
-    text: dict[str, float],
-    dense: dict[str, float],
-    age_days: dict[str, float],
-    mode: str,
-    unembedded: set[str] | frozenset[str] = frozenset(),
+def _moved_by_date(
+    ranked: list[tuple[str, float]], priors: dict[str, float], *, chances: bool
 ) -> list[tuple[str, float]]:
-    """Rank by one side, or (hybrid) by a weighted sum of the max-normalised BM25F score, the dense
-    score and a recency prior.
-
-    Weights tuned on the dev set (see docs/search.md): recent sessions are the likelier subject of a
-    question about "last time", so a session's age counts a little when the words and the meaning
-    are close. A session not embedded yet (``unembedded``) is not pushed down for lacking a dense
-    score: it is given one in proportion to its words' score, the best match by words standing level
-    with the best match by meaning, or with a relevant one (``RELEVANT_SIMILARITY``) when the few
-    sessions embedded so far are all far from the question.
-    """
-    if mode == "text":  # on a scale of 0-1 as the others: 1 for the best match by words
-        top = max(text.values(), default=0.0) or 1.0
-        return sorted(
-            ((sid, score / top) for sid, score in text.items()), key=lambda item: (-item[1], item[0])
-        )
-    if mode == "semantic":
-        return sorted(dense.items(), key=lambda item: (-item[1], item[0]))
-    top_text = max(text.values(), default=0.0) or 1.0
-    if unembedded:
-        top_dense = max(max(dense.values(), default=0.0), RELEVANT_SIMILARITY)
-        dense = {**dense, **{sid: top_dense * text[sid] / top_text for sid in unembedded if sid in text}}
-    combined = {
-        sid: TEXT_WEIGHT * text.get(sid, 0.0) / top_text
-        + DENSE_WEIGHT * dense.get(sid, 0.0)
-        + RECENCY_WEIGHT * math.exp(-age_days.get(sid, 0.0) / RECENCY_DAYS)
-        for sid in set(text) | set(dense)
-    }
-    return sorted(combined.items(), key=lambda item: (-item[1], item[0]))
+    """The ranking with sessions active in the question's dates moved up: a soft prior, added to a
+    first-stage score, multiplying the odds of a second-stage chance."""
+    moved = []
+    for sid, score in ranked:
+        if chances:
+            odds = score / max(1.0 - score, 1e-6) * math.exp(DATE_LOG_ODDS * priors[sid])
+            moved.append((sid, round(odds / (1.0 + odds), 4)))
+        else:
+            moved.append((sid, score + DATE_WEIGHT * priors[sid]))
+    return sorted(moved, key=lambda item: (-item[1], item[0]))

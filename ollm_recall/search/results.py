@@ -1,0 +1,86 @@
+"""What a search returns (``Hit``, ``SearchResult``) and the options it takes, checked before any work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, TypedDict
+
+from ..archive.session import ROLES
+from ..errors import UsageError
+from .question_dates import DateRange
+from .ranker import FirstStage
+from .snippets import Snippet
+
+Mode = Literal["hybrid", "text", "semantic"]
+MODES: tuple[str, ...] = ("hybrid", "text", "semantic")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One session found, with its score and up to three snippets.
+
+    ``score`` is ``relevance`` where the search estimated it (a hybrid search ranked by the second
+    stage), else the ranking's own score.
+
+    ``similarity`` is the cosine similarity of the session's best passages to the question (0 when
+    the dense side was not searched): unlike ``score``, it means the same from one question to the next.
+    """
+
+    session_id: str
+    score: float
+    title: str
+    start_time: str
+    model: str
+    provider: str
+    snippets: list[Snippet] = field(default_factory=list)
+    similarity: float = 0.0
+    relevance: float | None = None
+    """The estimated chance that the session is one the question is about (the second stage's
+    calibrated score, date words counted), or None where the search estimated none."""
+    units: tuple[tuple[float, int, int], ...] = field(default=(), repr=False, compare=False)
+
+
+def check_options(*, mode: str = "hybrid", role: str | None = None, limit: int = 1) -> None:
+    """``UsageError`` for a mode, role or limit a search cannot take: checked before any work."""
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    if role is not None and role not in ROLES:
+        raise UsageError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {limit}")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One search's answer: the hits, best first, and how they were found.
+
+    ``ranked_by`` says which stage ordered them (``"second stage"``, ``"first stage"``, or the one
+    side of a text or semantic search); ``first_stage`` is what the first stage knew of its candidates
+    (kept when a second stage ranked or ``keep_first_stage`` asked for it); ``dates`` the question's
+    date words as understood; ``below_floor`` how many of the best ``limit`` ``relevant_only`` left out;
+    ``sessions_indexed`` how many sessions the index held.
+    """
+
+    hits: list[Hit]
+    ranked_by: str = "first stage"
+    first_stage: FirstStage | None = None
+    dates: list[DateRange] = field(default_factory=list)
+    below_floor: int = 0
+    sessions_indexed: int = 0
+
+
+class SearchOptions(TypedDict, total=False):
+    """The options of ``Searcher.find``, for the methods that pass them on (typed at every call)."""
+
+    limit: int
+    since: datetime | None
+    until: datetime | None
+    model: str | None
+    provider: str | None
+    role: str | None
+    session: str | None
+    mode: Mode
+    exclude: frozenset[str]
+    snippets: bool
+    relevant_only: bool
