@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, SUBPROCESS_CEILING, run_ollm
+from conftest import REPO, SUBPROCESS_CEILING, run_ollm, session_document, write_session_file
 
 from ollm_recall import ChatRecordingService, Message, SessionStore
 from ollm_recall.archive.session import ToolCall
@@ -267,3 +267,17 @@ def test_an_agent_reading_a_session_saved_before_redaction_gets_no_secret(isolat
     finally:
         tools.close()
     assert any(CASES[0].secret in path.read_text() for path in (isolated_home / "sessions").glob("*.json"))
+
+
+def test_markers_of_an_earlier_redaction_are_not_found_again(isolated_home: Path, cli) -> None:
+    text = "the app connects with mysql://root:[REDACTED:url-password]@db:3306/shop"
+    document = session_document("session-1767225600000")
+    document["messages"][1]["parts"][0]["text"] = text
+    path = write_session_file(isolated_home / "sessions", document)
+    stored = path.read_bytes()
+    listed = cli("redact", "--dry-run")
+    assert listed.exit_code == 0 and "no secrets found in 1 session" in listed.stderr, listed.stderr
+    assert cli("redact", "--yes").exit_code == 0 and path.read_bytes() == stored
+    exported = cli("export", "--format", "md", "session-1767225600000")
+    assert exported.exit_code == 0 and text in exported.stdout
+    assert "before redaction" not in exported.stderr

@@ -36,6 +36,20 @@ def test_the_labelled_secrets_are_caught_and_the_look_alikes_kept() -> None:
         assert redactor.redact_text(text).text == text
 
 
+def test_a_marker_is_never_a_secret_so_redaction_is_idempotent() -> None:
+    redactor = Redactor(extra_patterns=[r"db-pass (\S+)"])
+    texts = [case.text for case in labelled_secrets()] + [
+        "mysql://root:s3cretpassword@db:3306/shop",
+        "https://deploy:hunter2hunter2@git.example.com/repo.git",
+        "db-pass 9fj2kdl3m",
+    ]
+    for text in texts:
+        once = redactor.redact_text(text).text
+        again = redactor.redact_text(once)
+        assert again.text == once and again.kinds == (), once
+    assert redactor.redact_text("mysql://root:[REDACTED:url-password]@db").kinds == ()
+
+
 @pytest.mark.parametrize("case", list(ONE_OF_EACH.values()), ids=list(ONE_OF_EACH))
 def test_a_secret_in_any_message_or_tool_call_never_reaches_the_file(tmp_path: Path, case) -> None:
     service = ChatRecordingService(tmp_path)

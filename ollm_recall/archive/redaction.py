@@ -105,6 +105,8 @@ class Redactor:
                 value = match.group(group)
                 if value is None or (rule.accept is not None and not rule.accept(value)):
                     continue
+                if MARKER_PATTERN.search(value):  # a secret redacted before: a marker is never one
+                    continue
                 if any(allowed.fullmatch(value) for allowed in self.allow):
                     continue
                 kind = keyword_kind(match.group("name")) if rule.group < 0 else rule.kind
