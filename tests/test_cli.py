@@ -158,6 +158,19 @@ def test_export_needs_ids_or_all(cli, archive):
     )
 
 
+@pytest.mark.parametrize("fmt", ["md", "json", "jsonl"])
+def test_export_to_stdout_checks_every_id_before_writing_anything(cli, archive, fmt):
+    result = cli("export", "s-new", "s-missing", "--format", fmt)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: no session with id 's-missing'")
+
+
+def test_export_with_an_empty_query_is_an_error_as_recall_says(cli, archive):
+    result = cli("export", "--query", "  ")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == "error: nothing to search for: the --query is empty\n"
+
+
 @pytest.mark.parametrize("inside", ["", "sub", "sub/deeper"])
 def test_export_refuses_the_sessions_folder(cli, archive, sessions_path, inside):
     result = cli("export", "s-new", "-f", "json", "--out", str(sessions_path / inside))

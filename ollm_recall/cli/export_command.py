@@ -13,7 +13,7 @@ from ..archive.listing import model_matches
 from ..archive.redaction import Finding, summarize
 from ..archive.store import store_for_home
 from ..errors import UsageError
-from .output import Paths, handle_errors, info, warn
+from .output import Paths, fail, handle_errors, info, warn
 
 
 @handle_errors
@@ -52,25 +52,35 @@ def export(
     check_format(fmt)
     if fmt == "html" and out is None:
         raise UsageError("--format html writes a folder of pages: give --out DIR")
+    if query is not None and not query.strip():
+        raise fail("nothing to search for: the --query is empty", 2)
     ids = _chosen(ctx.obj, session_ids, all_sessions, since, until, model, query, limit)
+    if not ids:
+        info(
+            "nothing relevant found: nothing exported"
+            if query is not None
+            else "no session matches: nothing exported"
+        )
+        return
     store = store_for_home(ctx.obj.home, ctx.obj.index_dir, writing=True)  # the redaction config asks for
     found: dict[str, list[Finding]] = {}
     if out is not None:
         _export_with_progress(store, ids, fmt, out, found)
         info(f"exported {len(ids)} session{'s' if len(ids) != 1 else ''} to {out}")
-    elif fmt in ("md", "jsonl") or (fmt == "json" and len(ids) == 1):
-        for position, session_id in enumerate(ids):
-            session, raw, found[session_id] = exportable(*store.read_with_bytes(session_id), store.redactor)
-            piece = render(session, raw, fmt).decode("utf-8")
-            if fmt == "json":
-                piece = piece.rstrip("\n") + "\n"
-            sys.stdout.write(("\n\n" if position and fmt == "md" else "") + piece)
-    else:
-        documents = []
+    else:  # every session read (and every id checked) before the first byte is written
+        read = {}
         for session_id in ids:
-            _session, raw, found[session_id] = exportable(*store.read_with_bytes(session_id), store.redactor)
-            documents.append(json.loads(raw))
-        sys.stdout.write(json.dumps(documents, ensure_ascii=False, indent=2) + "\n")
+            session, raw, found[session_id] = exportable(*store.read_with_bytes(session_id), store.redactor)
+            read[session_id] = (session, raw)
+        if fmt in ("md", "jsonl") or (fmt == "json" and len(ids) == 1):
+            for position, (session, raw) in enumerate(read.values()):
+                piece = render(session, raw, fmt).decode("utf-8")
+                if fmt == "json":
+                    piece = piece.rstrip("\n") + "\n"
+                sys.stdout.write(("\n\n" if position and fmt == "md" else "") + piece)
+        else:
+            documents = [json.loads(raw) for _session, raw in read.values()]
+            sys.stdout.write(json.dumps(documents, ensure_ascii=False, indent=2) + "\n")
     findings = [finding for session_findings in found.values() for finding in session_findings]
     if findings:
         sessions = sum(1 for session_findings in found.values() if session_findings)
