@@ -49,6 +49,8 @@ GROUPED = {
     "not-indexed": "{count} sessions are not in the index",
 }
 """Kinds said in one line with a count when there are several (47 permission lines help nobody)."""
+NAMED = 5
+"""How many paths such a line names before "and N more"."""
 
 
 @dataclass
@@ -56,6 +58,8 @@ class Examination:
     """All findings about one archive."""
 
     findings: list[Diagnosis] = field(default_factory=list)
+    nothing_recorded: bool = False
+    """The home has no sessions folder yet: a fresh home, not a problem."""
 
     @property
     def ok(self) -> bool:
@@ -76,7 +80,9 @@ class Examination:
                     continue
                 said.add(finding.kind)
                 group = [f for f in self.findings if f.kind == finding.kind]
-                message = GROUPED[finding.kind].format(count=len(group))
+                named = ", ".join(str(f.path) for f in group[:NAMED])
+                more = f" and {len(group) - NAMED} more" if len(group) > NAMED else ""
+                message = f"{GROUPED[finding.kind].format(count=len(group))}: {named}{more}"
                 shown.append((message, finding.fixable, all(f.fixed for f in group)))
             else:
                 shown.append((finding.message, finding.fixable, finding.fixed))
@@ -88,8 +94,8 @@ def examine(home: Path, index_dir: Path | None = None) -> Examination:
     result = Examination()
     store = store_for_home(home, index_dir)
     directory = sessions_dir(home)
-    if not directory.is_dir():
-        result.add("no-sessions", directory, "no sessions folder (nothing recorded yet?)", fixable=False)
+    if not directory.is_dir():  # nothing recorded yet: nothing can be wrong
+        result.nothing_recorded = True
         return result
     listing = store.list()
     for problem in listing.problems:
@@ -170,7 +176,7 @@ def _check_permissions(result: Examination, home: Path, directory: Path, index_d
         mode = stat.S_IMODE(folder.stat().st_mode)
         if mode & 0o077:
             result.add("permissions", folder, f"{folder} is readable by others (mode {mode:04o}, want 0700)")
-    for entry in os.scandir(directory):
+    for entry in sorted(os.scandir(directory), key=lambda entry: entry.name):
         if entry.name.endswith(".json") and entry.is_file(follow_symlinks=False):
             mode = stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode)
             if mode & 0o077:

@@ -157,9 +157,29 @@ def test_many_loose_modes_are_one_line_with_the_fix(cli, isolated_home):
     lines = result.stdout.splitlines()
     loose = [line for line in lines if "readable by others" in line]
     assert loose == [
-        "47 files and folders are readable by others (want 0600 files, 0700 folders) (ollm doctor --fix)"
+        "47 files and folders are readable by others (want 0600 files, 0700 folders): "
+        f"{isolated_home}, {sessions}, {sessions / 'session-1767863520000.json'}, "
+        f"{sessions / 'session-1768419000000.json'}, {sessions / 'session-1768855200000.json'} "
+        "and 42 more (ollm doctor --fix)"
     ]
     assert "45 sessions are not searchable by meaning yet (ollm doctor --fix)" in lines
+    assert result.stderr == f"{len(lines)} problems left\n"  # as many as the lines above
+
+
+def test_a_fresh_home_has_no_problems(cli, isolated_home):
+    result = cli("doctor")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == f"nothing recorded yet (no sessions folder in {isolated_home}): no problems\n"
+    assert json.loads(cli("doctor", "--json").stdout) == {"ok": True, "findings": []}
+
+
+def test_index_status_without_an_index_counts_what_is_on_disk(cli, isolated_home):
+    shutil.copytree(REPO / "examples" / "sessions", isolated_home / "sessions")
+    result = cli("index", "status")
+    assert result.exit_code == 0, result.stderr
+    assert "sessions  0 indexed of 45 on disk" in result.stdout
+    state = json.loads(cli("index", "status", "--json").stdout)
+    assert state["indexed"] == 0 and state["sessionsOnDisk"] == 45
 
 
 def test_an_index_of_the_older_word_analysis_is_rebuilt_by_fix(cli, damaged: Path):

@@ -36,12 +36,15 @@ def doctor(
         )
     if as_json:
         print_json({"ok": result.ok, "findings": [finding.to_json() for finding in result.findings]})
+    elif result.nothing_recorded:
+        info(f"nothing recorded yet (no sessions folder in {paths.home}): no problems")
     else:
-        for message, fixable, fixed in result.lines():
+        lines = result.lines()
+        for message, fixable, fixed in lines:
             mark = "fixed: " if fixed else ""
             hint = "" if fixed or not fixable or fix else " (ollm doctor --fix)"
             sys.stdout.write(f"{mark}{message}{hint}\n")
-        left = sum(1 for finding in result.findings if not finding.fixed)
+        left = sum(1 for _message, _fixable, fixed in lines if not fixed)  # as many as lines shown
         info("no problems found" if not result.findings else f"{left} problem{'s' if left != 1 else ''} left")
     if not result.ok:
         raise typer.Exit(1)

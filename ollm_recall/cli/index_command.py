@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ..errors import EmbeddingModelMissing, IndexProblem
+from ..errors import EmbeddingModelMissing, IndexMissing, IndexProblem
 from ..index.manifest import FORMAT_VERSION
 from .index_upkeep import run_sync
 from .output import Paths, fail, handle_errors, info, print_json, warn
@@ -156,6 +156,17 @@ def status(
     on_disk = len(index.store.session_files())
     try:
         manifest = index.load_manifest()
+    except IndexMissing:  # not a problem: nothing indexed yet
+        if as_json:
+            print_json({"sessionsOnDisk": on_disk, "indexed": 0, "embedded": 0, "path": str(index.directory)})
+            return
+        sys.stdout.write(
+            f"index     {index.directory} (none yet)\n"
+            f"sessions  0 indexed of {on_disk} on disk"
+            + (" (run `ollm index`, or search: a search indexes first)" if on_disk else "")
+            + "\n"
+        )
+        return
     except IndexProblem as problem:
         if as_json:
             print_json({"sessionsOnDisk": on_disk, "indexed": 0, "problem": str(problem)})
