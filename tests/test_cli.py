@@ -158,6 +158,15 @@ def test_export_needs_ids_or_all(cli, archive):
     )
 
 
+@pytest.mark.parametrize("fmt", ["md", "json", "jsonl", "html"])
+def test_an_export_is_as_private_as_the_archive(cli, archive, tmp_path, fmt):
+    out = tmp_path / "shared" / "export"
+    assert cli("export", "--all", "--format", fmt, "--out", str(out)).exit_code == 0
+    assert oct(out.stat().st_mode & 0o777) == "0o700" and oct(out.parent.stat().st_mode & 0o777) == "0o700"
+    files = [path for path in out.rglob("*") if path.is_file()]
+    assert files and {oct(path.stat().st_mode & 0o777) for path in files} == {"0o600"}
+
+
 @pytest.mark.parametrize("fmt", ["md", "json", "jsonl"])
 def test_export_to_stdout_checks_every_id_before_writing_anything(cli, archive, fmt):
     result = cli("export", "s-new", "s-missing", "--format", fmt)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO, SUBPROCESS_CEILING
 
 from ollm_recall.embedding import embedder as embedder_module
 from ollm_recall.embedding.embedder import Embedder, bundled_model_dir
@@ -161,3 +168,21 @@ def test_the_int8_variant_stays_close_to_fp32_and_never_shares_an_index_with_it(
     with pytest.raises(IndexCorrupt, match="run `ollm index --rebuild`"):
         Index(tmp_path, variant="fp32").load_manifest()
     assert Index(tmp_path, variant="int8").load_manifest().model_id.endswith("#int8")
+
+
+@pytest.mark.slow
+def test_onnx_runtime_leaves_no_telemetry_files(tmp_path: Path, model_cache: Path) -> None:
+    home = tmp_path / "archive"
+    shutil.copytree(REPO / "examples" / "sessions", home / "sessions")
+    environment = {key: value for key, value in os.environ.items() if key != "ORT_DISABLE_TELEMETRY"}
+    environment.update(HOME=str(tmp_path), OLLM_MODEL_CACHE=str(model_cache), OLLM_BACKGROUND_INDEX="0")
+    done = subprocess.run(
+        [sys.executable, "-m", "ollm_recall", "--home", str(home), "index"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=SUBPROCESS_CEILING,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads((home / "index" / "manifest.json").read_text())["model"]["id"].endswith("#int8")
+    assert not (tmp_path / ".cache" / "Microsoft").exists()

@@ -10,6 +10,7 @@ plain constants of ``MatMul`` nodes, which is what it quantises.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,16 @@ import numpy as np
 OUTPUT = "sentence_embedding"
 OPSET = 17
 _HEADS = 12
+
+
+def import_onnxruntime():
+    """ONNX Runtime with its telemetry off: it keeps a device id and a queue of events (OS, Python
+    path, CPU) under ~/.cache/Microsoft otherwise. Set before its first use; a user's own
+    ``ORT_DISABLE_TELEMETRY`` is left as it is."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime
+
+    return onnxruntime
 
 
 class _Builder:
@@ -193,6 +204,7 @@ def write_model(model_dir: Path, target: Path, *, int8: bool = False) -> None:
     if not int8:
         onnx.save(model, str(target))
         return
+    import_onnxruntime()
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory(prefix="ollm-quantise-", dir=target.parent) as scratch:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._atomic import fsync_directory, make_private_dir, temp_path_for
 from .minilm import encode_by_length, load_tokenizer
-from .onnx_graph import OUTPUT, write_model
+from .onnx_graph import OUTPUT, import_onnxruntime, write_model
 
 BATCH = 32
 
@@ -61,8 +61,7 @@ class OnnxMiniLM:
     """Encode texts with an exported graph (``export_onnx``) and the model's tokenizer."""
 
     def __init__(self, model_dir: Path, graph: Path) -> None:
-        import onnxruntime
-
+        onnxruntime = import_onnxruntime()
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         # idle worker threads would otherwise spin for a while after each run, taking a core from

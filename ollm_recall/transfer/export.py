@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._atomic import write_atomic
+from .._atomic import make_private_dir, write_atomic
 from .._jsonio import dumps_compact
 from ..archive.session import Session
 from ..errors import ExportError, SessionNotFound
@@ -109,7 +109,7 @@ def export_to_directory(
         if not store.exists(session_id):
             raise SessionNotFound(f"no session with id {session_id!r} in {store.directory}")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(out_dir)  # as private as the archive: 0700 folders, 0600 files
     except OSError as exc:
         raise ExportError(f"cannot create {out_dir}: {exc.strerror}") from None
     written: list[Path] = []
@@ -137,7 +137,7 @@ def export_to_directory(
 
 def _write(target: Path, data: bytes) -> Path:
     try:
-        write_atomic(target, data, mode=0o644)
+        write_atomic(target, data, mode=0o600)
     except OSError as exc:
         raise ExportError(f"cannot write {target}: {exc.strerror}") from None
     return target
