@@ -7,12 +7,13 @@ file only carries the holder's pid for the error message.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from pathlib import Path
 
 from ._atomic import make_private_dir
-from .errors import IndexBusy, OllmRecallError, SessionLocked
+from .errors import ArchiveReadOnly, IndexBusy, OllmRecallError, SessionLocked
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -63,8 +64,16 @@ class ProcessLock:
         """Take the lock, or raise ``busy``'s error at once; never waits."""
         if self._fd is not None:
             return
-        make_private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            make_private_dir(self.path.parent)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise ArchiveReadOnly(
+                    f"the archive folder {self.path.parent} is read-only ({exc.strerror}): nothing can be "
+                    "written there"
+                ) from None
+            raise
         if not _try_lock(fd):
             holder = _read_holder(fd)
             os.close(fd)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .archive.store import store_for_home
-from .errors import IndexMissing, IndexProblem
+from .errors import ArchiveReadOnly, IndexMissing, IndexProblem, OllmRecallError
 from .home import index_dir_for, sessions_dir
 from .index.background import running_worker
 from .index.indexer import Index
@@ -60,6 +60,21 @@ class Examination:
     findings: list[Diagnosis] = field(default_factory=list)
     nothing_recorded: bool = False
     """The home has no sessions folder yet: a fresh home, not a problem."""
+    refusals: dict[str, list[Path]] = field(default_factory=dict)
+    """Why ``repair`` could not fix some findings (a read-only archive), and where."""
+
+    def could_not(self, path: Path, exc: OSError | OllmRecallError) -> None:
+        reason = str(exc) if isinstance(exc, OllmRecallError) else str(exc.strerror or exc)
+        self.refusals.setdefault(reason, []).append(path)
+
+    @property
+    def not_fixed(self) -> list[str]:
+        """One line a reason ``repair`` met: the reason, the first path and how many more."""
+        lines = []
+        for reason, paths in self.refusals.items():
+            more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
+            lines.append(f"{reason} ({paths[0]}{more})")
+        return lines
 
     @property
     def ok(self) -> bool:
@@ -212,22 +227,25 @@ def repair(
                 finding.fixed = True
             except FileNotFoundError:
                 finding.fixed = True
-            except OSError:
-                pass
+            except OSError as exc:
+                result.could_not(finding.path, exc)
         elif finding.kind == "permissions":
             try:  # only the group's and others' bits go; the owner's stay as they were
                 finding.path.chmod(stat.S_IMODE(finding.path.stat().st_mode) & ~0o077)
                 finding.fixed = True
-            except OSError:
-                pass
-    damaged_segments = {f.path.name for f in result.findings if f.kind == "segment-damaged"}
-    if damaged_segments:  # only the sessions that had vectors there are embedded again
-        Index(home, index_dir=index_dir).forget_segments(damaged_segments)
+            except OSError as exc:
+                result.could_not(finding.path, exc)
     index_findings = [f for f in result.findings if f.kind in index_kinds]
-    if index_findings:
-        rebuild = any(f.kind in ("index-outdated", "index-damaged") for f in index_findings)
-        run = sync or (lambda again: Index(home, index_dir=index_dir).sync(rebuild=again))
-        run(rebuild)
-        for finding in index_findings:
-            finding.fixed = True
+    damaged_segments = {f.path.name for f in result.findings if f.kind == "segment-damaged"}
+    try:
+        if damaged_segments:  # only the sessions that had vectors there are embedded again
+            Index(home, index_dir=index_dir).forget_segments(damaged_segments)
+        if index_findings:
+            rebuild = any(f.kind in ("index-outdated", "index-damaged") for f in index_findings)
+            run = sync or (lambda again: Index(home, index_dir=index_dir).sync(rebuild=again))
+            run(rebuild)
+            for finding in index_findings:
+                finding.fixed = True
+    except ArchiveReadOnly as exc:
+        result.could_not(home, exc)
     return result

@@ -66,6 +66,11 @@ class ArchiveError(OllmRecallError):
     """The sessions directory itself is missing, unreadable or not a directory."""
 
 
+class ArchiveReadOnly(OllmRecallError):
+    """The file system refuses a write in the archive (mounted read-only, or not ours to write):
+    reading goes on from what is there, anything that must write says so in one line."""
+
+
 class IndexProblem(OllmRecallError):
     """The search index cannot be used as it is; the message says to run ``ollm index --rebuild``."""
 

@@ -272,6 +272,11 @@ class Chat:
             except OllmRecallError as exc:
                 self._sync_error = exc
                 return
+            except OSError as exc:  # a thread never prints a traceback: said once, like the others
+                self._sync_error = OllmRecallError(
+                    f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+                )
+                return
             with self._sync_mutex:
                 if not self._sync_again:
                     return

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from .index_upkeep import run_sync
-from .output import handle_errors, info, print_json
+from .output import handle_errors, info, print_json, warn
 
 
 @handle_errors
@@ -44,6 +44,8 @@ def doctor(
             mark = "fixed: " if fixed else ""
             hint = "" if fixed or not fixable or fix else " (ollm doctor --fix)"
             sys.stdout.write(f"{mark}{message}{hint}\n")
+        for reason in result.not_fixed:
+            warn(f"could not fix: {reason}")
         left = sum(1 for _message, _fixable, fixed in lines if not fixed)  # as many as lines shown
         info("no problems found" if not result.findings else f"{left} problem{'s' if left != 1 else ''} left")
     if not result.ok:

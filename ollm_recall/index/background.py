@@ -23,7 +23,7 @@ import orjson
 from .._atomic import make_private_dir, write_atomic
 from .._locking import IndexLock, process_alive
 from .._time import format_duration
-from ..errors import IndexBusy, IndexProblem, OllmRecallError
+from ..errors import ArchiveReadOnly, IndexBusy, IndexProblem, OllmRecallError
 from .indexer import Index, SyncReport
 
 STATUS_NAME = "background.json"
@@ -90,6 +90,8 @@ def index_locked(index: Index) -> bool:
         lock.acquire()
     except IndexBusy:
         return True
+    except ArchiveReadOnly:  # nobody here can be writing it
+        return False
     lock.release()
     return False
 
@@ -121,7 +123,10 @@ def start_worker(index: Index) -> bool:
         "index",
         "--worker",
     ]
-    log = os.open(log_path(index), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        log = os.open(log_path(index), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError:  # a read-only archive: no worker can write there either
+        return False
     try:
         subprocess.Popen(
             command,
@@ -248,7 +253,8 @@ class IndexedShare:
     words: int
     meaning: int
     indexer: str | None = None
-    """``background``, ``foreground`` (another ``ollm index``) or None (nobody: run ``ollm index``)."""
+    """``background``, ``foreground`` (another ``ollm index``), ``read-only`` (nobody can: the archive
+    is read-only) or None (nobody: run ``ollm index``)."""
     eta_seconds: float | None = None
 
     @property
@@ -284,6 +290,8 @@ class IndexedShare:
             return f"{seen}; indexing the rest in the background{eta}"
         if self.indexer == "foreground":
             return f"{seen}; another `ollm index` is indexing the rest"
+        if self.indexer == "read-only":
+            return f"{seen}; the archive is read-only, so the rest cannot be indexed here"
         return f"{seen}; run `ollm index` to index the rest"
 
 
@@ -293,7 +301,7 @@ def sync_within(index: Index, *, background: bool, budget: float) -> tuple[SyncR
     report = index.sync(budget=budget)
     if (
         background
-        and not report.busy
+        and not (report.busy or report.read_only)
         and (report.pending_words or report.pending_meaning or report.purge_pending)
     ):
         return report, start_worker(index)
@@ -316,7 +324,7 @@ def indexed_share(
     except OllmRecallError:
         return IndexedShare(index.store.count(), 0, 0)
     words, meaning = len(manifest.sessions), manifest.embedded_sessions()
-    if report is not None and not report.busy:
+    if report is not None and not (report.busy or report.read_only):
         sessions = words + report.pending_words
     else:
         sessions = max(words, index.store.count())
@@ -325,6 +333,8 @@ def indexed_share(
     worker = running_worker(index)
     if worker is not None:
         return IndexedShare(sessions, words, meaning, "background", worker.eta_seconds)
+    if report is not None and report.read_only:
+        return IndexedShare(sessions, words, meaning, "read-only")
     if just_started:
         left = (sessions - meaning) * SECONDS_PER_SESSION
         return IndexedShare(sessions, words, meaning, "background", left)

@@ -28,7 +28,7 @@ from ..archive.listing import check_name_matches
 from ..archive.session import Session, validate_session_id
 from ..archive.store import SessionStore
 from ..embedding.embedder import DEFAULT_VARIANT, DIMENSION, Embedder, model_id_for, variant_of
-from ..errors import CorruptSession, IndexBusy, IndexMissing, IndexProblem, InvalidSessionId
+from ..errors import ArchiveReadOnly, CorruptSession, IndexBusy, IndexMissing, IndexProblem, InvalidSessionId
 from ..home import model_cache_dir, sessions_dir
 from .manifest import REBUILD_HINT, IndexedSession, Manifest
 from .meaning import compact_stale_segments, index_meaning
@@ -183,7 +183,8 @@ class Index:
         (``purge=False``: not this one either).
         """
         started = time.perf_counter()
-        make_private_dir(self.directory)  # it holds the text of every session
+        if not self.directory.is_dir():
+            make_private_dir(self.directory)  # it holds the text of every session
         lock = IndexLock(self.lock_path)
         try:
             lock.acquire()
@@ -191,6 +192,10 @@ class Index:
             if budget is not None:
                 return SyncReport(busy=True)
             raise IndexProblem(f"another `ollm index` is updating {self.directory}; try again") from None
+        except ArchiveReadOnly:
+            if budget is not None:  # a search's sync: it answers from the index as it is
+                return SyncReport(read_only=True)
+            raise
         deadline = Deadline.after(budget)
         if rebuild and self._requested_variant is None:  # a rebuild moves an older index to the default
             if self.variant != DEFAULT_VARIANT:

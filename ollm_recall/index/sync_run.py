@@ -51,6 +51,8 @@ class SyncReport:
     pending_words: int = 0
     pending_meaning: int = 0
     busy: bool = False
+    read_only: bool = False
+    """The index's folder cannot be written (a read-only archive): nothing was done."""
     slow_embedding: str | None = None
     """Why large batches were embedded by the slower numpy pass (exporting the model failed)."""
     purged: bool = False
@@ -61,7 +63,12 @@ class SyncReport:
     @property
     def complete(self) -> bool:
         return not (
-            self.busy or self.interrupted or self.pending_words or self.pending_meaning or self.purge_pending
+            self.busy
+            or self.read_only
+            or self.interrupted
+            or self.pending_words
+            or self.pending_meaning
+            or self.purge_pending
         )
 
     def summary(self) -> str:
