@@ -617,3 +617,20 @@ def test_resume_with_another_model_is_refused_and_a_gone_model_records_nothing(
     assert result.exit_code == 1 and "has no model 'demo'; it has: other" in result.stderr
     [again] = new_sessions(isolated_home)
     assert len(again.messages) == len(first.messages)  # no unanswered message appended
+
+
+@pytest.mark.slow
+def test_a_reader_that_stops_reading_does_not_cut_the_recorded_reply(
+    isolated_home: Path, model_server
+) -> None:
+    reply = "first line\n" + "and then many more words " * 60 + "\nthe last line"
+    server = model_server(reply=reply, piece_delay=0.005)
+    process = _chat_process(isolated_home, server, "tell me everything")
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline() == "first line\n"
+    process.stdout.close()  # as `| head -1` does
+    errors = process.stderr.read()
+    assert process.wait(timeout=SUBPROCESS_CEILING) == 0, errors
+    assert "Traceback" not in errors and "error" not in errors
+    [session] = new_sessions(isolated_home)
+    assert session.messages[-1].content == reply and not session.messages[-1].interrupted

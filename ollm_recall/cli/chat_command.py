@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -138,6 +139,43 @@ def _prompt(paths: Paths, redactor: Redactor | None) -> Callable[[], str]:
     return lambda: session.prompt("› ")
 
 
+class _PipedReply:
+    """A reply written to a pipe or file as it streams, until the reader goes away (``| head -1``):
+    then nothing more is written, while the chat goes on receiving and recording the whole reply."""
+
+    def __init__(self) -> None:
+        self.reader_gone = False
+        self._ended_line = True
+
+    def write(self, piece: str) -> None:
+        if self.reader_gone:
+            return
+        try:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self._silence()
+            return
+        if piece:
+            self._ended_line = piece.endswith("\n")
+
+    def end(self) -> None:
+        if not self._ended_line:
+            self.write("\n")
+        if not self.reader_gone:
+            try:
+                sys.stdout.flush()
+            except BrokenPipeError:
+                self._silence()
+
+    def _silence(self) -> None:
+        """Point stdout at /dev/null, so that nothing later (the exit's own flush) meets the pipe."""
+        self.reader_gone = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def _turn(chat: Chat, text: str, io: Io) -> None:
     def recalled(recall: Recall) -> None:
         io.notice(recall.summary())
@@ -146,21 +184,13 @@ def _turn(chat: Chat, text: str, io: Io) -> None:
         io.notice(use.summary())
 
     if not io.interactive:
-        ended_line = True
-
-        def written(piece: str) -> None:
-            nonlocal ended_line
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-            if piece:
-                ended_line = piece.endswith("\n")
-
+        out = _PipedReply()
         try:
-            chat.send(text, on_recall=recalled, on_piece=written, on_tool=tool_used)
+            chat.send(text, on_recall=recalled, on_piece=out.write, on_tool=tool_used)
         finally:  # a reply cut short still ends its line, so an error message starts a line of its own
-            if not ended_line:
-                sys.stdout.write("\n")
-            sys.stdout.flush()
+            out.end()
+        if out.reader_gone:  # the whole reply is recorded; nobody reads what would come next
+            raise ChatExit
         return
     from .stream_render import StreamRenderer
 
@@ -257,7 +287,8 @@ def chat(
         if prompt is not None:
             if not prompt.strip():
                 raise UsageError("-p needs a question")
-            _turn(session, prompt, io)
+            with contextlib.suppress(ChatExit):  # the reader of the reply went away: a quiet end
+                _turn(session, prompt, io)
         else:
             _loop(session, paths, io)
     except KeyboardInterrupt:
