@@ -275,6 +275,32 @@ def test_sessions_are_aligned_and_the_current_one_marked(isolated_home: Path, mo
     [
         ("down", "cannot reach"),
         ("unknown-model", "has no model 'nope'; it has: demo"),
+        ("wrong-url", "HTTP 404"),
+    ],
+)
+def test_a_chat_that_cannot_start_says_why_in_one_line_and_leaves_no_session(
+    isolated_home: Path, model_server, cli, provider: str, problem: str, words: str
+) -> None:
+    server = model_server()
+    flags = server_flags(server, provider)
+    if problem == "down":
+        server.stop()
+    if problem == "unknown-model":
+        flags[-1] = "nope"
+    if problem == "wrong-url":
+        flags[flags.index("--base-url") + 1] = server.url + "/wrong"
+    result = cli("chat", *flags, "--no-recall", input="is anyone there?\nnever sent\n")
+    assert result.exit_code == 1
+    assert words in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert new_sessions(isolated_home) == []
+    assert cli("sessions", "list", "--json").stdout.strip() in ("", "[]")
+
+
+@pytest.mark.parametrize("provider", ["ollama", "openai"])
+@pytest.mark.parametrize(
+    "problem,words",
+    [
         ("http500", "HTTP 500: model runner crashed"),
         ("malformed", "malformed line"),
     ],
@@ -282,15 +308,10 @@ def test_sessions_are_aligned_and_the_current_one_marked(isolated_home: Path, mo
 def test_server_failures_exit_non_zero_with_one_line_and_keep_the_message(
     isolated_home: Path, model_server, cli, provider: str, problem: str, words: str
 ) -> None:
-    server = model_server(
-        behaviour="http500" if problem == "http500" else "malformed" if problem == "malformed" else "normal"
+    server = model_server(behaviour=problem)
+    result = cli(
+        "chat", *server_flags(server, provider), "--no-recall", input="is anyone there?\nnever sent\n"
     )
-    flags = server_flags(server, provider)
-    if problem == "down":
-        server.stop()
-    if problem == "unknown-model":
-        flags[-1] = "nope"
-    result = cli("chat", *flags, "--no-recall", input="is anyone there?\nnever sent\n")
     assert result.exit_code == 1
     assert words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

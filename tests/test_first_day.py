@@ -40,10 +40,10 @@ def test_many_processes_creating_the_sessions_folder_at_once_all_succeed(tmp_pat
         assert mode_of(folder) == 0o700 and mode_of(folder.parent) == 0o700
 
 
-def test_a_file_where_the_sessions_folder_should_be_is_one_line(cli, isolated_home):
+def test_a_file_where_the_sessions_folder_should_be_is_one_line(cli, isolated_home, model_server):
     isolated_home.mkdir()
     (isolated_home / "sessions").write_text("not a folder")
-    result = cli("chat", "--model", "demo", "--base-url", "http://127.0.0.1:9", "-p", "hello")
+    result = cli("chat", "--model", "demo", "--base-url", model_server().url, "-p", "hello")
     assert result.exit_code == 1
     assert result.stderr.strip().endswith("sessions is not a directory")
 

@@ -107,6 +107,7 @@ class Chat:
         self._sync_thread: threading.Thread | None = None
         self._sync_again = False
         self._sync_error: OllmRecallError | None = None
+        self._checked_models: set[str] = set()
         self.manager.on_session_change(self._session_changed)
         self._start_background_sync()
 
@@ -147,6 +148,8 @@ class Chat:
             raise UsageError("an empty message is not sent")
         if not self.manager.current_model:
             raise UsageError("no model chosen: pass --model NAME or set model in config.toml")
+        if self.manager.current_session_id is None:  # a first message would start a session
+            self._check_model(self.manager.current_model)
         session_id = self.manager.ensure_session()
         message = Message.text("user", text)
         self._record(session_id, message, replace=False)
@@ -280,6 +283,14 @@ class Chat:
             with self._sync_mutex:
                 if not self._sync_again:
                     return
+
+    def _check_model(self, model: str) -> None:
+        """``ModelNotFound``, ``ServerUnreachable`` or ``ServerError`` before a new session is started
+        for a model the server does not have, or a server that cannot be reached at that URL, so a
+        chat that cannot start leaves no session behind; once per model and chat."""
+        if model not in self._checked_models:
+            self.client.require_model(model)
+            self._checked_models.add(model)
 
     def _record(self, session_id: str, message: Message, *, replace: bool) -> None:
         if replace:
