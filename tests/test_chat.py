@@ -615,7 +615,7 @@ def test_a_failed_save_is_one_warning_and_the_chat_goes_on(isolated_home: Path, 
     assert len(session.messages) == 6 and not any(m.interrupted for m in session.messages)
 
 
-def test_resume_with_another_model_is_refused_and_a_gone_model_records_nothing(
+def test_resume_with_another_model_goes_on_in_the_session_and_a_gone_model_records_nothing(
     isolated_home: Path, model_server, cli
 ) -> None:
     server = model_server(models=("demo", "other"))
@@ -630,14 +630,39 @@ def test_resume_with_another_model_is_refused_and_a_gone_model_records_nothing(
         first.session_id,
         input="what number?\n",
     )
-    assert swap.exit_code == 1 and "--resume goes on with the session's own model (demo)" in swap.stderr
-    gone = model_server(models=("other",))
+    assert swap.exit_code == 0, swap.stderr
+    [swapped] = new_sessions(isolated_home)
+    assert swapped.session_id == first.session_id and len(swapped.messages) == 4
+    assert swapped.model == "other" and server.requests[-1]["body"]["model"] == "other"
+    [change] = swapped.metadata["modelChanges"]
+    assert change["from"] == {"model": "demo", "provider": "ollama"}
+    assert change["to"] == {"model": "other", "provider": "ollama"}
+    gone = model_server(models=("demo",))
     result = cli(
         "chat", "--base-url", gone.url, "--no-recall", "--resume", first.session_id, input="what number?\n"
     )
-    assert result.exit_code == 1 and "has no model 'demo'; it has: other" in result.stderr
+    assert result.exit_code == 1 and "has no model 'other'; it has: demo" in result.stderr
     [again] = new_sessions(isolated_home)
-    assert len(again.messages) == len(first.messages)  # no unanswered message appended
+    assert len(again.messages) == len(swapped.messages)  # no unanswered message appended
+
+
+def test_an_imported_chat_goes_on_with_a_local_model(isolated_home: Path, model_server, cli) -> None:
+    imported = session_document(
+        "chatgpt-6a1f0c2e-1111-4d2b-9a51-000000000001", model="gpt-4o", provider="chatgpt"
+    )
+    write_session_file(isolated_home / "sessions", imported)
+    server = model_server(models=("demo",))
+    flags = ["--base-url", server.url, "--no-recall", "--resume", imported["sessionId"]]
+    refused = cli("chat", *flags, input="and then?\n")
+    assert refused.exit_code == 1 and "ollama pull" not in refused.stderr
+    assert f"ollm chat --resume {imported['sessionId']} --model NAME (Ollama has: demo)" in refused.stderr
+    assert not server.requests or all(r["path"] != "/api/chat" for r in server.requests)
+    going_on = cli("chat", *flags, "--model", "demo", input="and then?\n")
+    assert going_on.exit_code == 0, going_on.stderr
+    session = SessionStore(isolated_home / "sessions").read(imported["sessionId"])
+    assert [m.content for m in session.messages][-2] == "and then?"
+    assert (session.model, session.provider) == ("demo", "ollama")
+    assert session.metadata["modelChanges"][0]["from"] == {"model": "gpt-4o", "provider": "chatgpt"}
 
 
 @pytest.mark.slow

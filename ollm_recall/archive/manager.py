@@ -106,8 +106,9 @@ class SessionManager:
             return self._session_id
         return self.create_new_session(model)
 
-    def resume(self, session_id: str) -> str:
-        """Make an earlier session current again (recording into it takes its lock)."""
+    def resume(self, session_id: str, *, model: str | None = None, provider: str | None = None) -> str:
+        """Make an earlier session current again (recording into it takes its lock); with ``model``
+        (and ``provider``), go on in it with that model, the change recorded in the session."""
         session = self.recording.get_session(session_id)
         if session is None:
             raise SessionNotFound(f"no session with id {session_id!r} in {self.recording.data_dir}")
@@ -117,6 +118,9 @@ class SessionManager:
         self._session_id = session_id
         self._model = session.model
         self.provider = session.provider
+        if model is not None:
+            self.recording.change_model(session_id, model, provider or session.provider)
+            self._model, self.provider = model, provider or session.provider
         self._notify()
         return session_id
 

@@ -139,6 +139,25 @@ class ChatRecordingService:
             session.metadata.update(copy.deepcopy(dict(values)))
             self._changed(session_id)
 
+    def change_model(self, session_id: str, model: str, provider: str) -> None:
+        """Go on with ``model`` of ``provider`` in this session (an imported chat continued with a
+        local model): the session's model and provider become these, and ``metadata.modelChanges``
+        keeps what they were and when they changed."""
+        with self._mutex:
+            session = self._recording(session_id)
+            if (session.model, session.provider) == (model, provider):
+                return
+            change = {
+                "at": now_timestamp(),
+                "from": {"model": session.model, "provider": session.provider},
+                "to": {"model": model, "provider": provider},
+            }
+            changes = session.metadata.get("modelChanges")
+            session.metadata["modelChanges"] = [*(changes if isinstance(changes, list) else []), change]
+            session.model, session.provider = model, provider
+            self._touch(session)
+            self._changed(session_id)
+
     def save_session(self, session_id: str) -> None:
         """Write the session now (what auto-save does after every change); retries a failed save."""
         with self._mutex:

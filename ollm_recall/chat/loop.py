@@ -221,9 +221,13 @@ class Chat:
         """Context size for the next new session only (``/context N``)."""
         self.manager.set_pending_context_size(size)
 
-    def resume(self, session_id: str) -> str:
-        """Go on with an earlier session (``/resume ID`` or ``--resume``)."""
-        return self.manager.resume(session_id)
+    def resume(self, session_id: str, model: str | None = None) -> str:
+        """Go on with an earlier session (``/resume ID`` or ``--resume``); with ``model``, talking to
+        that model of this chat's server from now on (the change is recorded in the session)."""
+        if model is None:
+            return self.manager.resume(session_id)
+        self._check_model(model)
+        return self.manager.resume(session_id, model=model, provider=self.client.provider)
 
     def wait_for_index(self, timeout: float | None = None) -> bool:
         """Wait for the background index sync (started when a session ends) to finish; False if it is

@@ -139,6 +139,25 @@ def _prompt(paths: Paths, redactor: Redactor | None) -> Callable[[], str]:
     return lambda: session.prompt("› ")
 
 
+def _resume(chat: Chat, session_id: str, model: str | None) -> None:
+    """``--resume ID [--model M]``: go on with the session's own model, or with ``model`` (an
+    imported chat goes on with a local model); advice names only what can work."""
+    earlier = chat.recording.store.read(session_id)  # a clear error for an unknown or broken id
+    if model is None and earlier.provider != chat.client.provider:
+        try:
+            offer = f" ({chat.client.server_name} has: {', '.join(chat.client.list_models()) or 'no models'})"
+        except OllmRecallError:
+            offer = ""
+        raise UsageError(
+            f"session {session_id} was made with {earlier.model} ({earlier.provider}); go on with a model "
+            f"of this server: ollm chat --resume {session_id} --model NAME{offer}"
+        )
+    chat.resume(session_id, model if model != earlier.model else None)
+    if model is None or model == earlier.model:
+        assert chat.model is not None
+        chat.client.require_model(chat.model)
+
+
 class _PipedReply:
     """A reply written to a pipe or file as it streams, until the reader goes away (``| head -1``):
     then nothing more is written, while the chat goes on receiving and recording the whole reply."""
@@ -268,14 +287,7 @@ def chat(
     session = Chat(paths.home, settings, index_dir=paths.index_dir, warn=warn)
     try:
         if resume:
-            session.resume(resume)
-            if model is not None and model != session.model:
-                raise UsageError(
-                    f"--resume goes on with the session's own model ({session.model}): leave out "
-                    f"--model, or type /model {model} in the chat to go on in a new session with it"
-                )
-            assert session.model is not None
-            session.client.require_model(session.model)
+            _resume(session, resume, model)
         elif context_size is not None:
             session.set_context_size(context_size)
         if interactive:
