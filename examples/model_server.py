@@ -78,12 +78,18 @@ class ModelServer:
         port: int = 0,
         reply: str | None = None,
         tools: str = "use",
+        num_ctx: int | None = None,
+        context_length: int = 131072,
     ) -> None:
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}: use one of {', '.join(BEHAVIOURS)}")
         if tools not in TOOL_SUPPORT:
             raise ValueError(f"unknown tools {tools!r}: use one of {', '.join(TOOL_SUPPORT)}")
         self.tools = tools
+        self.num_ctx = num_ctx
+        """The context its models' Modelfiles set (``/api/show`` parameters), or None."""
+        self.context_length = context_length
+        """The context its models were trained for (``/api/show`` model_info)."""
         self.models = models
         self.behaviour = behaviour
         self.piece_delay = piece_delay
@@ -129,6 +135,16 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             else:
                 self._json(404, {"error": f"no route {self.path}"})
 
+        def _show(self, model: object) -> None:
+            if model not in server.models and f"{model}:latest" not in server.models:
+                self._json(404, {"error": f"model '{model}' not found"})
+                return
+            parameters = f"num_ctx                        {server.num_ctx}" if server.num_ctx else ""
+            self._json(
+                200,
+                {"parameters": parameters, "model_info": {"llama.context_length": server.context_length}},
+            )
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             try:
@@ -138,6 +154,9 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                 return
             server.requests.append({"path": self.path, "body": body})
             openai = self.path == "/v1/chat/completions"
+            if self.path == "/api/show":
+                self._show(body.get("model") or body.get("name"))
+                return
             if self.path not in ("/api/chat", "/v1/chat/completions"):
                 self._json(404, {"error": f"no route {self.path}"})
                 return

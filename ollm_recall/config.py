@@ -44,7 +44,9 @@ SETTINGS: dict[str, SettingSpec] = {
     "provider": SettingSpec("ollama", str, "ollama, or openai for any OpenAI-compatible server"),
     "base_url": SettingSpec(None, str, "server URL (OpenAI-compatible: including /v1)"),
     "model": SettingSpec(None, str, "model to chat with"),
-    "context_size": SettingSpec(4096, int, "context window in tokens (sent to Ollama as num_ctx)"),
+    "context_size": SettingSpec(
+        4096, int, "context window in tokens; when set, sent to Ollama as num_ctx, else Ollama's own is used"
+    ),
     "recall": SettingSpec(True, bool, "bring relevant past sessions into the chat"),
     "recall_budget": SettingSpec(0.25, float, "share of the context recalled excerpts may fill"),
     "recall_threshold": SettingSpec(
@@ -94,6 +96,10 @@ class Settings:
             return self._values[name].value
         except KeyError:
             raise AttributeError(name) from None
+
+    def source(self, name: str) -> str:
+        """Where a setting's value came from: ``default``, the config file, a variable or a flag."""
+        return self._values[name].source
 
     def items(self) -> list[Setting]:
         return [self._values[name] for name in SETTINGS]

@@ -121,7 +121,8 @@ def test_no_recall_and_small_talk_send_no_context(isolated_home: Path, model_ser
     )
     assert cli("chat", *server_flags(server, "ollama"), "-p", "hi!").exit_code == 0
     for request in server.requests:
-        assert [m["role"] for m in request["body"]["messages"]] == ["user"]
+        if request["path"] == "/api/chat":
+            assert [m["role"] for m in request["body"]["messages"]] == ["user"]
 
 
 @pytest.mark.slow
@@ -200,7 +201,9 @@ def test_new_and_model_start_sessions_and_the_context_size_applies_once(
     assert [s.model for s in sessions] == ["demo", "demo", "other"]
     assert ["contextSize" in s.metadata for s in sessions] == [False, True, False]
     assert sessions[1].metadata["contextSize"] == 8192
-    assert [r["body"]["options"]["num_ctx"] for r in server.requests] == [4096, 4096, 8192, 4096]
+    chats = [r["body"] for r in server.requests if r["path"] == "/api/chat"]
+    # the window is the server's own (none sent) but where /context chose one
+    assert [body.get("options", {}).get("num_ctx") for body in chats] == [None, None, 8192, None]
     assert len(result.stdout.strip().splitlines()) == 4  # one reply a line on stdout, notices on stderr
 
 
@@ -680,3 +683,34 @@ def test_a_reader_that_stops_reading_does_not_cut_the_recorded_reply(
     assert "Traceback" not in errors and "error" not in errors
     [session] = new_sessions(isolated_home)
     assert session.messages[-1].content == reply and not session.messages[-1].interrupted
+
+
+def test_the_context_window_is_the_one_ollama_runs_the_model_with_unless_one_was_chosen(
+    isolated_home: Path, model_server, cli
+) -> None:
+    server = model_server(num_ctx=8192)
+    flags = server_flags(server, "ollama")
+    assert cli("chat", *flags, "--no-recall", "-p", "hello there").exit_code == 0
+    [sent] = [r["body"] for r in server.requests if r["path"] == "/api/chat"]
+    assert "num_ctx" not in sent.get("options", {})  # Ollama's own 8192 stands, never cut to 4096
+    chat = Chat(isolated_home, load_settings(isolated_home, {"model": "demo", "base_url": server.url}))
+    assert chat.context_size() == 8192 and chat.chosen_context_size() is None
+    chat.close()
+    shown = cli("config", "--json")
+    (isolated_home / "config.toml").write_text(f'model = "demo"\nbase_url = "{server.url}"\n')
+    shown = json.loads(cli("config", "--json").stdout)["settings"]["context_size"]
+    assert shown == {"value": 8192, "source": "server (demo: its Modelfile's num_ctx)"}
+    (isolated_home / "config.toml").write_text(
+        f'model = "demo"\nbase_url = "{server.url}"\ncontext_size = 2048\n'
+    )
+    assert cli("chat", "--no-recall", "-p", "hello again").exit_code == 0
+    assert server.requests[-1]["body"]["options"] == {"num_ctx": 2048}  # what the user set is sent
+
+
+def test_a_model_without_num_ctx_gets_ollamas_default_within_what_it_was_trained_for(
+    isolated_home: Path, model_server
+) -> None:
+    server = model_server(context_length=2048)
+    chat = Chat(isolated_home, load_settings(isolated_home, {"model": "demo", "base_url": server.url}))
+    assert chat.context_size() == 2048
+    chat.close()

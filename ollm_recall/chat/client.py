@@ -71,6 +71,15 @@ def resolve_base_url(
     return chosen
 
 
+@dataclass(frozen=True)
+class ModelContext:
+    """What a server says of a model's context window: the one its configuration sets (Ollama's
+    Modelfile ``num_ctx``) and the one it was trained for; None where it does not say."""
+
+    configured: int | None = None
+    trained: int | None = None
+
+
 @dataclass
 class Usage:
     """Token counts the server reported for one reply (None when it reported none)."""
@@ -260,6 +269,32 @@ class ChatClient:
         if self.provider == "openai" and not has_v1:
             return " (an OpenAI-compatible base URL includes /v1, e.g. http://127.0.0.1:8080/v1)"
         return ""
+
+    def model_context(self, model: str) -> ModelContext:
+        """The model's context window as Ollama's ``/api/show`` gives it (an OpenAI-compatible
+        server says nothing of it: an empty answer)."""
+        if self.provider != "ollama":
+            return ModelContext()
+        request = self._http.build_request("POST", self.base_url + "/api/show", json={"model": model})
+        response = self._send(request)
+        if response.status_code >= 400:
+            raise self._http_error(response, model)
+        try:
+            body = response.json()
+            parameters = str(body.get("parameters") or "")
+            info = body.get("model_info") or {}
+        except (ValueError, AttributeError):
+            return ModelContext()
+        configured = None
+        for line in parameters.splitlines():
+            name, _, value = line.strip().partition(" ")
+            if name == "num_ctx" and value.strip().isdigit():
+                configured = int(value.strip())
+        trained = next(
+            (int(v) for k, v in info.items() if str(k).endswith(".context_length") and isinstance(v, int)),
+            None,
+        )
+        return ModelContext(configured, trained)
 
     def require_model(self, model: str) -> None:
         """``ModelNotFound`` (naming what the server has) unless the server offers ``model``: checked

@@ -45,6 +45,9 @@ from .tools import RECALL_TOOL, RECALL_TOOL_NAME, RequestedCall, assistant_turn,
 
 SAVE_EVERY_SECONDS = 1.0
 MAX_TOOL_ROUNDS = 3
+OLLAMA_DEFAULT_CONTEXT = 4096
+"""The context window Ollama gives a model whose Modelfile sets none (unless its server is started
+with another ``OLLAMA_CONTEXT_LENGTH``, which no API tells: the budget then stays on the safe side)."""
 """Tool calls the model may make for one message; the round after the last is sent without tools."""
 
 Warn = Callable[[str], None]
@@ -108,6 +111,7 @@ class Chat:
         self._sync_again = False
         self._sync_error: OllmRecallError | None = None
         self._checked_models: set[str] = set()
+        self._server_contexts: dict[str, int] = {}
         self.manager.on_session_change(self._session_changed)
         self._start_background_sync()
 
@@ -120,15 +124,42 @@ class Chat:
         return self.manager.current_model
 
     def context_size(self) -> int:
-        """The current session's context window: its own ``contextSize``, else the setting."""
+        """The current session's context window: its own ``contextSize``, the one chosen (``/context``,
+        ``--context-size``, config), else what the server says of the model (``server_context_size``)."""
+        chosen = self.chosen_context_size()
+        return chosen if chosen is not None else self.server_context_size()
+
+    def chosen_context_size(self) -> int | None:
+        """The context window the user chose for this session, or None: then the server's own
+        stands, and none is sent with the request (a larger one set in Ollama is never cut)."""
         session_id = self.manager.current_session_id
         if session_id is not None:
             session = self.recording.get_session(session_id)
             size = session.metadata.get("contextSize") if session is not None else None
             if isinstance(size, int) and not isinstance(size, bool) and size > 0:
                 return size
+        elif self.manager.pending_context_size:
+            return self.manager.pending_context_size
+        if self.settings.source("context_size") != "default":
             return int(self.settings.context_size)
-        return self.manager.pending_context_size or int(self.settings.context_size)
+        return None
+
+    def server_context_size(self) -> int:
+        """The model's context window as the server runs it: Ollama's Modelfile ``num_ctx``, else
+        Ollama's own default (``OLLAMA_DEFAULT_CONTEXT``), never more than the model was trained for;
+        the ``context_size`` default where the server does not say (once per model and chat)."""
+        model = self.manager.current_model
+        fallback = int(self.settings.context_size)
+        if not model or self.client.provider != "ollama":
+            return fallback
+        if model not in self._server_contexts:
+            try:
+                context = self.client.model_context(model)
+            except ChatError:
+                return fallback
+            size = context.configured or OLLAMA_DEFAULT_CONTEXT
+            self._server_contexts[model] = min(size, context.trained) if context.trained else size
+        return self._server_contexts[model]
 
     def send(
         self,
@@ -155,6 +186,7 @@ class Chat:
         self._record(session_id, message, replace=False)
         self._say_redacted(message, "your message was saved with {} redacted; the model sees it as typed")
         context_size = self.context_size()
+        sent_size = self.chosen_context_size()  # None: the server's own window stands
         history = self._history(session_id)
         recall = self._recall(text, session_id, context_size, history[-1])
         if recall is not None:
@@ -172,7 +204,7 @@ class Chat:
                 return self.client.chat(
                     model,
                     messages,
-                    context_size=context_size,
+                    context_size=sent_size,
                     stream=stream,
                     tools=[RECALL_TOOL] if offer else None,
                 )
@@ -182,7 +214,7 @@ class Chat:
                     f"{model} takes no tools here: automatic recall only (recall_tool = false "
                     "in config.toml stops offering it)"
                 )
-                return self.client.chat(model, messages, context_size=context_size, stream=stream)
+                return self.client.chat(model, messages, context_size=sent_size, stream=stream)
 
         def answer_calls(reply: ReplyStream, rounds: int) -> ReplyStream:
             messages.append(assistant_turn(self.client.provider, reply.text, reply.tool_calls))

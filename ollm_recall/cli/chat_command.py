@@ -346,7 +346,8 @@ def config(
 
 def _effective(settings: Settings) -> list[Setting]:
     """The settings as a chat would use them: an unset base URL shows the one the environment or
-    the default gives, and from where."""
+    the default gives, and from where; a context size left to the server shows what the server
+    runs the model with (Ollama's ``/api/show``)."""
     from ..chat.client import resolve_base_url
 
     shown = []
@@ -355,8 +356,32 @@ def _effective(settings: Settings) -> list[Setting]:
             variable = "OLLAMA_HOST" if settings.provider == "ollama" else "OPENAI_BASE_URL"
             source = f"${variable}" if os.environ.get(variable) else "default"
             setting = Setting("base_url", resolve_base_url(settings.provider), source)
+        if setting.name == "context_size" and setting.source == "default":
+            setting = _server_context(settings) or setting
         shown.append(setting)
     return shown
+
+
+def _server_context(settings: Settings) -> Setting | None:
+    """The context size an Ollama server runs the configured model with, or None when there is no
+    model, the server is another kind, or it cannot be asked."""
+    from ..chat.client import ChatClient
+    from ..chat.loop import OLLAMA_DEFAULT_CONTEXT
+
+    if settings.provider != "ollama" or not settings.model:
+        return None
+    client = ChatClient(settings.provider, settings.base_url, read_timeout=5.0)
+    try:
+        context = client.model_context(settings.model)
+    except OllmRecallError:
+        return None
+    finally:
+        client.close()
+    size = context.configured or OLLAMA_DEFAULT_CONTEXT
+    if context.trained:
+        size = min(size, context.trained)
+    where = "its Modelfile's num_ctx" if context.configured else "Ollama's default"
+    return Setting("context_size", size, f"server ({settings.model}: {where})")
 
 
 __all__ = ["chat", "config"]
