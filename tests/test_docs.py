@@ -66,6 +66,24 @@ def test_the_main_job_runs_on_the_example_archive(tmp_path):
         assert result.returncode == 0, (step, result.stderr)
         outputs.append(result.stdout)
     assert outputs[1].startswith("1. 2026-03-02  gemma3:4b  nginx returns 502 Bad Gateway")
+    tour = (REPO / "README.md").read_text(encoding="utf-8").split("## A one-minute tour", 1)[1]
+    shown = tour.split("```console\n", 1)[1].split("\n$ ", 2)[0].splitlines()[1:]
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ollm_recall",
+            *shlex.split(tour.split("```console\n$ ollm ", 1)[1].split("\n")[0]),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_CEILING,
+    ).stdout.splitlines()
+    headings = [line for line in printed if line[:1].isdigit()]
+    assert headings == [line for line in shown if line[:1].isdigit()]  # the tour shows what ships
+    assert "score 0.00" not in "\n".join(printed)
+    assert ". .venv/bin/activate" in tour.split("```console", 1)[0]  # the bare `ollm` works as written
 
 
 def test_example_archive_is_rich_enough():
