@@ -3,8 +3,10 @@
 Generates (once, kept in the work folder) a ChatGPT data export of N conversations in the real format
 (one conversations.json; a tree of message nodes per conversation, with a regenerated reply left on a
 side branch every few conversations), with the lengths of benchmarks/synthetic.py's sessions. Then, each
-as a new process: ``ollm import chatgpt`` into an empty archive, the same import again (nothing to add),
-and ``ollm export --all`` as an HTML site and as markdown. Prints time and peak resident memory.
+as a new process: ``ollm import chatgpt`` into an empty archive, the first ``ollm recall`` right after it
+(the index holds little yet: the search reads what it lacks, and must find conversations by their
+words), the same import again (nothing to add), and ``ollm export --all`` as an HTML site and as
+markdown. Prints time and peak resident memory.
 
     python benchmarks/import_export.py --conversations 10000
 """
@@ -22,6 +24,8 @@ from search import run
 from synthetic import make_session
 
 REPO = Path(__file__).resolve().parent.parent
+FIRST_QUESTION = "nginx socket restart port"
+"""Words of the generated conversations (benchmarks/synthetic.py's vocabulary)."""
 
 
 def chatgpt_export(path: Path, count: int, seed: int = 11) -> int:
@@ -105,6 +109,13 @@ def main() -> int:
             f"{len(report['added']):,} added",
         )
     )
+    # the first search right after: the index holds little or nothing yet (its background worker has
+    # just started), so the search reads the sessions it lacks; a conversation must be found by its words
+    seconds, rss, out = run(["recall", FIRST_QUESTION, "--json", "--limit", "3"], home)
+    found = [json.loads(line) for line in out.splitlines() if line.strip()]
+    rows.append(("first recall right after the import", seconds, rss, f"{len(found)} hits"))
+    if not found:
+        raise SystemExit("the first recall after the import found nothing")
     seconds, rss, out = run(["import", "chatgpt", str(export), "--json"], home)
     rows.append(("the same import again", seconds, rss, f"{json.loads(out)['unchanged']:,} unchanged"))
     for fmt in ("html", "md"):

@@ -50,10 +50,14 @@ def test_recall_syncs_first_and_prints_a_readable_list(cli, small_home):
     assert "   user: question about lemon tart recipe" in result.stdout
 
 
-def test_recall_without_an_index_and_no_sync(cli, small_home):
-    result = cli("recall", "anything", "--no-sync")
-    assert result.exit_code == 1
-    assert result.stderr == f"error: no search index at {small_home / 'index'} yet: run `ollm index`\n"
+def test_recall_without_an_index_and_no_sync_reads_the_sessions(cli, small_home):
+    result = cli("recall", "lemon tart", "--no-sync")
+    assert result.exit_code == 0, result.stderr
+    assert "s-tart" in result.stdout.splitlines()[0]
+    assert "read directly, not indexed yet" in result.stderr and not (small_home / "index").exists()
+    by_meaning = cli("recall", "lemon tart", "--no-sync", "--mode", "semantic")
+    assert by_meaning.exit_code == 1
+    assert by_meaning.stderr == f"error: no search index at {small_home / 'index'} yet: run `ollm index`\n"
 
 
 @pytest.mark.parametrize(

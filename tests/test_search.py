@@ -190,6 +190,10 @@ def test_a_broken_session_is_skipped_and_reported(tmp_path):
 def test_missing_index(tmp_path):
     with pytest.raises(IndexMissing, match="no search index at .* yet: run `ollm index`"):
         Searcher(tmp_path / "home").search("x")
+    write_session_file(tmp_path / "home" / "sessions", session_document("session-1"))
+    with pytest.raises(IndexMissing):  # by meaning there is nothing to read without an index
+        Searcher(tmp_path / "home").search("nginx", mode="semantic")
+    assert [hit.session_id for hit in Searcher(tmp_path / "home").search("nginx")] == ["session-1"]
 
 
 @pytest.mark.slow

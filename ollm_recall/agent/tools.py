@@ -19,7 +19,7 @@ from ..archive.listing import select_sessions
 from ..archive.session import Session
 from ..archive.store import store_for_home
 from ..errors import UsageError
-from ..index.background import indexed_share, start_worker
+from ..index.background import IndexedShare, indexed_share, start_worker
 from ..index.indexer import Index
 from ..search.results import Hit
 from ..search.searcher import Searcher
@@ -72,7 +72,8 @@ class ArchiveTools:
         self._searcher = Searcher(self.home, index=self.index)
         self._searcher.exact_rows = SERVER_EXACT_ROWS
         self._folder_stamp: int | None = None
-        self._note: str | None = None
+        self._seen: IndexedShare | None = None
+        """What the index covered at the last call (read again while it covers less than all)."""
         self._lock = threading.Lock()
 
     def warm(self) -> None:
@@ -103,9 +104,9 @@ class ArchiveTools:
         since_at, until_at = parse_range(since, until)
         with self._lock:
             self._keep_current()
-            if not self.index.manifest_path.exists():
-                return {"hits": [], "note": self._note or "no sessions recorded yet"}
-            hits = self._searcher.search(
+            if not self.store.has_sessions():
+                return {"hits": [], "note": "no sessions recorded yet"}
+            found = self._searcher.find(
                 query,
                 limit=limit,
                 since=since_at,
@@ -113,10 +114,12 @@ class ArchiveTools:
                 model=model,
                 relevant_only=True,
                 exclude=exclude,
+                snippets=True,
             )
-        result: dict[str, Any] = {"hits": [hit_json(hit) for hit in hits]}
-        if self._note:
-            result["note"] = self._note
+            note = self._seen.line(read=found.sessions_read) if self._seen is not None else None
+        result: dict[str, Any] = {"hits": [hit_json(hit) for hit in found.hits]}
+        if note:
+            result["note"] = note
         return result
 
     def get_session(self, session_id: str, *, max_messages: int | None = None) -> str:
@@ -177,11 +180,11 @@ class ArchiveTools:
             stamp = self.store.directory.stat().st_mtime_ns
         except OSError:
             stamp = None
-        if stamp == self._folder_stamp:
+        if stamp == self._folder_stamp and (self._seen is None or self._seen.complete):
             return
+        started = stamp != self._folder_stamp and self.background and start_worker(self.index)
         self._folder_stamp = stamp
-        started = self.background and start_worker(self.index)
-        self._note = indexed_share(self.index, just_started=started).line()
+        self._seen = indexed_share(self.index, just_started=started)  # what is true now, every call
 
 
 def _markdown_of(session: Session, messages: int) -> str:

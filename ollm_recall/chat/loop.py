@@ -472,6 +472,7 @@ class Chat:
     def _get_searcher(self) -> Searcher:
         if self._searcher is None:
             self._searcher = Searcher(self.home, index=self.index)
+            self._searcher.read_unindexed = False  # a turn never waits for files to be read
         return self._searcher
 
     def _remember_recall(self, session_id: str, recall: Recall) -> None:

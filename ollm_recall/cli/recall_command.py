@@ -19,14 +19,15 @@ if TYPE_CHECKING:
     from ..search.results import Hit
 
 
-def indexed_share_for_search(paths: Paths, index: Index, *, no_sync: bool) -> IndexedShare:
+def indexed_share_for_search(paths: Paths, index: Index, *, no_sync: bool, say: bool = True) -> IndexedShare:
     """Before a search: the index brought up to date within the search's budget (the rest handed to
-    the background indexer), unless ``no_sync``; what the search can see, said on stderr if partial."""
+    the background indexer), unless ``no_sync``; what the search can see, said on stderr if partial
+    (unless ``say`` is False: the caller says it after the search)."""
     from ..index.background import IndexedShare, catch_up, indexed_share
 
     if no_sync:
-        if not index.manifest_path.exists():
-            return IndexedShare(0, 0, 0)  # the search says there is no index
+        if not index.manifest_path.exists():  # no index yet: the search reads the sessions
+            return IndexedShare(index.store.count(), 0, 0)
         seen = indexed_share(index)
     else:
         settings = load_settings(paths.home)
@@ -34,7 +35,7 @@ def indexed_share_for_search(paths: Paths, index: Index, *, no_sync: bool) -> In
         for broken in report.broken:
             warn(f"skipped {broken}")
     line = seen.line()
-    if line:
+    if line and say:
         info(line)
     return seen
 
@@ -113,9 +114,7 @@ def recall(
     if not index.store.has_sessions():
         info("no sessions recorded yet")
         return
-    seen = indexed_share_for_search(paths, index, no_sync=no_sync)
-    if not no_sync and not index.manifest_path.exists():  # another process is creating the index
-        return
+    seen = indexed_share_for_search(paths, index, no_sync=no_sync, say=False)
     searcher = Searcher(paths.home, index=index)
     result = searcher.find(
         query,
@@ -130,6 +129,9 @@ def recall(
         relevant_only=not show_all,
     )
     hits, below_floor = result.hits, result.below_floor
+    line = seen.line(read=result.sessions_read)
+    if line:
+        info(line)
     if result.dates:
         info(
             "dates understood: "

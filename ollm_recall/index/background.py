@@ -270,13 +270,16 @@ class IndexedShare:
             "etaSeconds": None if self.eta_seconds is None else round(self.eta_seconds),
         }
 
-    def line(self) -> str | None:
-        """One line for stderr when the search did not see everything, else None."""
+    def line(self, read: int = 0) -> str | None:
+        """One line for stderr when the search did not see everything, else None; ``read``: how many
+        sessions the words index lacks the search read directly (``search.scan``)."""
         if self.complete:
             return None
         if self.words < self.sessions:
+            words = min(self.sessions, self.words + read)
+            how = f" ({read:,} read directly, not indexed yet)" if read else " (the newest)"
             seen = (
-                f"searched {self.words:,} of {self.sessions:,} sessions by words (the newest) and "
+                f"searched {words:,} of {self.sessions:,} sessions by words{how} and "
                 f"{self.meaning:,} by meaning"
             )
         else:

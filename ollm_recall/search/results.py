@@ -59,7 +59,8 @@ class SearchResult:
     side of a text or semantic search); ``first_stage`` is what the first stage knew of its candidates
     (kept when a second stage ranked or ``keep_first_stage`` asked for it); ``dates`` the question's
     date words as understood; ``below_floor`` how many of the best ``limit`` ``relevant_only`` left out;
-    ``sessions_indexed`` how many sessions the index held.
+    ``sessions_indexed`` how many sessions the index held; ``sessions_read`` how many sessions the
+    words index does not hold yet were read directly (``scan``), of ``sessions_unindexed``.
     """
 
     hits: list[Hit]
@@ -68,6 +69,8 @@ class SearchResult:
     dates: list[DateRange] = field(default_factory=list)
     below_floor: int = 0
     sessions_indexed: int = 0
+    sessions_read: int = 0
+    sessions_unindexed: int = 0
 
 
 class SearchOptions(TypedDict, total=False):

@@ -11,14 +11,15 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Unpack
 
-from .._time import format_timestamp, local_day, milliseconds
+from .._time import format_timestamp, local_day, milliseconds, parse_timestamp
 from ..archive.listing import model_matches
 from ..archive.session import Session
-from ..errors import CorruptSession, IndexProblem, SessionNotFound
+from ..errors import CorruptSession, IndexMissing, IndexProblem, SessionNotFound
 from ..index.indexer import EmbedderLike, Index
 from ..index.manifest import Manifest
 from ..index.textsearch import TextFilters, TextIndex, query_terms
@@ -27,7 +28,8 @@ from .fusion import by_one_side, fuse, weights_for, words_lead
 from .question_dates import DateRange, date_prior, dates_in
 from .ranker import CANDIDATES, FirstStage, SecondStage, load_second_stage, session_relations
 from .results import Hit, Mode, SearchOptions, SearchResult, check_options
-from .snippets import Snippet, best_text_messages, excerpt
+from .scan import ScanResult, UnindexedSessions, merged_by_coverage
+from .snippets import Snippet, snippets_of
 
 RELEVANCE_FLOOR = 0.02
 """Below this estimated chance of being relevant a session is not shown (``ollm recall`` without
@@ -71,6 +73,10 @@ class Searcher:
         ``vectorstore.EXACT_ROWS``): a long-lived server keeps its memory small this way."""
         self.keep_first_stage = False
         """Return ``first_stage`` with a hybrid result even without a second stage (to train one)."""
+        self.read_unindexed = True
+        """Read the sessions the words index lacks (``scan``); a chat turn, which cannot wait up to
+        ``SCAN_BUDGET_SECONDS``, searches the index alone."""
+        self._unindexed = UnindexedSessions(self.store)
         self._newest: tuple[Manifest, int] | None = None
         """The manifest last seen, and when its newest session was last active."""
 
@@ -167,13 +173,26 @@ class Searcher:
         }
         missing = None
         for _attempt in range(3):
-            self._load()
+            try:
+                self._load()
+            except IndexMissing:  # a first index still being built: the sessions read directly
+                if mode == "semantic" or not self.read_unindexed or not self.store.has_sessions():
+                    raise
+                return self._without_index(query, options)
             try:
                 return self._find_loaded(query, **options)
             except FileNotFoundError as exc:  # a sync replaced the vector segments this search read
                 self._manifest, missing = None, exc.filename
                 time.sleep(0.05)
         raise IndexProblem(f"the index lost {missing} while searching: run `ollm doctor --fix`")
+
+    def _without_index(self, query: str, options: SearchOptions) -> SearchResult:
+        """No index yet (a new home whose first index is being built): the sessions read directly."""
+        terms = query_terms(query)
+        matches = session_filter(options, since_ms=None, until_ms=None)
+        read = self._unindexed.read((), terms, kept=matches, role=options.get("role"))
+        hits = read.hits(terms, options.get("role"))[: options.get("limit", 10)]
+        return SearchResult(hits, "words", sessions_read=read.scanned, sessions_unindexed=read.unindexed)
 
     def _find_loaded(
         self,
@@ -232,8 +251,9 @@ class Searcher:
                 session_ids=frozenset([session]) if session else None,
             )
             words = self._text.rank_by_words(terms, filters, limit=pool * 2, role=role)
-            for sid, score in words.ranked:
-                if (sid in allowed) if allowed is not None else (sid not in exclude):
+            indexed_now = self._manifest.sessions  # whoosh commits before the manifest: a word
+            for sid, score in words.ranked:  # match the manifest does not list yet waits for it
+                if sid in indexed_now and ((sid in allowed) if allowed is not None else (sid not in exclude)):
                     text_scores[sid] = score
             coverage = words.coverage if text_scores else {}
         dense: dict[str, tuple[float, list[tuple[float, int, int]]]] = {}
@@ -338,7 +358,19 @@ class Searcher:
         ranked_by = {"text": "words", "semantic": "meaning"}.get(
             mode, "second stage" if reordered else "first stage"
         )
-        return SearchResult(hits, ranked_by, first_stage, dates, below_floor, indexed)
+        read = ScanResult()
+        if mode != "semantic" and terms and self.read_unindexed:
+            matches = session_filter(
+                {"model": model, "provider": provider, "session": session, "exclude": exclude},
+                since_ms=since_ms,
+                until_ms=until_ms,
+            )
+            read = self._unindexed.read(self._manifest.sessions.keys(), terms, kept=matches, role=role)
+        if read.ranked:
+            hits = merged_by_coverage(hits, coverage, read.hits(terms, role), limit)
+        return SearchResult(
+            hits, ranked_by, first_stage, dates, below_floor, indexed, read.scanned, read.unindexed
+        )
 
     def _date_priors(self, ranked: list[tuple[str, float]], dates: list[DateRange]) -> dict[str, float]:
         """How active each ranked session was in (or near) the question's dates, 0 to 1."""
@@ -405,7 +437,7 @@ class Searcher:
                 session = self.store.read(session_id)
             except (SessionNotFound, CorruptSession):
                 session = None
-        snippets = [] if session is None else self._snippets(session, terms, units, role)
+        snippets = [] if session is None else snippets_of(session, terms, units, role)
         return Hit(
             session_id=session_id,
             score=round(score if relevance is None else relevance, 4),
@@ -422,22 +454,7 @@ class Searcher:
     def snippets_for(self, hit: Hit, session: Session, query: str) -> list[Snippet]:
         """Snippets of a hit found with ``snippets=False``, from its session already loaded (recall
         reads only the sessions it keeps, once)."""
-        return self._snippets(session, query_terms(query), list(hit.units), None)
-
-    def _snippets(self, session: Session, terms: list[str], units, role: str | None) -> list[Snippet]:
-        assert self._text is not None
-        chosen = best_text_messages(session, set(terms), role=role, limit=3)
-        for _score, first, _last in units[:3]:
-            if first not in chosen:
-                chosen.append(first)
-        snippets = []
-        for index in chosen[:3]:
-            if index >= len(session.messages):
-                continue
-            message = session.messages[index]
-            text, spans = excerpt(message.content, set(terms))
-            snippets.append(Snippet(index, message.role, message.timestamp, text, spans))
-        return snippets
+        return snippets_of(session, query_terms(query), list(hit.units), None)
 
     def close(self) -> None:
         if self._text is not None:
@@ -460,3 +477,27 @@ def _moved_by_date(
         else:
             moved.append((sid, score + DATE_WEIGHT * priors[sid]))
     return sorted(moved, key=lambda item: (-item[1], item[0]))
+
+
+def session_filter(
+    options: SearchOptions, *, since_ms: int | None, until_ms: int | None
+) -> Callable[[Session], bool]:
+    """Whether a session read directly passes a search's filters (``since``/``until`` given in
+    milliseconds, or taken from ``options``)."""
+    since, until = options.get("since"), options.get("until")
+    since_ms = since_ms if since_ms is not None or since is None else milliseconds(since)
+    until_ms = until_ms if until_ms is not None or until is None else milliseconds(until)
+    model, provider = options.get("model"), options.get("provider")
+    session, exclude = options.get("session"), options.get("exclude", frozenset())
+
+    def matches(found: Session) -> bool:
+        return (
+            (since_ms is None or milliseconds(parse_timestamp(found.last_activity)) >= since_ms)
+            and (until_ms is None or milliseconds(parse_timestamp(found.start_time)) < until_ms)
+            and (model is None or model_matches(found.model, model))
+            and (provider is None or found.provider.lower() == provider.lower())
+            and (session is None or found.session_id == session)
+            and found.session_id not in exclude
+        )
+
+    return matches

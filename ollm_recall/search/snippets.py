@@ -108,3 +108,20 @@ def excerpt(
     shift = len(prefix)
     cleaned = window.replace("\n", " ")
     return prefix + cleaned + suffix, tuple((a + shift, b + shift) for a, b in kept)
+
+
+def snippets_of(session: Session, terms: list[str], units, role: str | None) -> list[Snippet]:
+    """Up to three snippets of a hit: its messages with the most query words, then those holding its
+    closest passages by meaning (``units``: (score, first message, last message))."""
+    chosen = best_text_messages(session, set(terms), role=role, limit=3)
+    for _score, first, _last in units[:3]:
+        if first not in chosen:
+            chosen.append(first)
+    snippets = []
+    for index in chosen[:3]:
+        if index >= len(session.messages):
+            continue
+        message = session.messages[index]
+        text, spans = excerpt(message.content, set(terms))
+        snippets.append(Snippet(index, message.role, message.timestamp, text, spans))
+    return snippets
