@@ -320,3 +320,17 @@ def test_open_webui_chats_without_ids_stay_apart_and_import_once(cli, sessions_p
     assert len(first["added"]) == 2 and first["broken"] == []
     again = imported(cli, "openwebui", str(export))
     assert again["added"] == [] and again["unchanged"] == 2
+
+
+def test_a_conversations_own_title_is_shown_in_list_show_and_exports(cli, sessions_path, tmp_path):
+    imported(cli, "chatgpt", str(MARCH))
+    raw = (sessions_path / f"{NGINX}.json").read_text()
+    assert raw.index('"title"') < raw.index('"messages"')  # near the top: a listing reads the head
+    listed = json.loads(cli("sessions", "list", "--json").stdout)
+    assert {s["id"]: s["title"] for s in listed}[NGINX] == "Nginx 502 after PHP upgrade"
+    assert "Nginx 502 after PHP upgrade" in cli("sessions", "list").stdout
+    assert cli("sessions", "show", NGINX).stdout.startswith("# Nginx 502 after PHP upgrade")
+    assert cli("export", NGINX).stdout.startswith("# Nginx 502 after PHP upgrade")
+    out = tmp_path / "site"
+    assert cli("export", "--all", "--format", "html", "--out", str(out)).exit_code == 0
+    assert "Nginx 502 after PHP upgrade" in (out / "index.html").read_text()

@@ -138,7 +138,9 @@ def _summary_from_fields(fields: dict[str, Any], path: Path, size: int, modified
         last_activity=fields["lastActivity"],
         model=fields["model"],
         provider=fields["provider"],
-        title=title_from_text(fields["firstText"]),
+        title=title_from_text(
+            own if isinstance(own := fields.get("title"), str) and own.strip() else fields["firstText"]
+        ),
         path=path,
         size=size,
         modified=modified,

@@ -223,9 +223,17 @@ class Redactor:
             findings.extend(Finding(f.kind, f"toolCalls[{index}].{f.where}") for f in found)
         metadata, in_metadata = self.redact_value(session.metadata)
         findings.extend(Finding(kind, "metadata") for kind in in_metadata)
+        title = session.source_title
+        if title:
+            redacted_title = self.redact_text(title)
+            title = redacted_title.text
+            findings.extend(Finding(kind, "title") for kind in redacted_title.kinds)
         if not findings:
             return session, findings
-        return replace(session, messages=messages, tool_calls=calls, metadata=metadata), findings
+        return (
+            replace(session, messages=messages, tool_calls=calls, metadata=metadata, source_title=title),
+            findings,
+        )
 
 
 def _anchored_matches(rule: Rule, text: str, lowered: str, present: set[str]) -> Iterable[re.Match[str]]:

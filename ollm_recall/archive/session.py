@@ -258,6 +258,7 @@ _SESSION_KEYS = (
     "lastActivity",
     "model",
     "provider",
+    "title",
     "messages",
     "toolCalls",
     "metadata",
@@ -302,10 +303,16 @@ class Session(SessionTimes):
     tool_calls: list[ToolCall] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=new_metadata)
     extra: dict[str, Any] = field(default_factory=dict)
+    source_title: str | None = None
+    """The conversation's own title where it had one (an import's), the optional top-level ``title``."""
 
     @property
     def title(self) -> str:
-        """A one-line title: the start of the first user message, else of the first message."""
+        """A one-line title: the conversation's own (``source_title``, or an older import's
+        ``metadata.originalTitle``), else the start of the first user message, else of the first."""
+        own = self.source_title or self.metadata.get("originalTitle")
+        if isinstance(own, str) and own.strip():
+            return title_from_text(own)
         return title_from_text(first_user_text(self.messages))
 
     @classmethod
@@ -348,6 +355,7 @@ class Session(SessionTimes):
             tool_calls=calls,
             metadata=dict(metadata),
             extra=_extras(data, _SESSION_KEYS),
+            source_title=_optional_title(data),
         )
 
     @classmethod
@@ -367,12 +375,23 @@ class Session(SessionTimes):
             "lastActivity": self.last_activity,
             "model": self.model,
             "provider": self.provider,
+            **({"title": self.source_title} if self.source_title else {}),
             "messages": [message.to_dict() for message in self.messages],
             "toolCalls": [call.to_dict() for call in self.tool_calls],
             "metadata": self.metadata,
         }
         out.update(self.extra)
         return out
+
+
+def _optional_title(data: dict[str, Any]) -> str | None:
+    """The optional top-level ``title``: a string, or absent (anything else is a format problem)."""
+    title = data.get("title")
+    if title is None:
+        return None
+    if not isinstance(title, str):
+        raise FormatProblem(f"'title' must be a string, not {_json_type(title)}")
+    return title or None
 
 
 def first_user_text(messages: list[Message]) -> str:

@@ -117,6 +117,7 @@ def to_session(conversation: Conversation) -> Session | None:
         provider=conversation.source,
         messages=messages,
         metadata=metadata,
+        source_title=conversation.title or None,
     )
 
 
