@@ -334,3 +334,29 @@ def test_a_conversations_own_title_is_shown_in_list_show_and_exports(cli, sessio
     out = tmp_path / "site"
     assert cli("export", "--all", "--format", "html", "--out", str(out)).exit_code == 0
     assert "Nginx 502 after PHP upgrade" in (out / "index.html").read_text()
+
+
+def test_a_claude_export_imported_as_chatgpt_says_so_and_skips_have_their_reason(cli, sessions_path):
+    wrong = cli("import", "chatgpt", str(FIXTURES / "claude"))
+    assert wrong.exit_code == 1
+    assert "it looks like a Claude export: `ollm import claude PATH` reads it" in wrong.stderr
+    right = cli("import", "claude", str(FIXTURES / "claude"))
+    assert right.exit_code == 0
+    summary = [line for line in right.stderr.splitlines() if line.startswith("imported from")]
+    assert summary and ", 1 skipped, " in summary[0]
+    assert "skipped 1 conversation with no message with text: claude-" in right.stderr  # the reason
+
+
+def test_the_hint_after_an_import_is_the_same_whoever_indexes(cli, sessions_path, monkeypatch):
+    from ollm_recall._locking import IndexLock
+    from ollm_recall.index.background import stop_worker
+    from ollm_recall.index.indexer import Index
+
+    monkeypatch.setenv("OLLM_BACKGROUND_INDEX", "1")
+    index = Index(sessions_path.parent)
+    first = cli("import", "chatgpt", str(MARCH))
+    stop_worker(index)
+    with IndexLock(index.lock_path):  # an indexer at work, as an earlier import's would be
+        second = cli("import", "chatgpt", str(MAY))
+    hints = [result.stderr.strip().splitlines()[-1] for result in (first, second)]
+    assert hints[0] == hints[1] and hints[0].startswith("indexing them in the background")

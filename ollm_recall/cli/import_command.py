@@ -49,9 +49,14 @@ def import_history(
         return
     for where, reason in report.broken:
         warn(f"skipped {where}: {reason}")
+    empty = [session_id for session_id, reason in report.skipped if reason == "no message with text"]
     for session_id, reason in report.skipped:
         if reason != "no message with text":
             warn(f"skipped {session_id}: {reason}")
+    if empty:  # one line for all of them, so the count in the summary has its reason
+        more = f" and {len(empty) - 3} more" if len(empty) > 3 else ""
+        noun = "conversation" if len(empty) == 1 else "conversations"
+        info(f"skipped {len(empty)} {noun} with no message with text: {', '.join(empty[:3])}{more}")
     if dry_run:
         for session_id in report.added:
             sys.stdout.write(f"would add {session_id}\n")
@@ -62,12 +67,12 @@ def import_history(
         raise typer.Exit(1)
     if not dry_run and (report.added or report.updated):
         from ..config import load_settings
-        from ..index.background import start_worker
+        from ..index.background import index_locked, start_worker
         from ..index.indexer import Index
 
-        if load_settings(ctx.obj.home).background_index and start_worker(
-            Index(ctx.obj.home, index_dir=ctx.obj.index_dir)
-        ):
+        index = Index(ctx.obj.home, index_dir=ctx.obj.index_dir)
+        # the same hint whether this started the indexer or one (from an earlier import) is at work
+        if load_settings(ctx.obj.home).background_index and (start_worker(index) or index_locked(index)):
             info(
                 "indexing them in the background; searches answer meanwhile (`ollm index status` "
                 "shows progress)"

@@ -26,6 +26,8 @@ def read(path: Path) -> Items:
 
 
 def _conversation(item: dict[str, Any]) -> Conversation:
+    if "mapping" not in item and "chat_messages" in item:
+        raise ValueError("it looks like a Claude export: `ollm import claude PATH` reads it")
     original_id = item.get("conversation_id") or item.get("id")
     if not isinstance(original_id, str) or not original_id:
         raise ValueError("no conversation id")
