@@ -714,3 +714,11 @@ def test_a_model_without_num_ctx_gets_ollamas_default_within_what_it_was_trained
     chat = Chat(isolated_home, load_settings(isolated_home, {"model": "demo", "base_url": server.url}))
     assert chat.context_size() == 2048
     chat.close()
+
+
+def test_a_chat_without_a_model_names_the_servers_models(isolated_home: Path, model_server, cli) -> None:
+    server = model_server(models=("demo", "other"))
+    result = cli("chat", "--base-url", server.url, "-p", "hello")
+    assert result.exit_code == 1
+    assert result.stderr == "error: no model chosen: pass --model NAME (Ollama has: demo, other)\n"
+    assert new_sessions(isolated_home) == []

@@ -139,18 +139,22 @@ def _prompt(paths: Paths, redactor: Redactor | None) -> Callable[[], str]:
     return lambda: session.prompt("› ")
 
 
+def _models_on_offer(chat: Chat) -> str:
+    """`` (Ollama has: a, b)`` for a hint, or ``""`` when the server cannot be asked."""
+    try:
+        return f" ({chat.client.server_name} has: {', '.join(chat.client.list_models()) or 'no models'})"
+    except OllmRecallError:
+        return ""
+
+
 def _resume(chat: Chat, session_id: str, model: str | None) -> None:
     """``--resume ID [--model M]``: go on with the session's own model, or with ``model`` (an
     imported chat goes on with a local model); advice names only what can work."""
     earlier = chat.recording.store.read(session_id)  # a clear error for an unknown or broken id
     if model is None and earlier.provider != chat.client.provider:
-        try:
-            offer = f" ({chat.client.server_name} has: {', '.join(chat.client.list_models()) or 'no models'})"
-        except OllmRecallError:
-            offer = ""
         raise UsageError(
             f"session {session_id} was made with {earlier.model} ({earlier.provider}); go on with a model "
-            f"of this server: ollm chat --resume {session_id} --model NAME{offer}"
+            f"of this server: ollm chat --resume {session_id} --model NAME{_models_on_offer(chat)}"
         )
     chat.resume(session_id, model if model != earlier.model else None)
     if model is None or model == earlier.model:
@@ -290,6 +294,10 @@ def chat(
             _resume(session, resume, model)
         elif context_size is not None:
             session.set_context_size(context_size)
+        if session.model is None and prompt is not None:  # nothing could be sent: say what can be
+            raise UsageError(f"no model chosen: pass --model NAME{_models_on_offer(session)}")
+        if interactive and session.model is None:
+            io.notice(f"no model chosen yet: type /model NAME{_models_on_offer(session)}")
         if interactive:
             recall_state = "recall on" if session.recall_enabled else "recall off"
             io.notice(
