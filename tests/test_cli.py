@@ -244,3 +244,12 @@ def test_prune_older_than_keeps_pinned_sessions_and_updates_the_index(cli, isola
     )
     assert "say what to prune" in cli("sessions", "prune").stderr
     assert cli("sessions", "pin", "no-such-session").exit_code == 1
+
+
+def test_one_session_exports_as_a_page_that_stands_alone(cli, archive):
+    page = cli("export", "s-new", "--format", "html")
+    assert page.exit_code == 0, page.stderr
+    assert page.stdout.startswith("<!doctype html>") and "question about new things" in page.stdout
+    assert "index.html" not in page.stdout  # no link to a site that is not there
+    several = cli("export", "s-new", "s-old", "--format", "html")
+    assert several.exit_code == 1 and "give --out DIR" in several.stderr and several.stdout == ""

@@ -136,7 +136,7 @@ def test_jsonl_and_markdown_index_and_selection(cli, tmp_path: Path, isolated_ho
     assert index.startswith("# Chat sessions") and f"]({NGINX_502}.md)" in index
     assert index.count("\n|") == 2 + 45  # the header, its rule, and a row per session
     html_to_stdout = cli("export", "--all", "--format", "html")
-    assert html_to_stdout.stderr.startswith("error: --format html writes a folder")
+    assert html_to_stdout.stderr.startswith("error: --format html of several sessions writes a folder")
     assert "give session ids or" in cli("export", NGINX_502, "--since", "7d").stderr
 
 

@@ -48,10 +48,9 @@ def export(
     Example: ollm export --all --format html --out ./history   (then open history/index.html)
     """
     from ..transfer.export import check_format, exportable, render
+    from ..transfer.html_export import session_page
 
     check_format(fmt)
-    if fmt == "html" and out is None:
-        raise UsageError("--format html writes a folder of pages: give --out DIR")
     if query is not None and not query.strip():
         raise fail("nothing to search for: the --query is empty", 2)
     ids = _chosen(ctx.obj, session_ids, all_sessions, since, until, model, query, limit)
@@ -62,6 +61,8 @@ def export(
             else "no session matches: nothing exported"
         )
         return
+    if fmt == "html" and out is None and len(ids) > 1:
+        raise UsageError("--format html of several sessions writes a folder of pages: give --out DIR")
     store = store_for_home(ctx.obj.home, ctx.obj.index_dir, writing=True)  # the redaction config asks for
     found: dict[str, list[Finding]] = {}
     if out is not None:
@@ -72,7 +73,10 @@ def export(
         for session_id in ids:
             session, raw, found[session_id] = exportable(*store.read_with_bytes(session_id), store.redactor)
             read[session_id] = (session, raw)
-        if fmt in ("md", "jsonl") or (fmt == "json" and len(ids) == 1):
+        if fmt == "html":  # one session: a page that stands alone
+            [(session, _raw)] = read.values()
+            sys.stdout.write(session_page(session, standalone=True))
+        elif fmt in ("md", "jsonl") or (fmt == "json" and len(ids) == 1):
             for position, (session, raw) in enumerate(read.values()):
                 piece = render(session, raw, fmt).decode("utf-8")
                 if fmt == "json":

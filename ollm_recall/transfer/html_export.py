@@ -65,12 +65,12 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def session_page(session: Session) -> str:
-    """One session as a page: the markdown export rendered, with a link back to the index."""
+def session_page(session: Session, *, standalone: bool = False) -> str:
+    """One session as a page: the markdown export rendered, with a link back to the index (none for
+    a page that stands alone, ``ollm export ID --format html > page.html``)."""
     body = _markdown().render(to_markdown(session))
-    return _page(
-        session.title or session.session_id, f'<p><a href="index.html">&larr; all sessions</a></p>\n{body}'
-    )
+    back = "" if standalone else '<p><a href="index.html">&larr; all sessions</a></p>\n'
+    return _page(session.title or session.session_id, back + body)
 
 
 def index_page(entries: list[IndexEntry], heading: str = "Chat sessions") -> str:
