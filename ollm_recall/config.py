@@ -17,6 +17,7 @@ is. ``config.toml`` holds plain top-level keys::
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._atomic import make_private_dir, write_atomic
 from ._jsonio import kind_name
 from .errors import ConfigError
 
@@ -149,6 +151,37 @@ def read_config(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(SETTINGS)})")
     return data
+
+
+def set_in_config(path: Path, name: str, text: str) -> Any:
+    """Set one setting in a config file (created 0600 if missing), other lines kept as they are;
+    ``text`` is checked as the setting's kind first. Returns the value written."""
+    if name not in SETTINGS:
+        raise ConfigError(f"unknown setting {name!r} (known: {', '.join(SETTINGS)})")
+    if SETTINGS[name].kind is list:
+        raise ConfigError(f"{name} is a list of patterns: edit {path} to change it")
+    value = _checked(name, text, "config set")
+    read_config(path)  # a damaged file is reported, never overwritten
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    assignment = re.compile(rf"^\s*{re.escape(name)}\s*=")
+    rendered = f"{name} = {toml_value(value)}"
+    found = [number for number, line in enumerate(lines) if assignment.match(line)]
+    if found:
+        lines[found[0]] = rendered
+    else:
+        lines.append(rendered)
+    make_private_dir(path.parent)
+    write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    return value
+
+
+def toml_value(value: Any) -> str:
+    """A value as config.toml writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=False)  # a TOML basic string is a JSON string
 
 
 def _checked(name: str, value: Any, source: str) -> Any:

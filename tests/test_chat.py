@@ -722,3 +722,23 @@ def test_a_chat_without_a_model_names_the_servers_models(isolated_home: Path, mo
     assert result.exit_code == 1
     assert result.stderr == "error: no model chosen: pass --model NAME (Ollama has: demo, other)\n"
     assert new_sessions(isolated_home) == []
+
+
+def test_config_get_and_set(isolated_home: Path, cli) -> None:
+    assert cli("config", "set", "model", "llama3.2").exit_code == 0
+    assert cli("config", "set", "recall", "off").stderr.startswith("recall = false in ")
+    assert cli("config", "get", "model").stdout == "llama3.2\n"
+    assert cli("config", "get", "recall").stdout == "False\n"
+    config = isolated_home / "config.toml"
+    assert (
+        config.read_text() == 'model = "llama3.2"\nrecall = false\n'
+        and config.stat().st_mode & 0o777 == 0o600
+    )
+    assert cli("config", "set", "model", "qwen2.5").exit_code == 0  # replaced in place
+    assert config.read_text() == 'model = "qwen2.5"\nrecall = false\n'
+    before = config.read_bytes()
+    bad = cli("config", "set", "context_size", "lots")
+    assert bad.exit_code == 1 and "context_size must be a whole number" in bad.stderr
+    unknown = cli("config", "get", "colour")
+    assert unknown.exit_code == 1 and unknown.stderr.startswith("error: unknown setting 'colour'")
+    assert config.read_bytes() == before

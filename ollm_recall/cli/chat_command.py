@@ -322,17 +322,35 @@ def chat(
 @handle_errors
 def config(
     ctx: typer.Context,
+    action: str | None = typer.Argument(None, metavar="[get KEY | set KEY VALUE]", show_default=False),
+    key: str | None = typer.Argument(None, hidden=True),
+    value: str | None = typer.Argument(None, hidden=True),
     as_json: bool = typer.Option(False, "--json", help="Print the settings as a JSON object."),
 ) -> None:
-    """Show the effective chat settings and where each comes from (default, config.toml, env, flag).
+    """Show the effective chat settings and where each comes from (default, config.toml, env, flag);
+    `get KEY` prints one, `set KEY VALUE` writes it to config.toml (checked first).
 
     Settings live in HOME/config.toml as plain keys, e.g. model = "llama3.2".
 
-    Example: ollm config --json
+    Example: ollm config set model llama3.2   (then: ollm config get model)
     """
+    from ..config import SETTINGS, set_in_config, toml_value
     from .output import print_json
 
     paths: Paths = ctx.obj
+    if action is not None:
+        if action not in ("get", "set") or key is None or (action == "set") != (value is not None):
+            raise UsageError("use `ollm config`, `ollm config get KEY` or `ollm config set KEY VALUE`")
+        if key not in SETTINGS:
+            raise UsageError(f"unknown setting {key!r} (known: {', '.join(SETTINGS)})")
+        if action == "set":
+            assert value is not None
+            written = set_in_config(paths.home / "config.toml", key, value)
+            info(f"{key} = {toml_value(written)} in {paths.home / 'config.toml'}")
+            return
+        current = {setting.name: setting for setting in _effective(load_settings(paths.home))}[key]
+        sys.stdout.write(("" if current.value is None else str(current.value)) + "\n")
+        return
     settings = load_settings(paths.home)
     if as_json:
         print_json(
