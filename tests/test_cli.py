@@ -253,3 +253,15 @@ def test_one_session_exports_as_a_page_that_stands_alone(cli, archive):
     assert "index.html" not in page.stdout  # no link to a site that is not there
     several = cli("export", "s-new", "s-old", "--format", "html")
     assert several.exit_code == 1 and "give --out DIR" in several.stderr and several.stdout == ""
+
+
+def test_a_unique_prefix_of_an_id_works_wherever_an_id_is_taken(cli, archive, sessions_path):
+    assert cli("sessions", "show", "s-ne").stdout == cli("sessions", "show", "s-new").stdout
+    assert json.loads(cli("export", "s-o", "--format", "json").stdout)["sessionId"] == "s-old"
+    assert cli("sessions", "pin", "s-m").exit_code == 0
+    ambiguous = cli("sessions", "delete", "s-", "--yes")
+    assert ambiguous.exit_code == 1
+    assert ambiguous.stderr == "error: 's-' begins 3 session ids (s-mid, s-new, s-old): give more of it\n"
+    assert len(list(sessions_path.glob("*.json"))) == 3
+    assert cli("sessions", "delete", "s-o", "--yes").stderr == "deleted 1 session\n"
+    assert cli("sessions", "show", "s-o").stderr == f"error: no session with id 's-o' in {sessions_path}\n"

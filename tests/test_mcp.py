@@ -79,7 +79,7 @@ def test_bad_arguments_are_tool_errors_in_one_line_and_the_server_goes_on(exampl
     async def calls(client):
         return [
             await client.call_tool("get_session", {"session_id": "../../etc/passwd"}),
-            await client.call_tool("get_session", {"session_id": "session-1"}),
+            await client.call_tool("get_session", {"session_id": "session-0"}),
             await client.call_tool("recall", {"query": "nginx", "since": "the day before yesterday"}),
             await client.call_tool("recall", {"query": "   "}),
             await client.call_tool("recall", {"query": "nginx", "limit": 0}),
@@ -91,7 +91,7 @@ def test_bad_arguments_are_tool_errors_in_one_line_and_the_server_goes_on(exampl
         errors,
         [
             "invalid session id",
-            "no session with id 'session-1'",
+            "no session with id 'session-0'",
             "invalid date",
             "the query is empty",
             "limit",

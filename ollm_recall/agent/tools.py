@@ -128,7 +128,7 @@ class ArchiveTools:
         before redaction left in the file are redacted (an agent's transcript is on disk too)."""
         if max_messages is not None and max_messages < 1:
             raise UsageError(f"max_messages must be at least 1, not {max_messages}")
-        session = self.store.read(session_id)  # validates the id, one-line errors
+        session = self.store.read(self.store.resolve(session_id))  # validated, one-line errors
         if self.store.redactor is not None:  # saved before redaction: its secrets stay out of the answer
             session, _found = self.store.redactor.redact_session(session)
         total = len(session.messages)

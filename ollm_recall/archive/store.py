@@ -17,7 +17,7 @@ from pathlib import Path
 from .._atomic import TEMP_SUFFIX, make_private_dir, write_atomic
 from .._jsonio import dumps_compact
 from .._locking import SessionLock, process_alive
-from ..errors import ArchiveError, CorruptSession, SessionNotFound, SessionWriteError
+from ..errors import ArchiveError, CorruptSession, SessionNotFound, SessionWriteError, UsageError
 from ..home import listing_cache_path, sessions_dir
 from .listing import SessionSummary, check_name_matches, read_summary
 from .listing_cache import SummaryCache, file_signature
@@ -67,6 +67,23 @@ class SessionStore:
 
     def exists(self, session_id: str) -> bool:
         return self.path_for(session_id).exists()
+
+    def resolve(self, id_or_prefix: str) -> str:
+        """The id of the one session whose id is ``id_or_prefix`` or begins with it (as git takes
+        a commit's prefix); ``SessionNotFound`` for none, ``UsageError`` naming them for several."""
+        if self.exists(id_or_prefix):  # also validates it: never a path
+            return id_or_prefix
+        matches = sorted(
+            entry.name[: -len(".json")]
+            for entry in self._session_entries()
+            if entry.name.startswith(id_or_prefix)
+        )
+        if not matches:
+            raise SessionNotFound(f"no session with id {id_or_prefix!r} in {self.directory}")
+        if len(matches) > 1:
+            shown = ", ".join(matches[:3]) + (f" and {len(matches) - 3} more" if len(matches) > 3 else "")
+            raise UsageError(f"{id_or_prefix!r} begins {len(matches)} session ids ({shown}): give more of it")
+        return matches[0]
 
     def read(self, session_id: str) -> Session:
         """Load and validate one session; ``SessionNotFound`` or ``CorruptSession`` otherwise."""

@@ -255,7 +255,9 @@ class Chat:
 
     def resume(self, session_id: str, model: str | None = None) -> str:
         """Go on with an earlier session (``/resume ID`` or ``--resume``); with ``model``, talking to
-        that model of this chat's server from now on (the change is recorded in the session)."""
+        that model of this chat's server from now on (the change is recorded in the session). A
+        unique prefix of the id will do."""
+        session_id = self.recording.store.resolve(session_id)
         if model is None:
             return self.manager.resume(session_id)
         self._check_model(model)

@@ -150,6 +150,7 @@ def _models_on_offer(chat: Chat) -> str:
 def _resume(chat: Chat, session_id: str, model: str | None) -> None:
     """``--resume ID [--model M]``: go on with the session's own model, or with ``model`` (an
     imported chat goes on with a local model); advice names only what can work."""
+    session_id = chat.recording.store.resolve(session_id)
     earlier = chat.recording.store.read(session_id)  # a clear error for an unknown or broken id
     if model is None and earlier.provider != chat.client.provider:
         raise UsageError(

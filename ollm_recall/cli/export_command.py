@@ -109,7 +109,8 @@ def _chosen(
     if selecting and session_ids:
         raise UsageError("give session ids or --all/--since/--until/--model/--query, not both")
     if session_ids:
-        return list(dict.fromkeys(session_ids))
+        store = store_for_home(paths.home, paths.index_dir)
+        return list(dict.fromkeys(store.resolve(session_id) for session_id in session_ids))
     if not selecting:
         raise UsageError("name at least one session id, or use --all")
     since_at, until_at = parse_range(since, until)

@@ -10,7 +10,6 @@ from rich.text import Text
 
 from .._time import parse_range
 from ..config import load_settings
-from ..errors import SessionNotFound
 from .output import Paths, fail, handle_errors, info, stdout, warn
 
 if TYPE_CHECKING:
@@ -109,8 +108,8 @@ def recall(
     if not query.strip():
         raise fail("nothing to search for: the query is empty", 2)
     index = Index(paths.home, index_dir=paths.index_dir)
-    if session is not None and not index.store.exists(session):  # the id is validated first
-        raise SessionNotFound(f"no session with id {session!r} in {index.store.directory}")
+    if session is not None:  # the id (or a unique prefix of it) is checked first
+        session = index.store.resolve(session)
     if not index.store.has_sessions():
         info("no sessions recorded yet")
         return

@@ -117,7 +117,8 @@ def show(
 
     Example: ollm sessions show session-1769636018616
     """
-    session, raw = _store(ctx).read_with_bytes(session_id)
+    store = _store(ctx)
+    session, raw = store.read_with_bytes(store.resolve(session_id))
     if as_json:
         sys.stdout.write(raw.decode("utf-8").rstrip("\n") + "\n")
         return
@@ -141,7 +142,7 @@ def delete(
     Example: ollm sessions delete session-1769636018616 --yes
     """
     store = _store(ctx)
-    sessions = [store.read(session_id) for session_id in dict.fromkeys(session_ids)]
+    sessions = [store.read(session_id) for session_id in dict.fromkeys(map(store.resolve, session_ids))]
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError("refusing to delete without --yes when not run interactively")
@@ -254,8 +255,9 @@ app.command("unpin")(
 )
 
 
-def _set_pinned(ctx: typer.Context, session_ids: list[str], pinned: bool) -> None:
+def _set_pinned(ctx: typer.Context, prefixes: list[str], pinned: bool) -> None:
     store = _store(ctx)
+    session_ids = [store.resolve(prefix) for prefix in prefixes]
     for session_id in dict.fromkeys(session_ids):  # every id checked before any is changed
         store.read(session_id)
     service = ChatRecordingService(store.directory, redactor=redactor_for_home(ctx.obj.home))
