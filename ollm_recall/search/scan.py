@@ -14,10 +14,11 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+
+import orjson
 
 from .._time import format_timestamp, parse_timestamp
-from ..archive.session import Session
 from ..archive.store import SessionStore
 from ..errors import CorruptSession, SessionNotFound
 from ..index.textsearch import BM25_B, BM25_K1
@@ -30,23 +31,40 @@ SCAN_BUDGET_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
+class ReadHeader:
+    """What a session read directly is, for the search's filters and its hit."""
+
+    session_id: str
+    start_time: str
+    last_activity: str
+    model: str
+    provider: str
+
+
+@dataclass(frozen=True)
 class ScanResult:
     """Sessions read directly: those matching, best first, with a BM25 score over the sessions read,
     the share of the idf of the question's words found in any of them that each holds (``coverage``,
-    0-1), and the sessions themselves."""
+    0-1), and their headers."""
 
     ranked: list[tuple[str, float]] = field(default_factory=list)
     coverage: dict[str, float] = field(default_factory=dict)
-    sessions: dict[str, Session] = field(default_factory=dict)
+    headers: dict[str, ReadHeader] = field(default_factory=dict)
     scanned: int = 0
     unindexed: int = 0
 
-    def hits(self, terms: list[str], role: str | None) -> list[Hit]:
-        """The matching sessions as hits, best first: a hit's score is its share of the question's
-        words (no estimate of relevance: its meaning is not known yet)."""
-        found = []
+    def hits(self, store: SessionStore, terms: list[str], role: str | None, limit: int) -> list[Hit]:
+        """The best ``limit`` matching sessions as hits (read again whole, for their snippets): a hit's
+        score is its share of the question's words (no estimate of relevance: its meaning is not
+        known yet)."""
+        found: list[Hit] = []
         for session_id, _score in self.ranked:
-            session = self.sessions[session_id]
+            if len(found) >= limit:
+                break
+            try:
+                session = store.read(session_id)
+            except (SessionNotFound, CorruptSession):
+                continue
             found.append(
                 Hit(
                     session_id=session_id,
@@ -70,9 +88,14 @@ class UnindexedSessions:
         self._seen: tuple[int, int, list[str]] | None = None
 
     def read(
-        self, indexed: Collection[str], terms: list[str], *, kept: Callable[[Session], bool], role: str | None
+        self,
+        indexed: Collection[str],
+        terms: list[str],
+        *,
+        kept: Callable[[ReadHeader], bool],
+        role: str | None,
     ) -> ScanResult:
-        """``scan`` of the sessions ``indexed`` leaves out, keeping the matches ``kept`` accepts."""
+        """``scan`` of the sessions ``indexed`` leaves out, of those ``kept`` accepts."""
         try:
             stamp = self.store.directory.stat().st_mtime_ns
         except OSError:
@@ -81,10 +104,7 @@ class UnindexedSessions:
             self._seen = (stamp, len(indexed), unindexed_ids(self.store, indexed))
         if not self._seen[2]:
             return ScanResult()
-        found = scan(self.store, self._seen[2], terms, role=role)
-        return replace(
-            found, ranked=[(sid, score) for sid, score in found.ranked if kept(found.sessions[sid])]
-        )
+        return scan(self.store, self._seen[2], terms, kept=kept, role=role)
 
 
 def unindexed_ids(store: SessionStore, indexed: Collection[str]) -> list[str]:
@@ -100,43 +120,65 @@ def unindexed_ids(store: SessionStore, indexed: Collection[str]) -> list[str]:
     return [session_id for _stamp, session_id in sorted(entries, reverse=True)]
 
 
+def _read(store: SessionStore, session_id: str, role: str | None) -> tuple[ReadHeader, str] | None:
+    """A session file's header and searchable text, parsed fast (none for a file that cannot be read
+    as a session: the listing reports those)."""
+    try:
+        document = orjson.loads(store.path_for(session_id).read_bytes())
+        header = ReadHeader(
+            session_id,
+            str(document["startTime"]),
+            str(document["lastActivity"]),
+            str(document["model"]),
+            str(document["provider"]),
+        )
+        texts = [
+            part["text"]
+            for message in document["messages"]
+            if not message.get("excludeFromContext") and (role is None or message.get("role") == role)
+            for part in message["parts"]
+            if part.get("type") == "text" and isinstance(part.get("text"), str)
+        ]
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None
+    return header, "\n".join(texts)
+
+
 def scan(
     store: SessionStore,
     session_ids: list[str],
     terms: list[str],
     *,
+    kept: Callable[[ReadHeader], bool] = lambda header: True,
     role: str | None = None,
     budget: float = SCAN_BUDGET_SECONDS,
 ) -> ScanResult:
-    """Read ``session_ids`` in order until ``budget`` seconds are spent, and rank those holding any
-    of ``terms`` (analysed query words; in messages of ``role`` only, if given) by BM25 over all the
-    sessions read."""
+    """Read ``session_ids`` in order until ``budget`` seconds are spent, and rank those ``kept``
+    accepts that hold any of ``terms`` (analysed query words; in messages of ``role`` only, if
+    given) by BM25 over all the sessions read."""
     wanted = frozenset(terms)
     if not wanted or not session_ids:
         return ScanResult(unindexed=len(session_ids))
     deadline = time.monotonic() + budget
     frequencies: dict[str, Counter[str]] = {}
     lengths: dict[str, int] = {}
-    sessions: dict[str, Session] = {}
+    headers: dict[str, ReadHeader] = {}
     total_length = scanned = 0
     for session_id in session_ids:
         if scanned and time.monotonic() > deadline:
             break
-        try:
-            session = store.read(session_id)
-        except (SessionNotFound, CorruptSession):  # gone, or reported by the listing
+        read = _read(store, session_id, role)
+        if read is None:
             continue
+        header, text = read
         scanned += 1
-        text = "\n".join(
-            m.content
-            for m in session.messages
-            if not m.exclude_from_context and (role is None or m.role == role)
-        )
         length = text.count(" ") + text.count("\n") + 1
         total_length += length
+        if not kept(header):
+            continue
         found = Counter(stem for _start, _end, stem in matched_words(text, wanted))
         if found:
-            frequencies[session_id], lengths[session_id], sessions[session_id] = found, length, session
+            frequencies[session_id], lengths[session_id], headers[session_id] = found, length, header
     if not frequencies:
         return ScanResult(scanned=scanned, unindexed=len(session_ids))
     average = total_length / scanned
@@ -151,7 +193,7 @@ def scan(
         )
         coverage[session_id] = sum(idf[term] for term in found) / question_idf
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-    return ScanResult(ranked, coverage, sessions, scanned, len(session_ids))
+    return ScanResult(ranked, coverage, headers, scanned, len(session_ids))
 
 
 def merged_by_coverage(

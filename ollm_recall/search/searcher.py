@@ -28,7 +28,7 @@ from .fusion import by_one_side, fuse, weights_for, words_lead
 from .question_dates import DateRange, date_prior, dates_in
 from .ranker import CANDIDATES, FirstStage, SecondStage, load_second_stage, session_relations
 from .results import Hit, Mode, SearchOptions, SearchResult, check_options
-from .scan import ScanResult, UnindexedSessions, merged_by_coverage
+from .scan import ReadHeader, ScanResult, UnindexedSessions, merged_by_coverage
 from .snippets import Snippet, snippets_of
 
 RELEVANCE_FLOOR = 0.02
@@ -191,7 +191,7 @@ class Searcher:
         terms = query_terms(query)
         matches = session_filter(options, since_ms=None, until_ms=None)
         read = self._unindexed.read((), terms, kept=matches, role=options.get("role"))
-        hits = read.hits(terms, options.get("role"))[: options.get("limit", 10)]
+        hits = read.hits(self.store, terms, options.get("role"), options.get("limit", 10))
         return SearchResult(hits, "words", sessions_read=read.scanned, sessions_unindexed=read.unindexed)
 
     def _find_loaded(
@@ -367,7 +367,7 @@ class Searcher:
             )
             read = self._unindexed.read(self._manifest.sessions.keys(), terms, kept=matches, role=role)
         if read.ranked:
-            hits = merged_by_coverage(hits, coverage, read.hits(terms, role), limit)
+            hits = merged_by_coverage(hits, coverage, read.hits(self.store, terms, role, limit), limit)
         return SearchResult(
             hits, ranked_by, first_stage, dates, below_floor, indexed, read.scanned, read.unindexed
         )
@@ -481,7 +481,7 @@ def _moved_by_date(
 
 def session_filter(
     options: SearchOptions, *, since_ms: int | None, until_ms: int | None
-) -> Callable[[Session], bool]:
+) -> Callable[[ReadHeader], bool]:
     """Whether a session read directly passes a search's filters (``since``/``until`` given in
     milliseconds, or taken from ``options``)."""
     since, until = options.get("since"), options.get("until")
@@ -490,7 +490,7 @@ def session_filter(
     model, provider = options.get("model"), options.get("provider")
     session, exclude = options.get("session"), options.get("exclude", frozenset())
 
-    def matches(found: Session) -> bool:
+    def matches(found: ReadHeader) -> bool:
         return (
             (since_ms is None or milliseconds(parse_timestamp(found.last_activity)) >= since_ms)
             and (until_ms is None or milliseconds(parse_timestamp(found.start_time)) < until_ms)
