@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING
 
 import typer
@@ -100,6 +101,7 @@ def recall(
     """
     from ..index.indexer import Index
     from ..search.results import check_options
+    from ..search.scan import SCAN_BUDGET_SECONDS, SCAN_MIN_SECONDS
     from ..search.searcher import Searcher
 
     paths: Paths = ctx.obj
@@ -113,8 +115,10 @@ def recall(
     if not index.store.has_sessions():
         info("no sessions recorded yet")
         return
+    started = time.monotonic()
     seen = indexed_share_for_search(paths, index, no_sync=no_sync, say=False)
     searcher = Searcher(paths.home, index=index)
+    searcher.read_budget = max(SCAN_MIN_SECONDS, SCAN_BUDGET_SECONDS - (time.monotonic() - started))
     result = searcher.find(
         query,
         limit=limit,

@@ -26,8 +26,11 @@ from .results import Hit
 from .snippets import matched_words, snippets_of
 
 SCAN_BUDGET_SECONDS = 2.0
-"""How long a search may spend reading sessions the index does not hold (about 10,000 sessions on
-2 cores); the rest is left to the indexer, and the search says how many it read."""
+"""How long a search may spend on sessions the index does not hold, with what its sync before it took
+(``ollm recall`` gives the reading what the sync left, at least ``SCAN_MIN_SECONDS``): about 7,500
+sessions read on 2 cores beside a busy indexer; the rest is left to the indexer, and the search says
+how many it read."""
+SCAN_MIN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class UnindexedSessions:
         *,
         kept: Callable[[ReadHeader], bool],
         role: str | None,
+        budget: float = SCAN_BUDGET_SECONDS,
     ) -> ScanResult:
         """``scan`` of the sessions ``indexed`` leaves out, of those ``kept`` accepts."""
         try:
@@ -104,7 +108,7 @@ class UnindexedSessions:
             self._seen = (stamp, len(indexed), unindexed_ids(self.store, indexed))
         if not self._seen[2]:
             return ScanResult()
-        return scan(self.store, self._seen[2], terms, kept=kept, role=role)
+        return scan(self.store, self._seen[2], terms, kept=kept, role=role, budget=budget)
 
 
 def unindexed_ids(store: SessionStore, indexed: Collection[str]) -> list[str]:

@@ -28,7 +28,7 @@ from .fusion import by_one_side, fuse, weights_for, words_lead
 from .question_dates import DateRange, date_prior, dates_in
 from .ranker import CANDIDATES, FirstStage, SecondStage, load_second_stage, session_relations
 from .results import Hit, Mode, SearchOptions, SearchResult, check_options
-from .scan import ReadHeader, ScanResult, UnindexedSessions, merged_by_coverage
+from .scan import SCAN_BUDGET_SECONDS, ReadHeader, ScanResult, UnindexedSessions, merged_by_coverage
 from .snippets import Snippet, snippets_of
 
 RELEVANCE_FLOOR = 0.02
@@ -75,7 +75,9 @@ class Searcher:
         """Return ``first_stage`` with a hybrid result even without a second stage (to train one)."""
         self.read_unindexed = True
         """Read the sessions the words index lacks (``scan``); a chat turn, which cannot wait up to
-        ``SCAN_BUDGET_SECONDS``, searches the index alone."""
+        ``read_budget``, searches the index alone."""
+        self.read_budget = SCAN_BUDGET_SECONDS
+        """Seconds a search may spend reading those sessions (less when its sync took some)."""
         self._unindexed = UnindexedSessions(self.store)
         self._newest: tuple[Manifest, int] | None = None
         """The manifest last seen, and when its newest session was last active."""
@@ -190,7 +192,9 @@ class Searcher:
         """No index yet (a new home whose first index is being built): the sessions read directly."""
         terms = query_terms(query)
         matches = session_filter(options, since_ms=None, until_ms=None)
-        read = self._unindexed.read((), terms, kept=matches, role=options.get("role"))
+        read = self._unindexed.read(
+            (), terms, kept=matches, role=options.get("role"), budget=self.read_budget
+        )
         hits = read.hits(self.store, terms, options.get("role"), options.get("limit", 10))
         return SearchResult(hits, "words", sessions_read=read.scanned, sessions_unindexed=read.unindexed)
 
@@ -365,7 +369,9 @@ class Searcher:
                 since_ms=since_ms,
                 until_ms=until_ms,
             )
-            read = self._unindexed.read(self._manifest.sessions.keys(), terms, kept=matches, role=role)
+            read = self._unindexed.read(
+                self._manifest.sessions.keys(), terms, kept=matches, role=role, budget=self.read_budget
+            )
         if read.ranked:
             hits = merged_by_coverage(hits, coverage, read.hits(self.store, terms, role, limit), limit)
         return SearchResult(
