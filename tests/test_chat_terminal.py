@@ -146,3 +146,20 @@ def test_ctrl_c_mid_reply_shows_the_partial_reply_once(isolated_home: Path, mode
         assert "Closing words of the answer." not in seen
     finally:
         terminal.close()
+
+
+def test_the_redaction_notice_comes_after_the_reply_not_inside_it(isolated_home: Path, model_server) -> None:
+    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    reply = f"First paragraph, with a token: {token}\n\nSecond paragraph.\n\nThe last paragraph."
+    server = model_server(reply=reply, piece_delay=0.01)
+    terminal = chat_in_tmux(isolated_home, server)
+    try:
+        terminal.wait_for("recall off")
+        terminal.send("what was my token", "Enter")
+        seen = terminal.wait_for("redacted")
+        seen = terminal.wait_for("The last paragraph.")
+        notice = next(line for line in seen.splitlines() if "the reply was saved with" in line)
+        assert seen.count("Second paragraph.") == 1 and seen.count("First paragraph") == 1
+        assert seen.index(notice) > seen.index("The last paragraph.")  # after the reply, never inside it
+    finally:
+        terminal.close()

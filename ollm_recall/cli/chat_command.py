@@ -42,12 +42,32 @@ class Io:
     """Where the loop reads and writes: a terminal (prompt, live rendering) or plain pipes."""
 
     interactive: bool
+    held: list[str] | None = None
+    """Warnings kept back while a reply is drawn, said once it is (``warnings_after_reply``)."""
 
     def notice(self, text: str) -> None:
         if self.interactive:
             stdout.print(text, style="dim", highlight=False, markup=False)
         else:
             info(text)
+
+    def warn(self, text: str) -> None:
+        """A warning of the chat: now, or after the reply being drawn (a line printed while a live
+        region is on screen lands inside it, and the reply is drawn again below a fragment)."""
+        if self.held is not None:
+            self.held.append(text)
+        else:
+            warn(text)
+
+    @contextlib.contextmanager
+    def warnings_after_reply(self) -> Iterator[None]:
+        self.held = []
+        try:
+            yield
+        finally:
+            held, self.held = self.held, None
+            for text in held:
+                warn(text)
 
 
 def run_command(chat: Chat, line: str, io: Io) -> None:
@@ -219,10 +239,11 @@ def _turn(chat: Chat, text: str, io: Io) -> None:
     from .stream_render import StreamRenderer
 
     renderer = StreamRenderer(stdout)
-    try:
-        chat.send(text, on_recall=recalled, on_piece=renderer.add, on_tool=tool_used)
-    finally:  # a reply cut short by Ctrl-C or the server is shown once, as far as it came
-        renderer.close()
+    with io.warnings_after_reply():
+        try:
+            chat.send(text, on_recall=recalled, on_piece=renderer.add, on_tool=tool_used)
+        finally:  # a reply cut short by Ctrl-C or the server is shown once, as far as it came
+            renderer.close()
 
 
 def _loop(chat: Chat, paths: Paths, io: Io) -> int:
@@ -289,7 +310,7 @@ def chat(
     settings = load_settings(paths.home, flags)
     interactive = prompt is None and sys.stdin.isatty() and sys.stdout.isatty()
     io = Io(interactive)
-    session = Chat(paths.home, settings, index_dir=paths.index_dir, warn=warn)
+    session = Chat(paths.home, settings, index_dir=paths.index_dir, warn=io.warn)
     try:
         if resume:
             _resume(session, resume, model)
