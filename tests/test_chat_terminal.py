@@ -163,3 +163,36 @@ def test_the_redaction_notice_comes_after_the_reply_not_inside_it(isolated_home:
         assert seen.index(notice) > seen.index("The last paragraph.")  # after the reply, never inside it
     finally:
         terminal.close()
+
+
+def test_ctrl_c_during_a_slow_paragraph_shows_it_once(isolated_home: Path, model_server) -> None:
+    reply = "Slowly the answer begins " + " ".join(f"word{n}" for n in range(400))
+    server = model_server(reply=reply, piece_delay=0.03)
+    terminal = chat_in_tmux(isolated_home, server)
+    try:
+        terminal.wait_for("recall off")
+        terminal.send("tell me slowly", "Enter")
+        terminal.wait_for("word12 ")
+        terminal.send("C-c")
+        seen = terminal.wait_for("interrupted: the partial reply is saved")
+        assert seen.count("Slowly the answer begins") == 1, seen
+    finally:
+        terminal.close()
+
+
+def test_slowly_streamed_paragraphs_keep_their_blank_lines(isolated_home: Path, model_server) -> None:
+    reply = "First paragraph here.\n\nSecond paragraph here.\n\nThird paragraph here."
+    server = model_server(reply=reply, piece_delay=0.05)
+    terminal = chat_in_tmux(isolated_home, server)
+    try:
+        terminal.wait_for("recall off")
+        terminal.send("three paragraphs please", "Enter")
+        seen = terminal.wait_for("Third paragraph here.")
+        lines = [line.strip() for line in seen.splitlines()]
+        first, second = lines.index("First paragraph here."), lines.index("Second paragraph here.")
+        third = lines.index("Third paragraph here.")
+        assert (
+            lines[first + 1] == "" and lines[second + 1] == "" and (second, third) == (first + 2, second + 2)
+        )
+    finally:
+        terminal.close()

@@ -8,7 +8,12 @@ scrollback holds each line once, and an interruption prints what had arrived onc
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 REFRESHES_PER_SECOND = 8
@@ -45,6 +50,7 @@ class StreamRenderer:
         self._printed = 0
         self._shown_at = 0.0
         self._live = Live(console=console, auto_refresh=False, transient=True, vertical_overflow="crop")
+        self._echo = _EchoOff()
         self._live.start()
 
     def add(self, piece: str) -> None:
@@ -54,18 +60,75 @@ class StreamRenderer:
             return
         self._shown_at = now
         settled = settled_length(self._text)
-        if settled > self._printed:  # printed above the live region, for good
-            self.console.print(_markdown(self._text[self._printed : settled]))
-            self._printed = settled
-        self._live.update(_markdown(self._text[self._printed :]), refresh=True)
+        with _interrupt_after_drawing():
+            if settled > self._printed:  # printed above the live region, for good
+                self._print_blocks(self._text[self._printed : settled])
+                self._printed = settled
+            self._live.update(_markdown(self._text[self._printed :]), refresh=True)
 
     def close(self) -> None:
         """Stop the live region and print the rest of the reply (all of it that arrived, once)."""
-        self._live.stop()
-        rest = self._text[self._printed :]
-        if rest.strip():
-            self.console.print(_markdown(rest))
-        self._printed = len(self._text)
+        with _interrupt_after_drawing():
+            self._live.stop()
+            self._echo.restore()
+            rest = self._text[self._printed :]
+            if rest.strip():
+                self._print_blocks(rest)
+            self._printed = len(self._text)
+
+    def _print_blocks(self, text: str) -> None:
+        """Finished blocks, after a blank line when blocks were printed before them: printed apart, the
+        blank line between paragraphs would be lost (markdown renders none after a last block)."""
+        if self._printed:
+            self.console.print()
+        self.console.print(_markdown(text))
+
+
+class _EchoOff:
+    """The terminal's echo off while a reply is drawn: an echoed ``^C`` (or a key typed meanwhile)
+    at the end of a full-width line wraps the cursor to the next line, and the live region then
+    erases the wrong lines, leaving a copy of the partial reply above it."""
+
+    def __init__(self) -> None:
+        self._saved: list[Any] | None = None
+        try:
+            import termios
+
+            if sys.stdin.isatty():
+                descriptor = sys.stdin.fileno()
+                self._saved = termios.tcgetattr(descriptor)
+                quiet = termios.tcgetattr(descriptor)
+                quiet[3] &= ~(termios.ECHO | getattr(termios, "ECHOCTL", 0))
+                termios.tcsetattr(descriptor, termios.TCSANOW, quiet)
+        except (ImportError, OSError, ValueError):  # no terminal control here: nothing to restore
+            self._saved = None
+
+    def restore(self) -> None:
+        if self._saved is None:
+            return
+        saved, self._saved = self._saved, None
+        with contextlib.suppress(ImportError, OSError, ValueError):
+            import termios
+
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, saved)
+
+
+@contextlib.contextmanager
+def _interrupt_after_drawing() -> Iterator[None]:
+    """Hold Ctrl-C until a frame is drawn whole: an interrupt in the middle of one leaves the live
+    region's idea of its height wrong, and its last frame stays on screen above the reply printed
+    again. Outside the main thread (where no signal handler can be set) nothing is held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def _markdown(text: str) -> Any:
