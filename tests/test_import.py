@@ -360,3 +360,16 @@ def test_the_hint_after_an_import_is_the_same_whoever_indexes(cli, sessions_path
         second = cli("import", "chatgpt", str(MAY))
     hints = [result.stderr.strip().splitlines()[-1] for result in (first, second)]
     assert hints[0] == hints[1] and hints[0].startswith("indexing them in the background")
+
+
+def test_what_an_import_leaves_out_is_said(cli, sessions_path):
+    result = cli("import", "chatgpt", str(MARCH))
+    assert (
+        "left out, messages on other branches (edited or regenerated): 1; attachments (files and images; "
+        "their text is not in the export): 1 (the branch you last saw is kept)"
+    ) in result.stderr
+    report = json.loads(cli("import", "chatgpt", str(MARCH), "--json").stdout)
+    assert report["leftOut"] == {
+        "messages on other branches (edited or regenerated)": 1,
+        "attachments (files and images; their text is not in the export)": 1,
+    }

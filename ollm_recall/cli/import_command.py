@@ -57,6 +57,9 @@ def import_history(
         more = f" and {len(empty) - 3} more" if len(empty) > 3 else ""
         noun = "conversation" if len(empty) == 1 else "conversations"
         info(f"skipped {len(empty)} {noun} with no message with text: {', '.join(empty[:3])}{more}")
+    if report.left_out:
+        said = "; ".join(f"{kind}: {count}" for kind, count in report.left_out.items())
+        info(f"left out, {said} (the branch you last saw is kept)")
     if dry_run:
         for session_id in report.added:
             sys.stdout.write(f"would add {session_id}\n")

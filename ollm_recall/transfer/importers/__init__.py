@@ -43,6 +43,8 @@ class ImportReport:
     broken: list[tuple[str, str]] = field(default_factory=list)
     redacted: int = 0
     """Secrets replaced in what was (or would be) written."""
+    left_out: dict[str, int] = field(default_factory=dict)
+    """What the export held that the sessions written do not keep, counted by kind."""
 
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
@@ -64,6 +66,7 @@ class ImportReport:
             "skipped": [{"session": sid, "reason": reason} for sid, reason in self.skipped],
             "broken": [{"where": where, "reason": reason} for where, reason in self.broken],
             "redacted": self.redacted,
+            "leftOut": self.left_out,
         }
 
 
@@ -93,6 +96,8 @@ def import_export(
             report.broken.append((item.where, item.reason))
             continue
         if isinstance(item, Conversation):
+            for kind, count in item.left_out.items():
+                report.left_out[kind] = report.left_out.get(kind, 0) + count
             session = to_session(item)
             if session is None:
                 report.skipped.append((imported_session_id(source, item.original_id), "no message with text"))

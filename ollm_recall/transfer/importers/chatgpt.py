@@ -36,7 +36,15 @@ def _conversation(item: dict[str, Any]) -> Conversation:
         raise TypeError("mapping is not an object")
     turns: list[Turn] = []
     models: list[str] = []
-    for node in _current_branch(mapping, item.get("current_node")):
+    branch = _current_branch(mapping, item.get("current_node"))
+    on_branch = {id(node) for node in branch}
+    left_out = {
+        "messages on other branches (edited or regenerated)": sum(
+            1 for node in mapping.values() if id(node) not in on_branch and _is_said(node)
+        ),
+        "attachments (files and images; their text is not in the export)": 0,
+    }
+    for node in branch:
         message = node.get("message")
         if not isinstance(message, dict):
             continue
@@ -44,6 +52,7 @@ def _conversation(item: dict[str, Any]) -> Conversation:
         metadata = message.get("metadata") or {}
         if role is None or metadata.get("is_visually_hidden_from_conversation"):
             continue
+        left_out["attachments (files and images; their text is not in the export)"] += _attachments(message)
         text = _text(message.get("content") or {})
         if not text.strip():
             continue
@@ -59,7 +68,28 @@ def _conversation(item: dict[str, Any]) -> Conversation:
         model=str(model),
         created=epoch_time(item.get("create_time")),
         updated=epoch_time(item.get("update_time")),
+        left_out={kind: count for kind, count in left_out.items() if count},
     )
+
+
+def _is_said(node: Any) -> bool:
+    """Whether a node is a user's or assistant's message with text (not the root or a hidden one)."""
+    message = node.get("message") if isinstance(node, dict) else None
+    if not isinstance(message, dict) or (message.get("metadata") or {}).get(
+        "is_visually_hidden_from_conversation"
+    ):
+        return False
+    return (message.get("author") or {}).get("role") in _ROLES and bool(
+        _text(message.get("content") or {}).strip()
+    )
+
+
+def _attachments(message: dict[str, Any]) -> int:
+    """Files attached to a message, and images or other non-text parts of its content."""
+    attached = (message.get("metadata") or {}).get("attachments") or []
+    parts = (message.get("content") or {}).get("parts") or []
+    pictures = [part for part in parts if isinstance(part, dict) and not part.get("text")]
+    return (len(attached) if isinstance(attached, list) else 0) + len(pictures)
 
 
 def _current_branch(mapping: dict[str, Any], current: Any) -> list[dict[str, Any]]:

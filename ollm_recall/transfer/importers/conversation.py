@@ -42,6 +42,9 @@ class Conversation:
     created: datetime | None = None
     updated: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)
+    """What the export had that the session does not keep, counted by kind ("messages on other
+    branches", "attachments"): said after the import, never dropped without a word."""
 
 
 @dataclass(frozen=True)
