@@ -250,7 +250,8 @@ def test_bad_slash_commands_are_one_line_warnings_or_errors(
     result = cli("chat", *server_flags(server, "ollama"), "--no-recall", input=command + "\nhello\n")
     assert result.exit_code == code
     assert result.stderr.startswith(words)
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    said = [line for line in result.stderr.strip().splitlines() if not line.startswith("saved in session ")]
+    assert len(said) == 1 and "Traceback" not in result.stderr
     assert ("You said: hello" in result.stdout) == (code == 0)
 
 
@@ -604,7 +605,7 @@ def test_a_failed_save_is_one_warning_and_the_chat_goes_on(isolated_home: Path, 
         os.chmod(sessions, 0o700)
         if process.poll() is None:
             process.kill()
-    warnings = [line for line in process.stderr.read().splitlines() if line.strip()]
+    warnings = [line for line in process.stderr.read().splitlines() if line.startswith("warning:")]
     assert len(warnings) == 2, warnings
     assert warnings[0].startswith("warning: cannot save session ")
     assert "Permission denied" in warnings[0] and "the next save retries" in warnings[0]
@@ -742,3 +743,10 @@ def test_config_get_and_set(isolated_home: Path, cli) -> None:
     unknown = cli("config", "get", "colour")
     assert unknown.exit_code == 1 and unknown.stderr.startswith("error: unknown setting 'colour'")
     assert config.read_bytes() == before
+
+
+def test_a_piped_chat_says_which_session_it_saved(isolated_home: Path, model_server, cli) -> None:
+    server = model_server()
+    result = cli("chat", *server_flags(server, "ollama"), "--no-recall", "-p", "remember the pegs")
+    [session] = new_sessions(isolated_home)
+    assert result.exit_code == 0 and result.stderr.endswith(f"saved in session {session.session_id}\n")

@@ -33,6 +33,10 @@ HELP = """commands:
   /exit            leave (Ctrl-D too)"""
 
 
+SAVED_IN = "saved in session"
+"""How a chat that is not on a terminal ends, on stderr: the session it recorded into."""
+
+
 class ChatExit(Exception):
     """``/exit``: leave the loop."""
 
@@ -333,6 +337,8 @@ def chat(
                 _turn(session, prompt, io)
         else:
             _loop(session, paths, io)
+        if not interactive and session.session_id is not None:  # a script learns where it went
+            info(f"{SAVED_IN} {session.session_id}")
     except KeyboardInterrupt:
         raise fail("interrupted: the partial reply is saved", 130) from None
     except ChatError as exc:
