@@ -52,8 +52,11 @@ def parse_date(text: str, *, end_of_day: bool = False, now: datetime | None = No
     relative = _RELATIVE.fullmatch(raw)
     if relative:
         count, unit = int(relative["count"]), relative["unit"]
-        delta = timedelta(hours=count) if unit == "h" else timedelta(days=count * _UNIT_DAYS[unit])
-        return now - delta
+        try:
+            delta = timedelta(hours=count) if unit == "h" else timedelta(days=count * _UNIT_DAYS[unit])
+            return now - delta
+        except OverflowError:
+            raise UsageError(f"invalid date {text!r}: that is before the year 1") from None
     if raw in ("today", "yesterday"):
         day = now.astimezone().date() - timedelta(days=1 if raw == "yesterday" else 0)
         return _day_bound(day, end_of_day)

@@ -169,3 +169,11 @@ def test_the_servers_own_words_are_quoted(body, said) -> None:
 
     assert _server_message(httpx.Response(404, json=body)) == said
     assert _server_message(httpx.Response(502, text="<html>Bad Gateway</html>")) == "<html>Bad Gateway</html>"
+
+
+def test_a_password_in_the_base_url_is_never_shown_in_an_error() -> None:
+    client = ChatClient("openai", "http://me:s3cret-pass@127.0.0.1:9/v1", read_timeout=5.0)
+    with pytest.raises(ServerUnreachable) as caught:
+        client.list_models()
+    client.close()
+    assert "s3cret-pass" not in str(caught.value) and "http://me:***@127.0.0.1:9/v1" in str(caught.value)

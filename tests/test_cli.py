@@ -265,3 +265,11 @@ def test_a_unique_prefix_of_an_id_works_wherever_an_id_is_taken(cli, archive, se
     assert len(list(sessions_path.glob("*.json"))) == 3
     assert cli("sessions", "delete", "s-o", "--yes").stderr == "deleted 1 session\n"
     assert cli("sessions", "show", "s-o").stderr == f"error: no session with id 's-o' in {sessions_path}\n"
+
+
+def test_a_date_too_far_back_is_one_line(cli, archive):
+    result = cli("sessions", "list", "--since", "9999999999999d")
+    assert (
+        result.exit_code == 1
+        and result.stderr == "error: invalid date '9999999999999d': that is before the year 1\n"
+    )

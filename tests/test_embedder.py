@@ -186,3 +186,15 @@ def test_onnx_runtime_leaves_no_telemetry_files(tmp_path: Path, model_cache: Pat
     assert done.returncode == 0, done.stderr
     assert json.loads((home / "index" / "manifest.json").read_text())["model"]["id"].endswith("#int8")
     assert not (tmp_path / ".cache" / "Microsoft").exists()
+
+
+def test_the_model_cache_removes_only_its_own_graphs(tmp_path: Path) -> None:
+    from ollm_recall.embedding.onnx_minilm import export_onnx, exported_name
+
+    model = bundled_model_dir()
+    theirs = tmp_path / "another-model-int8.onnx"
+    theirs.write_bytes(b"not ours")
+    ours_before = tmp_path / "all-MiniLM-L6-v2-1-1-g0-int8.onnx"
+    ours_before.write_bytes(b"an older graph of ours")
+    export_onnx(model, tmp_path / exported_name(model, "int8"), int8=True)
+    assert theirs.read_bytes() == b"not ours" and not ours_before.exists()

@@ -54,6 +54,16 @@ def ollama_host_url(value: str | None) -> str:
     return url + (f"/{path.strip('/')}" if path.strip("/") else "")
 
 
+def _without_password(url: str) -> str:
+    """``url`` with the password of its user info, if any, shown as ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
 def resolve_base_url(
     provider: str, base_url: str | None = None, environ: Mapping[str, str] | None = None
 ) -> str:
@@ -147,6 +157,8 @@ class ChatClient:
             raise UsageError(f"unknown provider {provider!r}: use one of {', '.join(PROVIDERS)}")
         self.provider = provider
         self.base_url = resolve_base_url(provider, base_url)
+        self.shown_url = _without_password(self.base_url)
+        """``base_url`` as messages show it: a password in it is masked (errors are pasted around)."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._http = httpx.Client(timeout=timeout, headers=headers, trust_env=False)
@@ -168,7 +180,7 @@ class ChatClient:
                 names = [item["id"] for item in body.get("data") or []]
         except (ValueError, KeyError, TypeError, AttributeError):
             raise ServerError(
-                f"{self.server_name} at {self.base_url} sent a model list that is not the expected JSON"
+                f"{self.server_name} at {self.shown_url} sent a model list that is not the expected JSON"
             ) from None
         return sorted(str(name) for name in names)
 
@@ -235,14 +247,14 @@ class ChatClient:
             return self._http.send(request, stream=stream)
         except (httpx.ConnectError, httpx.ConnectTimeout):
             hint = "is `ollama serve` running?" if self.provider == "ollama" else "is the server running?"
-            raise ServerUnreachable(f"cannot reach {self.server_name} at {self.base_url}: {hint}") from None
+            raise ServerUnreachable(f"cannot reach {self.server_name} at {self.shown_url}: {hint}") from None
         except httpx.TimeoutException:
             raise ServerUnreachable(
-                f"{self.server_name} at {self.base_url} did not answer within {self.read_timeout:g} s"
+                f"{self.server_name} at {self.shown_url} did not answer within {self.read_timeout:g} s"
             ) from None
         except httpx.TransportError as exc:
             raise ServerUnreachable(
-                f"cannot talk to {self.server_name} at {self.base_url}: {exc or type(exc).__name__}"
+                f"cannot talk to {self.server_name} at {self.shown_url}: {exc or type(exc).__name__}"
             ) from None
 
     def _http_error(self, response: httpx.Response, model: str | None):
@@ -254,7 +266,7 @@ class ChatClient:
         ):
             return self._model_not_found(model)
         return ServerError(
-            f"{self.server_name} at {self.base_url} answered HTTP {response.status_code}: {said}"
+            f"{self.server_name} at {self.shown_url} answered HTTP {response.status_code}: {said}"
             + (self._url_form_hint() if response.status_code == 404 else "")
         )
 
@@ -311,7 +323,7 @@ class ChatClient:
                 available = []
         offer = f"it has: {', '.join(available)}" if available else "it lists no models"
         pull = f" (`ollama pull {model}` fetches it)" if self.provider == "ollama" else ""
-        return ModelNotFound(f"{self.server_name} at {self.base_url} has no model {model!r}; {offer}{pull}")
+        return ModelNotFound(f"{self.server_name} at {self.shown_url} has no model {model!r}; {offer}{pull}")
 
     def _whole(self, response: httpx.Response, reply: ReplyStream) -> Iterator[str]:
         with self._reading(response, reply):
@@ -329,7 +341,7 @@ class ChatClient:
                 reply.usage = Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
         except (ValueError, KeyError, IndexError, TypeError):
             raise StreamBroken(
-                f"{self.server_name} at {self.base_url} sent a reply that is not the "
+                f"{self.server_name} at {self.shown_url} sent a reply that is not the "
                 f"expected JSON: {_clip(response.text)}"
             ) from None
         reply.complete = True
@@ -402,13 +414,14 @@ class ChatClient:
 
     def _malformed(self, line: str, reply: ReplyStream) -> StreamBroken:
         return StreamBroken(
-            f"{self.server_name} at {self.base_url} sent a malformed line in the reply stream: {_clip(line)}",
+            f"{self.server_name} at {self.shown_url} sent a malformed line in the reply stream: "
+            f"{_clip(line)}",
             reply.text,
         )
 
     def _cut_off(self, reply: ReplyStream) -> StreamBroken:
         return StreamBroken(
-            f"the reply stream from {self.server_name} at {self.base_url} was cut off "
+            f"the reply stream from {self.server_name} at {self.shown_url} was cut off "
             f"after {len(reply.text)} characters",
             reply.text,
         )
@@ -429,7 +442,7 @@ class _StreamErrors:
         self.response.close()
         if isinstance(exc, httpx.TimeoutException):
             raise StreamBroken(
-                f"{self.client.server_name} at {self.client.base_url} went silent for "
+                f"{self.client.server_name} at {self.client.shown_url} went silent for "
                 f"{self.client.read_timeout:g} s mid-reply",
                 self.reply.text,
             ) from None

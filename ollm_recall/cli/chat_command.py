@@ -328,7 +328,7 @@ def chat(
             recall_state = "recall on" if session.recall_enabled else "recall off"
             io.notice(
                 f"ollm chat · {session.model or 'no model (/model NAME)'} via {session.client.server_name}"
-                f" at {session.client.base_url} · {recall_state} · /help for commands"
+                f" at {session.client.shown_url} · {recall_state} · /help for commands"
             )
         if prompt is not None:
             if not prompt.strip():

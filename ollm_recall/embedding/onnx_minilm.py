@@ -51,8 +51,8 @@ def export_onnx(model_dir: Path, target: Path, *, int8: bool = False) -> None:
         raise RuntimeError(f"exporting the embedding model for ONNX Runtime failed: {exc}") from exc
     fsync_directory(target.parent)
     quantised = target.name.endswith("-int8.onnx")
-    for old in target.parent.glob("*.onnx"):  # the same variant's graphs of other weights
-        if old != target and old.name.endswith("-int8.onnx") == quantised:
+    for old in target.parent.glob("all-MiniLM-L6-v2-*.onnx"):  # our graphs of other weights, never
+        if old != target and old.name.endswith("-int8.onnx") == quantised:  # another program's files
             with contextlib.suppress(OSError):
                 old.unlink()
 
