@@ -7,11 +7,12 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, run_ollm
 
 from ollm_recall.index.indexer import Index
 
@@ -194,3 +195,16 @@ def test_an_index_of_the_older_word_analysis_is_rebuilt_by_fix(cli, damaged: Pat
     from ollm_recall.index.textsearch import ANALYSIS_VERSION
 
     assert json.loads(manifest_path.read_text())["analysis"] == ANALYSIS_VERSION
+
+
+@pytest.mark.slow
+def test_every_file_ollm_writes_in_the_index_is_private(isolated_home: Path) -> None:
+    shutil.copytree(REPO / "examples" / "sessions", isolated_home / "sessions")
+    done = run_ollm("index", env={"OLLM_BACKGROUND_INDEX": "0"})
+    assert done.returncode == 0, done.stderr
+    loose = [
+        f"{path.relative_to(isolated_home)} {stat.S_IMODE(path.stat().st_mode):o}"
+        for path in (isolated_home / "index").rglob("*")
+        if stat.S_IMODE(path.stat().st_mode) & 0o077
+    ]
+    assert loose == []

@@ -81,6 +81,7 @@ app.command("mcp")(mcp_command.mcp)
 
 def main() -> None:
     """Console entry point: run the app; an unexpected failure is one line unless OLLM_DEBUG is set."""
+    os.umask(0o077)  # every file the CLI creates is the user's alone: whoosh's own files too (they were 0644)
     try:
         app()
     except KeyboardInterrupt:
