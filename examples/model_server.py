@@ -50,16 +50,21 @@ def tool_answer(messages: list[dict[str, Any]]) -> str | None:
 
 def compose_reply(messages: list[dict[str, Any]]) -> str:
     """What the stand-in answers: the recalled sessions it was given, then the user's last words."""
-    users = [m.get("content", "") for m in messages if m.get("role") == "user"]
+
+    def is_recall(message: dict[str, Any]) -> bool:
+        return message.get("role") == "user" and str(message.get("content", "")).startswith("Excerpts of")
+
+    users = [m.get("content", "") for m in messages if m.get("role") == "user" and not is_recall(m)]
     last = users[-1] if users else ""
-    recalled = [
-        m.get("content", "")
-        for m in messages
-        if m.get("role") == "system" and "earlier chat sessions" in m.get("content", "")
-    ]
+    recalled = [m.get("content", "") for m in messages if is_recall(m)]
     if not recalled:
         return f"(stand-in model, no past sessions in the prompt) You said: {last}"
-    headings = re.findall(r"^## (.+)$", recalled[-1], flags=re.MULTILINE)
+    headings = [
+        f"{day}: {title}"
+        for day, title in re.findall(
+            r'^<past-session date="([^"]*)" title="([^"]*)">$', recalled[-1], re.MULTILINE
+        )
+    ]
     return (
         f"(stand-in model) The prompt carried {len(headings)} earlier session"
         f"{'s' if len(headings) != 1 else ''}: {'; '.join(headings)}. You said: {last}"

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from test_chat import PLANTED, new_sessions, plant_archive, server_flags
 
+from ollm_recall.chat.recall import HEADER
+
 ASK = "what was the wifi password at the cabin? look it up"
 
 
@@ -45,15 +47,14 @@ def test_the_model_calls_recall_and_the_answer_reaches_it_and_the_session(
 
     first, second = server.requests[-2]["body"], server.requests[-1]["body"]
     assert [tool["function"]["name"] for tool in first["tools"]] == ["recall"]
-    assert not any(m["role"] == "system" for m in first["messages"])  # no automatic recall
+    assert not any(m["content"].startswith(HEADER) for m in first["messages"])  # no automatic recall
     asked, answered = second["messages"][-2], second["messages"][-1]
     assert asked["role"] == "assistant" and asked["tool_calls"][0]["function"]["name"] == "recall"
     assert answered["role"] == "tool" and "blue-otter-42" in answered["content"]
     if provider == "openai":
         assert answered["tool_call_id"] == asked["tool_calls"][0]["id"]
     assert shown.startswith(
-        "(stand-in model) The recall tool returned: Excerpts from the user's earlier "
-        "chat sessions that match the query"
+        "(stand-in model) The recall tool returned: Excerpts of the user's earlier chats that match the query"
     )  # the reply went on, from the tool
     said = 'recall tool: "what was the wifi password at the cabin" -> recalled 1 session: 2026-01-01'
     assert said in stderr
