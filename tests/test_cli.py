@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import session_document, write_session_file
 
 from ollm_recall import ChatRecordingService, Message
 from ollm_recall._time import format_timestamp
@@ -273,3 +274,16 @@ def test_a_date_too_far_back_is_one_line(cli, archive):
         result.exit_code == 1
         and result.stderr == "error: invalid date '9999999999999d': that is before the year 1\n"
     )
+
+
+def test_stored_text_never_drives_the_terminal(cli, sessions_path):
+    hostile = "clear \x1b[2J title \x1b]0;pwned\x07 clip \x1b]52;c;aGk=\x07 csi \x9b31m rtl \u202etxt.exe"
+    document = session_document("s-evil")
+    document["messages"][0]["parts"][0]["text"] = "nginx " + hostile
+    write_session_file(sessions_path, document)
+    for args in (["sessions", "show", "s-evil"], ["sessions", "list"], ["recall", "nginx", "--no-sync"]):
+        result = cli(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+        printed = result.stdout + result.stderr
+        assert not any(c in printed for c in "\x1b\x07\x9b\u202e"), args
+        assert "\\x1b" in result.stdout, args  # shown, as an escape

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -60,8 +61,20 @@ def info(message: str) -> None:
     stderr.print(escape(message))
 
 
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Characters a terminal acts on or that reorder text: C0 and C1 controls (but newline and tab), bidi
+marks and overrides. Stored text (a message, a title) holding them could clear the screen, set the
+window title, write to the clipboard (OSC 52) or disguise a line."""
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character and bidi override shown as an escape (``\x1b``,
+    ``\u202e``): what a session holds is printed, never obeyed by the terminal."""
+    return _HIDDEN.sub(lambda found: repr(found.group())[1:-1], text)
+
+
 def _one_line(message: str) -> str:
-    return " ".join(str(message).split("\n"))
+    return visible(" ".join(str(message).split("\n")))
 
 
 def handle_errors(command: F) -> F:

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from .._time import parse_range
 from ..config import load_settings
-from .output import Paths, fail, handle_errors, info, stdout, warn
+from .output import Paths, fail, handle_errors, info, stdout, visible, warn
 
 if TYPE_CHECKING:
     from ..index.background import IndexedShare
@@ -53,16 +53,18 @@ def render_hit(number: int, hit: Hit) -> list[Text]:
     """A hit as the terminal shows it: a heading line, then its snippets with the matched words bold."""
     head = Text(f"{number}. ", style="bold")
     head.append(hit.start_time[:10], style="cyan")
-    head.append(f"  {hit.model}  ", style="dim")
-    head.append(hit.title, style="bold")
+    head.append(f"  {visible(hit.model)}  ", style="dim")
+    head.append(visible(hit.title), style="bold")
     head.append(f"  {hit.session_id}  score {hit.score:.2f}", style="dim")
     lines = [head]
     for snippet in hit.snippets:
         line = Text(f"   {snippet.role}: ", style="dim")
-        body = Text(snippet.text)
-        for start, end in snippet.highlights:
-            body.stylize("bold yellow", start, end)
-        line.append_text(body)
+        position = 0
+        for start, end in snippet.highlights:  # escaped piece by piece: the spans stay on their words
+            line.append(visible(snippet.text[position:start]))
+            line.append(visible(snippet.text[start:end]), style="bold yellow")
+            position = end
+        line.append(visible(snippet.text[position:]))
         lines.append(line)
     return lines
 

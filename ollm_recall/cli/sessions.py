@@ -17,7 +17,7 @@ from ..archive.store import SessionStore, store_for_home
 from ..errors import UsageError
 from ..transfer.markdown import human_time, to_markdown
 from .index_upkeep import purge_from_index
-from .output import handle_errors, info, print_json, stdout, warn
+from .output import handle_errors, info, print_json, stdout, visible, warn
 
 app = typer.Typer(
     help="List, show, delete and prune recorded sessions.\n\nExample: ollm sessions list --since 2w",
@@ -97,7 +97,10 @@ def list_sessions(
         info("no sessions" + (" match" if (model or since or until) else f" in {_store(ctx).directory}"))
         return
     tty = sys.stdout.isatty()
-    lines = summary_table(chosen, width=shutil.get_terminal_size().columns if tty else None)
+    lines = [
+        visible(line)
+        for line in summary_table(chosen, width=shutil.get_terminal_size().columns if tty else None)
+    ]
     if tty:
         lines[0] = f"\x1b[1m{lines[0]}\x1b[0m"
     sys.stdout.write("\n".join(lines) + "\n")
@@ -125,9 +128,9 @@ def show(
     if sys.stdout.isatty():
         from rich.markdown import Markdown
 
-        stdout.print(Markdown(to_markdown(session)))
+        stdout.print(Markdown(visible(to_markdown(session))))
     else:
-        sys.stdout.write(to_markdown(session))
+        sys.stdout.write(visible(to_markdown(session)))
 
 
 @app.command("delete")
@@ -219,7 +222,9 @@ def prune(
 
 def _list_sessions(summaries: list[SessionSummary]) -> None:
     for summary in summaries:
-        stdout.print(Text(f"{summary.session_id}  {summary.last_activity}  {summary.title}"), soft_wrap=True)
+        stdout.print(
+            Text(visible(f"{summary.session_id}  {summary.last_activity}  {summary.title}")), soft_wrap=True
+        )
 
 
 def _pin_command(pinned: bool, doc: str) -> Callable[..., None]:
