@@ -196,3 +196,19 @@ def test_slowly_streamed_paragraphs_keep_their_blank_lines(isolated_home: Path, 
         )
     finally:
         terminal.close()
+
+
+def test_escape_sequences_in_a_reply_are_shown_not_run() -> None:
+    import io
+
+    from rich.console import Console
+
+    from ollm_recall.cli.stream_render import StreamRenderer
+
+    out = io.StringIO()
+    renderer = StreamRenderer(Console(file=out, width=100))
+    for piece in ("a reply \x1b]52;c;aGk=\x07 that ", "clears \x1b[2J the screen\n\nand more"):
+        renderer.add(piece)
+    renderer.close()
+    assert "\x1b]52" not in out.getvalue() and "\x1b[2J" not in out.getvalue()
+    assert "\\x1b]52;c;aGk=\\x07" in out.getvalue()

@@ -134,4 +134,6 @@ def _interrupt_after_drawing() -> Iterator[None]:
 def _markdown(text: str) -> Any:
     from rich.markdown import Markdown
 
-    return Markdown(text)
+    from .output import visible
+
+    return Markdown(visible(text))  # a reply's escape sequences are shown, never run by the terminal
