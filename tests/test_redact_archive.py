@@ -16,6 +16,7 @@ import pytest
 from conftest import REPO, SUBPROCESS_CEILING, run_ollm, session_document, write_session_file
 
 from ollm_recall import ChatRecordingService, Message, SessionStore
+from ollm_recall.agent.tools import ArchiveTools
 from ollm_recall.archive.session import ToolCall
 from ollm_recall.index.indexer import Index
 from ollm_recall.index.vector_segments import Segment
@@ -281,3 +282,45 @@ def test_markers_of_an_earlier_redaction_are_not_found_again(isolated_home: Path
     exported = cli("export", "--format", "md", "session-1767225600000")
     assert exported.exit_code == 0 and text in exported.stdout
     assert "before redaction" not in exported.stderr
+
+
+@pytest.mark.slow
+def test_nothing_that_leaves_the_archive_holds_a_secret_saved_before_redaction(
+    isolated_home: Path, cli, model_server
+) -> None:
+    token = "ghp_" + "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa"
+    custom = "db-pass hunter2hunter2"
+    isolated_home.mkdir(exist_ok=True)
+    (isolated_home / "config.toml").write_text('redact_patterns = ["db-pass (\\\\S+)"]\n')
+    document = session_document("session-1767225600000")
+    document["messages"][0]["parts"][0]["text"] = f"deploy key for the staging box is {token}"
+    document["messages"][1]["parts"][0]["text"] = f"noted; the staging database uses {custom}"
+    write_session_file(isolated_home / "sessions", document)  # as a save before redaction left it
+    Index(isolated_home).sync()
+    secrets = (token, "hunter2hunter2")
+    for args in (["recall", "staging deploy key database"], ["recall", "staging deploy key", "--json"]):
+        shown = cli(*args)
+        assert shown.exit_code == 0 and "staging" in shown.stdout, shown.stderr
+        assert not any(secret in shown.stdout + shown.stderr for secret in secrets), args
+    tools = ArchiveTools(isolated_home, background=False)
+    answers = [
+        json.dumps(tools.recall("staging deploy key database", limit=3)),
+        json.dumps(tools.list_sessions(limit=5)),
+        tools.get_session("session-1767225600000"),
+    ]
+    tools.close()
+    assert all(not any(secret in answer for secret in secrets) for answer in answers)
+    assert "[REDACTED:custom]" in answers[2]  # the home's own patterns too
+    server = model_server()
+    asked = cli(
+        "chat",
+        "--model",
+        "demo",
+        "--base-url",
+        server.url,
+        "-p",
+        "what was the staging deploy key and database?",
+    )
+    assert asked.exit_code == 0, asked.stderr
+    sent = json.dumps([request["body"] for request in server.requests])
+    assert "staging" in sent and not any(secret in sent for secret in secrets)  # nothing reaches a model

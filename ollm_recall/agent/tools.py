@@ -129,8 +129,7 @@ class ArchiveTools:
         if max_messages is not None and max_messages < 1:
             raise UsageError(f"max_messages must be at least 1, not {max_messages}")
         session = self.store.read(self.store.resolve(session_id))  # validated, one-line errors
-        if self.store.redactor is not None:  # saved before redaction: its secrets stay out of the answer
-            session, _found = self.store.redactor.redact_session(session)
+        session = self._searcher.redacted(session)  # the home's rules, custom patterns too
         total = len(session.messages)
         shown = min(total, max_messages) if max_messages is not None else total
         text = _markdown_of(session, shown)
@@ -165,7 +164,9 @@ class ArchiveTools:
                 "lastActivity": s.last_activity,
                 "model": s.model,
                 "provider": s.provider,
-                "title": s.title,
+                "title": self._searcher.redactor.redact_text(s.title).text
+                if self._searcher.redactor
+                else s.title,
             }
             for s in chosen
         ]

@@ -122,6 +122,7 @@ def recall_for(
             session = searcher.store.read(hit.session_id)
         except (SessionNotFound, CorruptSession):  # gone or damaged since it was indexed
             continue
+        session = searcher.redacted(session)  # a secret saved before redaction is never sent to a model
         sessions.append((replace(hit, snippets=searcher.snippets_for(hit, session, message)), session))
     return build_recall(sessions, budget_tokens, header)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from dataclasses import replace as replaced
 from datetime import datetime
 from typing import Literal, TypedDict
 
+from ..archive.redaction import Redactor
 from ..archive.session import ROLES
 from ..errors import UsageError
 from .question_dates import DateRange
@@ -87,3 +89,15 @@ class SearchOptions(TypedDict, total=False):
     exclude: frozenset[str]
     snippets: bool
     relevant_only: bool
+
+
+def redacted_hit(hit: Hit, redactor: Redactor | None) -> Hit:
+    """``hit`` with secrets in its title and snippets redacted (a snippet whose text changed loses its
+    highlights: their places moved)."""
+    if redactor is None:
+        return hit
+    snippets = []
+    for snippet in hit.snippets:
+        cleaned = redactor.redact_text(snippet.text)
+        snippets.append(snippet if not cleaned.kinds else replaced(snippet, text=cleaned.text, highlights=()))
+    return replaced(hit, title=redactor.redact_text(hit.title).text, snippets=snippets)

@@ -13,13 +13,16 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Unpack
 
 from .._time import format_timestamp, local_day, milliseconds, parse_timestamp
 from ..archive.listing import model_matches
+from ..archive.redaction import DEFAULT_REDACTOR, Redactor, redactor_for_home
 from ..archive.session import Session
-from ..errors import CorruptSession, IndexMissing, IndexProblem, SessionNotFound
+from ..errors import CorruptSession, IndexMissing, IndexProblem, OllmRecallError, SessionNotFound
 from ..index.indexer import EmbedderLike, Index
 from ..index.manifest import Manifest
 from ..index.textsearch import TextFilters, TextIndex, query_terms
@@ -27,7 +30,7 @@ from ..index.vectorstore import RowScores, VectorIndex
 from .fusion import by_one_side, fuse, weights_for, words_lead
 from .question_dates import DateRange, date_prior, dates_in
 from .ranker import CANDIDATES, FirstStage, SecondStage, load_second_stage, session_relations
-from .results import Hit, Mode, SearchOptions, SearchResult, check_options
+from .results import Hit, Mode, SearchOptions, SearchResult, check_options, redacted_hit
 from .scan import SCAN_BUDGET_SECONDS, ReadHeader, ScanResult, UnindexedSessions, merged_by_coverage
 from .snippets import Snippet, snippets_of
 
@@ -62,6 +65,13 @@ class Searcher:
     ) -> None:
         self.index = index or Index(home, index_dir=index_dir, embedder=embedder)
         self.store = self.index.store
+        try:
+            self.redactor: Redactor | None = redactor_for_home(Path(home))
+        except OllmRecallError:  # a bad config.toml does not stop a search: the built-in rules hold
+            self.redactor = DEFAULT_REDACTOR
+        """What leaves the archive through a search (titles, snippets, recalled excerpts) is redacted
+        with the home's rules, built-in and custom: a session saved before redaction keeps its secret
+        in its file, never in what is shown or sent."""
         self._text: TextIndex | None = None
         self._vectors: VectorIndex | None = None
         self._manifest: Manifest | None = None
@@ -195,7 +205,10 @@ class Searcher:
         read = self._unindexed.read(
             (), terms, kept=matches, role=options.get("role"), budget=self.read_budget
         )
-        hits = read.hits(self.store, terms, options.get("role"), options.get("limit", 10))
+        hits = [
+            redacted_hit(hit, self.redactor)
+            for hit in read.hits(self.store, terms, options.get("role"), options.get("limit", 10))
+        ]
         return SearchResult(hits, "words", sessions_read=read.scanned, sessions_unindexed=read.unindexed)
 
     def _find_loaded(
@@ -375,7 +388,14 @@ class Searcher:
         if read.ranked:
             hits = merged_by_coverage(hits, coverage, read.hits(self.store, terms, role, limit), limit)
         return SearchResult(
-            hits, ranked_by, first_stage, dates, below_floor, indexed, read.scanned, read.unindexed
+            [redacted_hit(hit, self.redactor) for hit in hits],
+            ranked_by,
+            first_stage,
+            dates,
+            below_floor,
+            indexed,
+            read.scanned,
+            read.unindexed,
         )
 
     def _date_priors(self, ranked: list[tuple[str, float]], dates: list[DateRange]) -> dict[str, float]:
@@ -460,7 +480,12 @@ class Searcher:
     def snippets_for(self, hit: Hit, session: Session, query: str) -> list[Snippet]:
         """Snippets of a hit found with ``snippets=False``, from its session already loaded (recall
         reads only the sessions it keeps, once)."""
-        return snippets_of(session, query_terms(query), list(hit.units), None)
+        found = snippets_of(session, query_terms(query), list(hit.units), None)
+        return redacted_hit(replace(hit, snippets=found), self.redactor).snippets
+
+    def redacted(self, session: Session) -> Session:
+        """``session`` as it may leave the archive (recalled into a chat, say): secrets redacted."""
+        return self.redactor.redact_session(session)[0] if self.redactor is not None else session
 
     def close(self) -> None:
         if self._text is not None:
