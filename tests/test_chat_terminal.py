@@ -14,10 +14,15 @@ from pathlib import Path
 import pytest
 from conftest import SUBPROCESS_CEILING
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (apt-get install tmux)"),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def tmux_is_there() -> None:
+    """CI installs tmux (the README's test command does): a missing one fails, never skips silently."""
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is needed for the terminal tests: apt-get install tmux")
+
 
 OPENING = "Opening words of a very long answer."
 
