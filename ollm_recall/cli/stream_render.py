@@ -9,11 +9,8 @@ scrollback holds each line once, and an interruption prints what had arrived onc
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 REFRESHES_PER_SECOND = 8
@@ -60,21 +57,19 @@ class StreamRenderer:
             return
         self._shown_at = now
         settled = settled_length(self._text)
-        with _interrupt_after_drawing():
-            if settled > self._printed:  # printed above the live region, for good
-                self._print_blocks(self._text[self._printed : settled])
-                self._printed = settled
-            self._live.update(_markdown(self._text[self._printed :]), refresh=True)
+        if settled > self._printed:  # printed above the live region, for good
+            self._print_blocks(self._text[self._printed : settled])
+            self._printed = settled
+        self._live.update(_markdown(self._text[self._printed :]), refresh=True)
 
     def close(self) -> None:
         """Stop the live region and print the rest of the reply (all of it that arrived, once)."""
-        with _interrupt_after_drawing():
-            self._live.stop()
-            self._echo.restore()
-            rest = self._text[self._printed :]
-            if rest.strip():
-                self._print_blocks(rest)
-            self._printed = len(self._text)
+        self._live.stop()
+        self._echo.restore()
+        rest = self._text[self._printed :]
+        if rest.strip():
+            self._print_blocks(rest)
+        self._printed = len(self._text)
 
     def _print_blocks(self, text: str) -> None:
         """Finished blocks, after a blank line when blocks were printed before them: printed apart, the
@@ -111,24 +106,6 @@ class _EchoOff:
             import termios
 
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, saved)
-
-
-@contextlib.contextmanager
-def _interrupt_after_drawing() -> Iterator[None]:
-    """Hold Ctrl-C until a frame is drawn whole: an interrupt in the middle of one leaves the live
-    region's idea of its height wrong, and its last frame stays on screen above the reply printed
-    again. Outside the main thread (where no signal handler can be set) nothing is held."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, _frame: received.append(number))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
 
 
 def _markdown(text: str) -> Any:
