@@ -7,14 +7,33 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
+# created, never opened if already there, never through a symlink: a name planted in a shared folder
+# can neither redirect the write nor the chmod that follows
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW
+_CREATE_ATTEMPTS = 16
 
 
 def temp_path_for(path: Path) -> Path:
-    """The writer-unique temporary name beside ``path``: ``.<name>.<pid>.tmp`` (hidden from readers)."""
-    return path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
+    """A fresh temporary name beside ``path``: ``.<name>.<pid>.<random>.tmp``, hidden from readers,
+    unguessable by others (the pid lets a cleaner tell a live writer's file from a dead one's)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+
+
+def create_temp_file(path: Path, mode: int = 0o600) -> tuple[Path, int]:
+    """Create a new temporary file beside ``path`` exclusively and without following symlinks;
+    returns its name and a descriptor open for writing."""
+    for _ in range(_CREATE_ATTEMPTS):
+        temp = temp_path_for(path)
+        try:
+            return temp, os.open(temp, _CREATE_NEW, mode)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def fsync_directory(directory: Path) -> None:
@@ -34,10 +53,10 @@ def fsync_directory(directory: Path) -> None:
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Write ``data`` to ``path``: temp file, fsync, ``os.replace``, fsync of the directory.
 
-    On any error the temporary file is removed and the previous ``path`` is untouched.
+    The rename replaces a symlink at ``path`` itself, never the file it points to. On any error the
+    temporary file is removed and the previous ``path`` is untouched.
     """
-    temp = temp_path_for(path)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    temp, fd = create_temp_file(path, mode)
     try:
         try:
             os.fchmod(fd, mode)

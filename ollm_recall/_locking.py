@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._atomic import make_private_dir
+from ._atomic import NO_FOLLOW, make_private_dir
 from .errors import ArchiveReadOnly, IndexBusy, OllmRecallError, SessionLocked
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
@@ -66,7 +66,7 @@ class ProcessLock:
             return
         try:
             make_private_dir(self.path.parent)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | NO_FOLLOW, 0o600)
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
                 raise ArchiveReadOnly(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -187,6 +188,36 @@ def test_export_refuses_the_sessions_folder(cli, archive, sessions_path, inside)
     assert result.exit_code == 1
     assert result.stderr == f"error: refusing to export into the sessions directory {sessions_path}\n"
     assert not (sessions_path / "sub").exists()
+
+
+@pytest.mark.parametrize("fmt", ["md", "json", "jsonl", "html"])
+def test_export_never_writes_through_a_symlink_planted_in_its_folder(cli, archive, tmp_path, fmt):
+    out = tmp_path / "out"
+    out.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("not yours")
+    victim.chmod(0o644)
+    names = ["s-new", "s-old", "s-mid", "index", "sessions"]
+    suffixes = [".md", ".json", ".jsonl", ".html"]
+    for name in names:  # every temporary name a writer of this process could predict
+        for suffix in suffixes:
+            (out / f".{name}{suffix}.{os.getpid()}.tmp").symlink_to(victim)
+    assert cli("export", "--all", "--format", fmt, "--out", str(out)).exit_code == 0
+    assert victim.read_text() == "not yours" and oct(victim.stat().st_mode & 0o777) == "0o644"
+    written = [path for path in out.iterdir() if not path.is_symlink()]
+    assert written and all(path.read_bytes() != b"not yours" for path in written)
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o1777, 0o702])
+def test_export_refuses_a_folder_other_users_can_write(cli, archive, tmp_path, mode):
+    out = tmp_path / "shared"
+    out.mkdir()
+    out.chmod(mode)
+    result = cli("export", "--all", "--out", str(out))
+    assert result.exit_code == 1 and list(out.iterdir()) == []
+    assert result.stderr == (
+        f"error: refusing to export into {out}: other users can write in it; choose a folder of your own\n"
+    )
 
 
 def test_home_option_beats_the_environment(cli, archive, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -211,18 +212,23 @@ def test_ids_are_chronological_and_unique_within_a_millisecond(service):
     assert keys == sorted(keys)
 
 
-def test_a_failed_save_raises_keeps_the_message_and_retries(service, sessions_path):
+def test_a_failed_save_raises_keeps_the_message_and_retries(service, sessions_path, monkeypatch):
     sid = service.create_session(model="m")
     service.record_message(sid, Message.text("user", "saved"))
     good = (sessions_path / f"{sid}.json").read_bytes()
-    blocker = sessions_path / f".{sid}.json.{os.getpid()}.tmp"
-    blocker.mkdir()  # the temp file cannot be created: the save fails
+    real_write = os.write
+
+    def disk_full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full)
     with pytest.raises(SessionWriteError, match=f"cannot save session {sid}"):
         service.record_message(sid, Message.text("assistant", "kept in memory"))
     assert (sessions_path / f"{sid}.json").read_bytes() == good
     assert service.has_unsaved_changes(sid)
     assert [m.content for m in service.get_session(sid).messages] == ["saved", "kept in memory"]
-    blocker.rmdir()
+    assert not [p for p in sessions_path.iterdir() if p.name.endswith(".tmp")]
+    monkeypatch.setattr(os, "write", real_write)
     service.record_message(sid, Message.text("user", "next"))
     texts = [m["parts"][0]["text"] for m in on_disk(sessions_path / f"{sid}.json")["messages"]]
     assert texts == ["saved", "kept in memory", "next"]

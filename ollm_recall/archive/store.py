@@ -26,7 +26,7 @@ from .session import Session, validate_session_id
 
 LOCKS_DIR = ".locks"
 STALE_TEMP_SECONDS = 600
-_TEMP_NAME = re.compile(r"\.(?P<name>.+\.json)\.(?P<pid>\d+)" + re.escape(TEMP_SUFFIX))
+_TEMP_NAME = re.compile(r"\.(?P<name>.+\.json)\.(?P<pid>\d+)(?:\.[0-9a-f]+)?" + re.escape(TEMP_SUFFIX))
 
 
 @dataclass

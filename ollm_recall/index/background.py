@@ -20,7 +20,7 @@ from pathlib import Path
 
 import orjson
 
-from .._atomic import make_private_dir, write_atomic
+from .._atomic import NO_FOLLOW, make_private_dir, write_atomic
 from .._locking import IndexLock, process_alive
 from .._time import format_duration
 from ..errors import ArchiveReadOnly, IndexBusy, IndexProblem, OllmRecallError
@@ -124,7 +124,7 @@ def start_worker(index: Index) -> bool:
         "--worker",
     ]
     try:
-        log = os.open(log_path(index), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        log = os.open(log_path(index), os.O_WRONLY | os.O_CREAT | os.O_APPEND | NO_FOLLOW, 0o600)
     except OSError:  # a read-only archive: no worker can write there either
         return False
     try:

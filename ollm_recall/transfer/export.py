@@ -7,6 +7,8 @@ Export only reads: it never changes a session file. What it writes is redacted a
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +114,7 @@ def export_to_directory(
         make_private_dir(out_dir)  # as private as the archive: 0700 folders, 0600 files
     except OSError as exc:
         raise ExportError(f"cannot create {out_dir}: {exc.strerror}") from None
+    refuse_shared_folder(out_dir)
     written: list[Path] = []
     entries: list[IndexEntry] = []
     lines: list[bytes] = []
@@ -133,6 +136,37 @@ def export_to_directory(
         name, make_index = exporter.index
         written.append(_write(out_dir / name, make_index(entries).encode("utf-8")))
     return written
+
+
+def refuse_shared_folder(directory: Path) -> None:
+    """Raise ``ExportError`` when another user could write in ``directory`` (world-writable, writable
+    by a group with other members, or owned by someone else): such a user could swap what is written
+    there, or read a page before it is moved into place."""
+    info = directory.stat()
+    owner_ok = info.st_uid in (os.getuid(), 0)
+    shared = bool(info.st_mode & stat.S_IWOTH) or (
+        bool(info.st_mode & stat.S_IWGRP) and _group_has_others(info.st_gid)
+    )
+    if shared or not owner_ok:
+        who = "another user owns it" if not owner_ok else "other users can write in it"
+        raise ExportError(f"refusing to export into {directory}: {who}; choose a folder of your own")
+
+
+def _group_has_others(gid: int) -> bool:
+    """Whether a user other than the current one belongs to group ``gid`` (a private user group
+    is not sharing)."""
+    import grp
+    import pwd
+
+    me = os.getuid()
+    try:
+        group = grp.getgrgid(gid)
+        members = set(group.gr_mem)
+        members.update(user.pw_name for user in pwd.getpwall() if user.pw_gid == gid)
+        mine = {user.pw_name for user in pwd.getpwall() if user.pw_uid == me}
+    except KeyError:
+        return True  # a group the system cannot name: assume the worst
+    return bool(members - mine)
 
 
 def _write(target: Path, data: bytes) -> Path:
