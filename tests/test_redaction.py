@@ -181,3 +181,124 @@ def test_an_imported_title_in_the_metadata_is_redacted_too(tmp_path: Path) -> No
     )
     saved = json.loads(service.session_path(session_id).read_text())["metadata"]
     assert saved["originalTitle"] == "bot setup [REDACTED:slack-token]" and saved["importedHash"] == "ab" * 32
+
+
+GITHUB = "ghp_" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6"
+
+
+def _saved(tmp_path: Path, document: dict) -> str:
+    """The bytes a save writes for ``document`` (read as an archive file, written back by the store)."""
+    from ollm_recall.archive.store import SessionStore
+
+    write_session_file(tmp_path, document)
+    store = SessionStore(tmp_path)
+    store.write(store.read(document["sessionId"]))
+    return (tmp_path / f"{document['sessionId']}.json").read_text()
+
+
+def test_every_string_of_a_session_is_scanned_unknown_fields_included(tmp_path: Path) -> None:
+    document = session_document(
+        "session-1",
+        summary=f"user pasted {GITHUB}",
+        messages=[
+            {
+                "role": "assistant",
+                "timestamp": "2026-01-01T00:00:00.000Z",
+                "thoughts": [{"subject": "key", "description": f"the key is {GITHUB}"}],
+                "parts": [
+                    {"type": "text", "text": "done"},
+                    {"type": "image", "alt": f"screenshot with {GITHUB}"},
+                    {"type": "reasoning", "reasoning": f"they use {GITHUB}"},
+                ],
+            }
+        ],
+        toolCalls=[
+            {
+                "id": f"call-{GITHUB}",
+                "name": "fetch",
+                "args": {},
+                "result": {"llmContent": [], "returnDisplay": ""},
+                "timestamp": "2026-01-01T00:00:00.000Z",
+                "status": f"fetched with {GITHUB}",
+            }
+        ],
+    )
+    raw = _saved(tmp_path, document)
+    assert GITHUB not in raw and GITHUB[:12] not in raw
+    assert raw.count("[REDACTED:github-token]") == 6
+    saved = json.loads(raw)
+    assert saved["messages"][0]["parts"][0]["text"] == "done" and "summary" in saved
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"https://api.example.com/repos?token%3D{GITHUB}",
+        f"callback=https%3A%2F%2Fx.io%2F%3Fkey%3D{GITHUB}",
+        "https://x.io/?password%3DKp9%21vX2mQ7zL",
+        "https://x.io/?q=" + "%67%68%70%5F" + GITHUB[4:],
+    ],
+)
+def test_a_secret_behind_url_escapes_is_found(text: str) -> None:
+    out = Redactor().redact_text(text)
+    assert out.kinds, out.text
+    assert GITHUB[4:20] not in out.text and "Kp9" not in out.text
+    assert out.text.startswith(text[:14])
+
+
+def test_a_secret_split_across_two_text_parts_is_found_in_both(tmp_path: Path) -> None:
+    document = session_document(
+        "session-1",
+        messages=[
+            {
+                "role": "user",
+                "timestamp": "2026-01-01T00:00:00.000Z",
+                "parts": [
+                    {"type": "text", "text": f"my token is {GITHUB[:14]}"},
+                    {"type": "text", "text": f"{GITHUB[14:]} ok"},
+                ],
+            }
+        ],
+    )
+    parts = json.loads(_saved(tmp_path, document))["messages"][0]["parts"]
+    assert parts == [
+        {"type": "text", "text": "my token is [REDACTED:github-token]"},
+        {"type": "text", "text": " ok"},
+    ]
+
+
+def test_header_pairs_and_name_value_objects_are_named_secrets() -> None:
+    redactor = Redactor()
+    value = {
+        "headers": [["X-Api-Key", "Zq8vN2kLm4Rt7Yp1"], ["Accept", "application/json"]],
+        "har": [
+            {"name": "X-Auth-Token", "value": "Zq8vN2kLm4Rt7Yp1"},
+            {"name": "Host", "value": "example.com"},
+        ],
+    }
+    redacted, kinds = redactor.redact_value(value)
+    assert "Zq8vN2kLm4Rt7Yp1" not in json.dumps(redacted)
+    assert kinds == ("api-key", "token")
+    assert (
+        redacted["headers"][1] == ["Accept", "application/json"]
+        and redacted["har"][1]["value"] == "example.com"
+    )
+
+
+def test_base64_of_a_known_format_goes_whole() -> None:
+    import base64
+
+    for secret in (GITHUB, f'{{"token": "{GITHUB}"}}'):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(secret.encode()).decode()
+            out = Redactor().redact_text(f"config: {encoded} end")
+            assert out.text == "config: [REDACTED:github-token] end", (secret, out.text)
+    kept = "sha256 " + "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    assert Redactor().redact_text(kept).text == kept
+
+
+def test_a_random_password_holding_a_percent_sign_is_found() -> None:
+    out = Redactor().redact_text("DB_PASSWORD=Xk9%mQ2vL7!p")
+    assert out.text == "DB_PASSWORD=[REDACTED:password]"
+    for kept in ("password=%(password)s", "PASSWORD=%DB_PASSWORD%", "password: %s"):
+        assert Redactor().redact_text(kept).text == kept

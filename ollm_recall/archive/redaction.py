@@ -32,6 +32,7 @@ from .secret_rules import (
     keyword_kind,
     looks_random,
 )
+from .secret_views import base64_runs, url_decoded
 from .session import Message, Part, Session, ToolCall
 
 
@@ -71,20 +72,40 @@ class Redactor:
         self.rules: tuple[Rule, ...] = tuple(extra) + BUILT_IN_RULES
         self.allow = tuple(_compile(pattern, "redact_allow") for pattern in allow)
         self._hints = frozenset(hint for rule in self.rules for hint in rule.hints)
-        self._memo: dict[tuple[str, bool], RedactedText] = {}
+        self._memo: dict[tuple[str, bool], list[Span]] = {}
 
     def redact_text(self, text: str, *, partial: bool = False) -> RedactedText:
         """``text`` with every secret replaced by its marker. ``partial``: the text is still being
         written (a streaming reply), so a secret cut short at its end is replaced too."""
+        return _replaced(text, self._known_spans(text, partial))
+
+    def _known_spans(self, text: str, partial: bool) -> list[Span]:
         key = (text, partial)
         known = self._memo.get(key)
         if known is None:
             if len(self._memo) >= MEMO_LIMIT:
                 self._memo.clear()
-            known = self._memo[key] = self._scan(text, partial)
+            known = self.spans(text)
+            if partial:
+                known.extend(self._cut_short(text))
+            self._memo[key] = known
         return known
 
-    def _scan(self, text: str, partial: bool) -> RedactedText:
+    def spans(self, text: str) -> list[Span]:
+        """Where the secrets of ``text`` are: found as written, URL-decoded (``token%3D...``) and
+        inside base64 runs (a run holding a secret goes whole)."""
+        spans = self._direct_spans(text)
+        decoded = url_decoded(text)
+        if decoded is not None:
+            for start, end, priority, kind in self._direct_spans(decoded.text):
+                spans.append((*decoded.original_span(start, end), priority, kind))
+        for start, end, inner in base64_runs(text):
+            found = self._direct_spans(inner)
+            if found:
+                spans.append((start, end, min(span[2] for span in found), found[0][3]))
+        return spans
+
+    def _direct_spans(self, text: str) -> list[Span]:
         lowered = text.lower()
         present = {hint for hint in self._hints if hint in lowered}
         spans: list[tuple[int, int, int, str]] = []
@@ -111,23 +132,9 @@ class Redactor:
                     continue
                 kind = keyword_kind(match.group("name")) if rule.group < 0 else rule.kind
                 spans.append((match.start(group), match.end(group), priority, kind))
-        if partial:
-            spans.extend(self._cut_short(text))
-        if not spans:
-            return RedactedText(text, ())
-        spans.sort(key=lambda span: (span[0], span[2], -span[1]))
-        pieces, kinds, position = [], [], 0
-        for start, end, _priority, kind in spans:
-            if start < position:
-                continue  # inside a span already replaced
-            pieces.append(text[position:start])
-            pieces.append(MARKER.format(kind=kind))
-            kinds.append(kind)
-            position = end
-        pieces.append(text[position:])
-        return RedactedText("".join(pieces), tuple(kinds))
+        return spans
 
-    def _cut_short(self, text: str) -> list[tuple[int, int, int, str]]:
+    def _cut_short(self, text: str) -> list[Span]:
         """A known prefix, or an assigned secret, that the text ends in the middle of."""
         found = []
         tail_start = max(0, len(text) - PARTIAL_TAIL)
@@ -145,28 +152,73 @@ class Redactor:
         return found
 
     def redact_message(self, message: Message) -> tuple[Message, tuple[str, ...]]:
-        """The message with its text parts redacted (the same object when there was nothing), and the
-        kinds replaced. A message still being written (``interrupted``) is redacted as partial."""
+        """The message with its parts and unknown fields redacted (the same object when there was
+        nothing), and the kinds replaced. Adjacent text parts are also scanned as one text, so a
+        secret split between two is found. A message still being written (``interrupted``) is
+        redacted as partial."""
         kinds: list[str] = []
+        texts = [part.text for part in message.parts if part.text is not None]
+        if len(texts) > 1:
+            redacted_texts, kinds = self._redact_joined(texts, message.interrupted)
+        else:
+            redacted_texts = []
+            for text in texts:
+                result = self.redact_text(text, partial=message.interrupted)
+                redacted_texts.append(result.text)
+                kinds.extend(result.kinds)
+        remaining = iter(redacted_texts)
         parts: list[Part] = []
         changed = False
         for part in message.parts:
-            if part.text is None:
-                parts.append(part)
-                continue
-            result = self.redact_text(part.text, partial=message.interrupted)
-            kinds.extend(result.kinds)
-            if result.text != part.text:
+            extra, in_extra = self.redact_value(part.extra)
+            kinds.extend(in_extra)
+            new_text = next(remaining) if part.text is not None else None
+            if new_text != part.text or in_extra:
                 changed = True
-                part = replace(part, text=result.text)
+                part = replace(part, text=new_text, extra=extra)
             parts.append(part)
-        if not changed:
+        extra, in_extra = self.redact_value(message.extra)
+        kinds.extend(in_extra)
+        if not changed and not in_extra:
             return message, tuple(kinds)
-        return replace(message, parts=tuple(parts)), tuple(kinds)
+        return replace(message, parts=tuple(parts), extra=extra), tuple(kinds)
+
+    def _redact_joined(self, texts: list[str], partial: bool) -> tuple[list[str], list[str]]:
+        """Texts redacted each alone and as one joined text: a secret that crosses from one into
+        the next becomes a marker in the first and is cut from the others."""
+        bounds = []
+        offset = 0
+        for text in texts:
+            bounds.append((offset, offset + len(text)))
+            offset += len(text)
+        spans = [
+            span
+            for span in self._known_spans("".join(texts), partial)
+            if not any(low <= span[0] and span[1] <= high for low, high in bounds)
+        ]
+        for index, (text, (low, _high)) in enumerate(zip(texts, bounds, strict=True)):
+            own = self._known_spans(text, partial and index == len(texts) - 1)
+            spans.extend((start + low, end + low, priority, kind) for start, end, priority, kind in own)
+        chosen = _without_overlaps(spans)
+        pieces = []
+        for text, (low, high) in zip(texts, bounds, strict=True):
+            piece, position = [], low
+            for start, end, _priority, kind in chosen:
+                if end <= low or start >= high:
+                    continue
+                piece.append(text[position - low : max(start, low) - low])
+                if start >= low:
+                    piece.append(MARKER.format(kind=kind))
+                position = min(end, high)
+            piece.append(text[position - low :])
+            pieces.append("".join(piece))
+        return pieces, [span[3] for span in chosen]
 
     def redact_value(self, value: Any, name: str | None = None) -> tuple[Any, tuple[str, ...]]:
-        """Every string inside a JSON-like value redacted (tool-call arguments and results). A string
-        under a key that names a secret (``{"api_token": ...}``) goes whole if it looks random."""
+        """Every string inside a JSON-like value redacted (tool-call arguments and results, unknown
+        fields). A string named as a secret goes whole if it looks random: under such a key
+        (``{"api_token": ...}``), second of a header pair (``["X-Api-Key", ...]``) or the value of a
+        name/value object (``{"name": "X-Api-Key", "value": ...}``)."""
         if isinstance(value, str):
             result = self.redact_text(value)
             if (
@@ -182,34 +234,43 @@ class Redactor:
         if isinstance(value, Mapping):
             kinds: list[str] = []
             out = {}
+            named = _named_value(value)
             for key, item in value.items():
-                out[key], found = self.redact_value(item, key if isinstance(key, str) else None)
+                item_name = named if key == "value" and named else key if isinstance(key, str) else None
+                out[key], found = self.redact_value(item, item_name)
                 kinds.extend(found)
             return (out, tuple(kinds)) if kinds else (value, ())
         if isinstance(value, list | tuple):
             kinds = []
             items = []
-            for item in value:
-                redacted, found = self.redact_value(item)
+            pair_name = value[0] if len(value) == 2 and isinstance(value[0], str) else None
+            for position, item in enumerate(value):
+                redacted, found = self.redact_value(item, pair_name if position == 1 else None)
                 items.append(redacted)
                 kinds.extend(found)
             return (items, tuple(kinds)) if kinds else (value, ())
         return value, ()
 
     def redact_tool_call(self, call: ToolCall) -> tuple[ToolCall, tuple[Finding, ...]]:
-        """The tool call with its arguments and result redacted, and what was found where."""
+        """The tool call with its id, arguments, result and unknown fields redacted, and what was
+        found where."""
+        call_id, in_id = self.redact_value(call.id)
         args, in_args = self.redact_value(call.args)
         result, in_result = self.redact_value(call.result)
-        findings = tuple(Finding(kind, "args") for kind in in_args) + tuple(
-            Finding(kind, "result") for kind in in_result
+        extra, in_extra = self.redact_value(call.extra)
+        findings = tuple(
+            Finding(kind, where)
+            for where, kinds in (("id", in_id), ("args", in_args), ("result", in_result), ("extra", in_extra))
+            for kind in kinds
         )
         if not findings:
             return call, ()
-        return replace(call, args=args, result=result), findings
+        return replace(call, id=call_id, args=args, result=result, extra=extra), findings
 
     def redact_session(self, session: Session) -> tuple[Session, list[Finding]]:
-        """The session as it may be stored, and every secret found (messages, tool calls, and metadata:
-        an imported conversation's original title, say)."""
+        """The session as it may be stored, and every secret found in any string of it: messages, tool
+        calls, metadata, an imported conversation's original title, and fields this version does not
+        know (kept, so scanned too)."""
         findings: list[Finding] = []
         messages = []
         for index, message in enumerate(session.messages):
@@ -223,6 +284,8 @@ class Redactor:
             findings.extend(Finding(f.kind, f"toolCalls[{index}].{f.where}") for f in found)
         metadata, in_metadata = self.redact_value(session.metadata)
         findings.extend(Finding(kind, "metadata") for kind in in_metadata)
+        extra, in_extra = self.redact_value(session.extra)
+        findings.extend(Finding(kind, "extra") for kind in in_extra)
         title = session.source_title
         if title:
             redacted_title = self.redact_text(title)
@@ -231,9 +294,55 @@ class Redactor:
         if not findings:
             return session, findings
         return (
-            replace(session, messages=messages, tool_calls=calls, metadata=metadata, source_title=title),
+            replace(
+                session,
+                messages=messages,
+                tool_calls=calls,
+                metadata=metadata,
+                extra=extra,
+                source_title=title,
+            ),
             findings,
         )
+
+
+def _named_value(value: Mapping[Any, Any]) -> str | None:
+    """The name of a name/value object (``{"name": "Authorization", "value": ...}``, as HAR files and
+    header lists write them), or None."""
+    if "value" not in value:
+        return None
+    name = value.get("name", value.get("key"))
+    return name if isinstance(name, str) else None
+
+
+Span = tuple[int, int, int, str]
+"""Where a secret is in a text: start, end, the priority of the rule that found it, its kind."""
+
+
+def _without_overlaps(spans: list[Span]) -> list[Span]:
+    """The spans to replace, in order: where two overlap the earlier start (then the more specific
+    rule, then the longer) wins."""
+    chosen: list[Span] = []
+    position = 0
+    for span in sorted(spans, key=lambda span: (span[0], span[2], -span[1])):
+        if span[0] < position:
+            continue  # inside a span already replaced
+        chosen.append(span)
+        position = span[1]
+    return chosen
+
+
+def _replaced(text: str, spans: list[Span]) -> RedactedText:
+    if not spans:
+        return RedactedText(text, ())
+    pieces, kinds, position = [], [], 0
+    for start, end, _priority, kind in _without_overlaps(spans):
+        pieces.append(text[position:start])
+        pieces.append(MARKER.format(kind=kind))
+        kinds.append(kind)
+        position = end
+    pieces.append(text[position:])
+    return RedactedText("".join(pieces), tuple(kinds))
 
 
 def _anchored_matches(rule: Rule, text: str, lowered: str, present: set[str]) -> Iterable[re.Match[str]]:

@@ -95,7 +95,7 @@ def looks_random(value: str) -> bool:
     """
     if len(value) < 8 or value.lower().strip("*x.<>") in PLACEHOLDERS or MARKER_PATTERN.search(value):
         return False
-    if any(c in value for c in "()[]{}<>$%`\\ ") or value.isdigit():
+    if any(c in value for c in "()[]{}<>$`\\ ") or value.isdigit():
         return False
     if re.fullmatch(r"[A-Za-z_]+(?:\.[A-Za-z_]+)*", value) or re.fullmatch(r"(.)\1+", value):
         return False  # an identifier, a dotted name or one character repeated
