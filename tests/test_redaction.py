@@ -302,3 +302,40 @@ def test_a_random_password_holding_a_percent_sign_is_found() -> None:
     assert out.text == "DB_PASSWORD=[REDACTED:password]"
     for kept in ("password=%(password)s", "PASSWORD=%DB_PASSWORD%", "password: %s"):
         assert Redactor().redact_text(kept).text == kept
+
+
+def test_a_catastrophic_custom_pattern_cannot_hang_a_redact_or_an_export(isolated_home: Path) -> None:
+    from conftest import run_ollm
+
+    sessions = isolated_home / "sessions"
+    sessions.mkdir(parents=True)
+    document = session_document("session-1", messages=[])
+    document["messages"] = [
+        {
+            "role": "user",
+            "timestamp": "2026-01-01T00:00:00.000Z",
+            "parts": [{"type": "text", "text": "a" * 40 + "!"}],
+        },
+        {
+            "role": "user",
+            "timestamp": "2026-01-01T00:00:01.000Z",
+            "parts": [{"type": "text", "text": "aaaa"}],
+        },
+    ]
+    write_session_file(sessions, document)
+    (isolated_home / "config.toml").write_text('redact_patterns = ["(a+)+$"]\n')
+    # backtracking would take about 2**40 steps on the first text: the ceiling, not the pattern, would end it
+    redact = run_ollm("redact", "--yes")
+    assert redact.returncode == 0, redact.stderr
+    texts = [m["parts"][0]["text"] for m in json.loads((sessions / "session-1.json").read_text())["messages"]]
+    assert texts == ["a" * 40 + "!", "[REDACTED:custom]"]
+    exported = run_ollm("export", "session-1")
+    assert exported.returncode == 0 and "a" * 40 + "!" in exported.stdout
+
+
+def test_a_pattern_that_needs_backtracking_is_refused_with_one_line(isolated_home: Path, cli) -> None:
+    isolated_home.mkdir(parents=True)
+    (isolated_home / "config.toml").write_text('redact_patterns = ["(\\\\w+)-\\\\1"]\n')
+    result = cli("redact", "--dry-run")
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "cannot be matched in linear time" in result.stderr and "backreferences" in result.stderr

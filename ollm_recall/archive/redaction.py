@@ -360,12 +360,29 @@ def _anchored_matches(rule: Rule, text: str, lowered: str, present: set[str]) ->
 
 
 def _compile(pattern: str, setting: str) -> re.Pattern[str]:
+    """A pattern of the config compiled for RE2, whose matching time is linear in the text: a pattern
+    such as ``(a+)+$`` cannot hang a save, a redact or an export. What RE2 cannot match in linear
+    time (backreferences, lookarounds) is refused here with the reason."""
     if not isinstance(pattern, str) or not pattern:
         raise ConfigError(f"{setting}: each entry must be a non-empty regular expression, not {pattern!r}")
     try:
-        return re.compile(pattern)
+        re.compile(pattern)
     except re.error as exc:
         raise ConfigError(f"{setting}: {pattern!r} is not a valid regular expression ({exc})") from None
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        compiled: re.Pattern[str] = re2.compile(pattern, options)
+    except re2.error as exc:
+        detail = exc.args[0] if exc.args else exc
+        reason = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else detail
+        raise ConfigError(
+            f"{setting}: {pattern!r} cannot be matched in linear time ({reason}); write it without "
+            "backreferences or lookarounds"
+        ) from None
+    return compiled
 
 
 def summarize(kinds: Iterable[str]) -> str:
