@@ -222,3 +222,82 @@ def _run_without_privileges(command: list[str], home: Path):
 def test_parse_from_bytes_keeps_big_integers():
     raw = json.dumps(session_document("x", extraNumber=2**80)).encode()
     assert Session.from_bytes(raw, "x.json").extra["extraNumber"] == 2**80
+
+
+WRITE_COMMANDS = [
+    ["sessions", "pin", "good-1"],
+    ["sessions", "unpin", "good-1"],
+    ["sessions", "delete", "good-1", "--yes"],
+    ["sessions", "prune", "--keep", "0", "--yes"],
+    ["redact", "--yes"],
+    ["doctor", "--fix"],
+    ["index"],
+]
+
+
+@pytest.mark.parametrize("command", WRITE_COMMANDS, ids=lambda command: " ".join(command[:2]))
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_write_commands_leave_a_broken_file_byte_for_byte(damaged_archive, sessions_path, cli, kind, command):
+    path, _expected = damaged_archive(kind)
+    path.chmod(0o600)  # as the archive's files are (doctor --fix would tighten a looser one)
+    raw, mode, mtime = path.read_bytes(), path.stat().st_mode, path.stat().st_mtime_ns
+    secret = sessions_path / "good-1.json"
+    cli(*command)
+    assert path.read_bytes() == raw and path.stat().st_mode == mode and path.stat().st_mtime_ns == mtime
+    if command[:2] in (["sessions", "delete"], ["sessions", "prune"]):
+        assert not secret.exists()  # the command did its work on the good session
+
+
+def _odd_files(sessions_path: Path) -> None:
+    """Beside one good session: a FIFO named like a session, and a session file past the size bound."""
+    write_session_file(sessions_path, GOOD)
+    os.mkfifo(sessions_path / "pipe-1.json")
+    with open(sessions_path / "huge-1.json", "wb") as handle:
+        handle.truncate(65 * 1024 * 1024)  # sparse: the size is what is refused, before any read
+
+
+def test_a_fifo_or_a_huge_file_is_skipped_with_one_line_never_read(sessions_path, isolated_home):
+    from conftest import run_ollm
+
+    _odd_files(sessions_path)
+    listed = run_ollm("sessions", "list", "--json")
+    assert listed.returncode == 0 and [s["id"] for s in json.loads(listed.stdout)] == ["good-1"]
+    assert "warning: skipped pipe-1.json: is a FIFO, not a session file: skipped" in listed.stderr
+    assert "warning: skipped huge-1.json: 65 MB, more than the 64 MB a session file may have" in listed.stderr
+    for name, expected in (("pipe-1", "is a FIFO"), ("huge-1", "more than the 64 MB")):
+        shown = run_ollm("sessions", "show", name)
+        assert shown.returncode == 1 and shown.stderr.count("\n") == 1 and expected in shown.stderr
+    indexed = run_ollm("index")
+    assert indexed.returncode == 0, indexed.stderr
+    found = run_ollm("recall", "hello", "--mode", "text", "--json")
+    assert found.returncode == 0, found.stderr
+    doctor = run_ollm("doctor")
+    assert "pipe-1.json: is a FIFO" in doctor.stdout + doctor.stderr
+    assert (sessions_path / "pipe-1.json").is_fifo() and (
+        sessions_path / "huge-1.json"
+    ).stat().st_size == 65 << 20
+
+
+def test_a_query_past_the_length_bound_is_refused_before_any_work(sessions_path, cli):
+    write_session_file(sessions_path, GOOD)
+    result = cli("recall", "nginx logs " * 400)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == (
+        "error: the query is 4,400 characters long: at most 4,000 are searched; shorten it\n"
+    )
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path, cli, sessions_path):
+    import zipfile
+
+    bomb = tmp_path / "export.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("conversations.json", b"[" + b" " * (40 * 1024 * 1024) + b"]")
+    assert bomb.stat().st_size < 100_000
+    result = cli("import", "chatgpt", str(bomb))
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert (
+        "conversations.json: unpacks to" in result.stderr
+        and "times an export reaches: not read" in result.stderr
+    )
+    assert not sessions_path.exists() or not list(sessions_path.glob("*.json"))

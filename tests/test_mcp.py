@@ -30,7 +30,16 @@ def with_server(home: Path, calls):
         async with asyncio.timeout(SUBPROCESS_CEILING), Client(params) as client:
             return await calls(client)
 
-    return asyncio.run(run())
+    before = archive_bytes(home)
+    answers = asyncio.run(run())
+    assert archive_bytes(home) == before, "an MCP tool changed a session file"
+    return answers
+
+
+def archive_bytes(home: Path) -> dict[str, bytes]:
+    """Every file of the sessions folder and its bytes: an MCP server only ever reads them."""
+    sessions = home / "sessions"
+    return {str(p.relative_to(sessions)): p.read_bytes() for p in sorted(sessions.rglob("*")) if p.is_file()}
 
 
 def payload(result) -> dict | str:
@@ -51,7 +60,9 @@ def test_an_agent_lists_the_tools_and_calls_each_one(example_home: Path) -> None
             ),
             await client.call_tool("get_session", {"session_id": NGINX, "max_messages": 2}),
             await client.call_tool("list_sessions", {"limit": 3}),
-            await client.call_tool("recall", {"query": "nginx", "since": "2026-11-01"}),
+            await client.call_tool(
+                "recall", {"query": "docker compose or ramen broth", "since": "2026-11-01"}
+            ),
         ]
 
     tools, (recall, session, listing, recent) = with_server(example_home, calls)
@@ -71,7 +82,8 @@ def test_an_agent_lists_the_tools_and_calls_each_one(example_home: Path) -> None
     assert text.rstrip().endswith("[cut: showing the first 2 of 10 messages, as asked]")
     newest = payload(listing)["sessions"]
     assert [s["sessionId"] for s in newest][0] == ICELAND and len(newest) == 3
-    assert all(hit["startTime"] >= "2026-10" for hit in payload(recent)["hits"])  # since filters
+    recent_hits = payload(recent)["hits"]
+    assert [hit["sessionId"] for hit in recent_hits] == ["session-1793633400000"]  # docker (October) left out
 
 
 @pytest.mark.slow
@@ -83,6 +95,8 @@ def test_bad_arguments_are_tool_errors_in_one_line_and_the_server_goes_on(exampl
             await client.call_tool("recall", {"query": "nginx", "since": "the day before yesterday"}),
             await client.call_tool("recall", {"query": "   "}),
             await client.call_tool("recall", {"query": "nginx", "limit": 0}),
+            await client.call_tool("recall", {"query": "nginx", "since": "9999999999999d"}),
+            await client.call_tool("recall", {"query": "nginx logs " * 400}),
             await client.call_tool("list_sessions", {"limit": 1}),
         ]
 
@@ -95,6 +109,8 @@ def test_bad_arguments_are_tool_errors_in_one_line_and_the_server_goes_on(exampl
             "invalid date",
             "the query is empty",
             "limit",
+            "9999999999999d",
+            "the query is 4,400 characters long: at most 4,000 are searched",
         ],
         strict=True,
     ):

@@ -76,3 +76,10 @@ def test_a_clear_best_hit_reads_as_clearly_relevant(searcher: Searcher) -> None:
     [best] = searcher.search("pve-node7 port 8006 ERR_SSL_VERSION_OR_CIPHER_MISMATCH", limit=1)
     assert best.session_id == RARE and best.relevance is not None and best.relevance >= 0.5
     assert best.score == best.relevance
+
+
+@pytest.mark.slow
+def test_a_pasted_log_longer_than_a_query_may_be_still_recalls_by_its_beginning(searcher: Searcher) -> None:
+    message = "ok so 8006 on pve-node7 again, is it the cipher mismatch thing\n" + "=" * 9000
+    assert len(message) > 4000
+    assert recalled(searcher, message)[0] == RARE

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from .. import __version__
 from ..errors import OllmRecallError
+from ..search.results import MAX_QUERY_CHARS
 from .tools import MAX_RECALL_LIMIT, ArchiveTools
 
 INSTRUCTIONS = (
@@ -53,7 +54,8 @@ def build_server(home: Path, *, index_dir: Path | None = None, background: bool 
             str,
             Field(
                 description="What to look for, in plain words: a topic, an error "
-                "message, a name, a question asked before."
+                "message, a name, a question asked before.",
+                json_schema_extra={"maxLength": MAX_QUERY_CHARS},
             ),
         ],
         limit: Annotated[

@@ -21,7 +21,7 @@ from ..archive.store import store_for_home
 from ..errors import UsageError
 from ..index.background import IndexedShare, indexed_share, start_worker
 from ..index.indexer import Index
-from ..search.results import Hit
+from ..search.results import Hit, check_options
 from ..search.searcher import Searcher
 from ..transfer.markdown import to_markdown
 
@@ -99,6 +99,7 @@ class ArchiveTools:
         snippets; ``note`` says what the search could not see yet, when it could not see everything."""
         if not query.strip():
             raise UsageError("nothing to search for: the query is empty")
+        check_options(query=query)
         if not 1 <= limit <= MAX_RECALL_LIMIT:
             raise UsageError(f"limit must be between 1 and {MAX_RECALL_LIMIT}, not {limit}")
         since_at, until_at = parse_range(since, until)

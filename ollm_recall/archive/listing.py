@@ -22,6 +22,7 @@ from typing import Any
 from .._time import parse_timestamp
 from ..errors import CorruptSession
 from .session import ROLES, FormatProblem, Message, Session, SessionTimes, title_from_text
+from .session_file import open_session_file, read_session_bytes
 
 HEAD_BYTES = 2 * 1024
 MAX_HEAD_BYTES = 256 * 1024
@@ -82,9 +83,9 @@ class _NeedMore(_NotInHead):
 def read_summary(path: Path) -> SessionSummary:
     """Summarise one session file; raise ``CorruptSession`` (``<file>: <problem>``) if it is broken."""
     try:
-        with open(path, "rb") as handle:
-            stat = os.fstat(handle.fileno())
-            size, modified = stat.st_size, stat.st_mtime
+        handle, status = open_session_file(path)
+        with handle:
+            size, modified = status.st_size, status.st_mtime
             head = handle.read(HEAD_BYTES)
             fields = None
             while fields is None:
@@ -110,7 +111,7 @@ def read_summary(path: Path) -> SessionSummary:
 
 def _summary_from_full_parse(path: Path) -> SessionSummary:
     try:
-        raw = path.read_bytes()
+        raw = read_session_bytes(path)
     except OSError as exc:
         raise CorruptSession(f"{path.name}: cannot read: {exc.strerror}") from None
     session = Session.from_bytes(raw, path.name)

@@ -23,6 +23,7 @@ from .listing import SessionSummary, check_name_matches, read_summary
 from .listing_cache import SummaryCache, file_signature
 from .redaction import DEFAULT_REDACTOR, Finding, Redactor, redactor_for_home
 from .session import Session, validate_session_id
+from .session_file import read_session_bytes
 
 LOCKS_DIR = ".locks"
 STALE_TEMP_SECONDS = 600
@@ -93,7 +94,7 @@ class SessionStore:
         """The validated session and the file's exact bytes, from one read."""
         path = self.path_for(session_id)
         try:
-            raw = path.read_bytes()
+            raw = read_session_bytes(path)
         except FileNotFoundError:
             raise SessionNotFound(f"no session with id {session_id!r} in {self.directory}") from None
         except IsADirectoryError:

@@ -107,7 +107,7 @@ def recall(
     from ..search.searcher import Searcher
 
     paths: Paths = ctx.obj
-    check_options(mode=mode, role=role, limit=limit)
+    check_options(mode=mode, role=role, limit=limit, query=query)
     since_at, until_at = parse_range(since, until)
     if not query.strip():
         raise fail("nothing to search for: the query is empty", 2)

@@ -26,6 +26,7 @@ from .._locking import IndexLock
 from .._time import milliseconds, parse_timestamp
 from ..archive.listing import check_name_matches
 from ..archive.session import Session, validate_session_id
+from ..archive.session_file import read_session_bytes
 from ..archive.store import SessionStore
 from ..embedding.embedder import DEFAULT_VARIANT, DIMENSION, Embedder, model_id_for, variant_of
 from ..errors import ArchiveReadOnly, CorruptSession, IndexBusy, IndexMissing, IndexProblem, InvalidSessionId
@@ -409,7 +410,7 @@ class Index:
         path = self.store.directory / f"{name}.json"
         try:
             validate_session_id(name)
-            raw = path.read_bytes()
+            raw = read_session_bytes(path)
             stat = path.stat()
             session = Session.from_bytes(raw, path.name)
             check_name_matches(session.session_id, path)

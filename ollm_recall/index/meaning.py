@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..archive.session import Session
+from ..archive.session_file import read_session_bytes
 from ..errors import CorruptSession
 from .manifest import IndexedSession, Manifest
 from .sync_run import SyncRun
@@ -85,7 +86,7 @@ def _to_embed(sessions_dir: Path, session_id: str, entry: IndexedSession) -> _To
     since its words were indexed (the next full-text phase takes it up again) or is gone."""
     path = sessions_dir / f"{session_id}.json"
     try:
-        raw = path.read_bytes()
+        raw = read_session_bytes(path)
         if hashlib.sha256(raw).hexdigest() != entry.sha256:
             return None
         session = Session.from_bytes(raw, path.name)

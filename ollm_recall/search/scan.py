@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from .._time import format_timestamp, parse_timestamp
+from ..archive.session_file import read_session_bytes
 from ..archive.store import SessionStore
 from ..errors import CorruptSession, SessionNotFound
 from ..index.textsearch import BM25_B, BM25_K1
@@ -128,7 +129,7 @@ def _read(store: SessionStore, session_id: str, role: str | None) -> tuple[ReadH
     """A session file's header and searchable text, parsed fast (none for a file that cannot be read
     as a session: the listing reports those)."""
     try:
-        document = orjson.loads(store.path_for(session_id).read_bytes())
+        document = orjson.loads(read_session_bytes(store.path_for(session_id)))
         header = ReadHeader(
             session_id,
             str(document["startTime"]),
@@ -143,7 +144,7 @@ def _read(store: SessionStore, session_id: str, role: str | None) -> tuple[ReadH
             for part in message["parts"]
             if part.get("type") == "text" and isinstance(part.get("text"), str)
         ]
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+    except (OSError, CorruptSession, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         return None
     return header, "\n".join(texts)
 

@@ -169,7 +169,7 @@ class Searcher:
         below ``SIMILARITY_FLOOR``; a session not embedded yet stays when its words match); the
         result's ``below_floor`` then says how many of the best ``limit`` were left out.
         """
-        check_options(mode=mode, role=role, limit=limit)
+        check_options(mode=mode, role=role, limit=limit, query=query)
         options: SearchOptions = {
             "limit": limit,
             "since": since,

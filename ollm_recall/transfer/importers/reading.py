@@ -11,6 +11,13 @@ from typing import Any
 from ...errors import ImportFormatError
 from .conversation import Broken, Conversation, Items
 
+MAX_EXPORT_FILE_BYTES = 1024 * 1024 * 1024
+"""The largest export file read (a heavy user's ChatGPT ``conversations.json`` is a few hundred MB)."""
+MAX_PACKING_RATIO = 100
+"""JSON exports pack 5 to 20 times; a zip member packed far tighter is a zip bomb."""
+BOMB_CHECK_BYTES = 16 * 1024 * 1024
+"""Small members are read whatever their ratio: a bomb needs size to do harm."""
+
 
 def export_files(path: Path, wanted: Callable[[str], bool]) -> Iterator[tuple[str, bytes]]:
     """(name, bytes) of each file of the export the source reads: the file itself, the wanted files
@@ -33,7 +40,10 @@ def export_files(path: Path, wanted: Callable[[str], bool]) -> Iterator[tuple[st
                 if not members:
                     raise ImportFormatError(f"{path}: no export files in this zip archive")
                 for member in members:
-                    yield f"{path}:{member}", archive.read(member)
+                    yield (
+                        f"{path}:{member}",
+                        _read_member(archive, archive.getinfo(member), f"{path}:{member}"),
+                    )
         except (zipfile.BadZipFile, OSError) as exc:
             raise ImportFormatError(f"{path}: cannot read the zip archive ({exc})") from None
         return
@@ -42,9 +52,36 @@ def export_files(path: Path, wanted: Callable[[str], bool]) -> Iterator[tuple[st
 
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_EXPORT_FILE_BYTES + 1)
     except OSError as exc:
         raise ImportFormatError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_EXPORT_FILE_BYTES:
+        raise _too_large(str(path))
+    return data
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> bytes:
+    """A zip member's bytes, refused before it is unpacked when it claims to be too large or packed
+    far tighter than any export (a zip bomb), and while it is unpacked if it outgrows its claim."""
+    if info.file_size > MAX_EXPORT_FILE_BYTES:
+        raise _too_large(label)
+    if info.file_size > BOMB_CHECK_BYTES and info.file_size > MAX_PACKING_RATIO * max(info.compress_size, 1):
+        raise ImportFormatError(
+            f"{label}: unpacks to {info.file_size // max(info.compress_size, 1)} times its packed size, "
+            f"more than the {MAX_PACKING_RATIO} times an export reaches: not read"
+        )
+    with archive.open(info) as member:
+        data = member.read(min(info.file_size, MAX_EXPORT_FILE_BYTES) + 1)
+    if len(data) > info.file_size:  # zipfile checks this too, by the CRC at the end
+        raise ImportFormatError(f"{label}: holds more than its zip entry says: not read")
+    return data
+
+
+def _too_large(label: str) -> ImportFormatError:
+    return ImportFormatError(
+        f"{label}: more than the {MAX_EXPORT_FILE_BYTES // 1024 // 1024} MB an export file may have: not read"
+    )
 
 
 def expect_list(name: str, document: Any, what: str) -> list[Any]:

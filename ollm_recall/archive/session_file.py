@@ -1,0 +1,65 @@
+"""Reading a session file with bounds: only a regular file (a FIFO named ``x.json`` would block a
+reader forever), and only up to ``MAX_SESSION_BYTES`` (a huge file would take gigabytes to parse).
+
+Every reader of session files opens them here; what is refused is a ``CorruptSession`` naming the
+file, which listing, search and ``ollm doctor`` report as they report a broken file, never touching it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import CorruptSession
+
+MAX_SESSION_BYTES = 64 * 1024 * 1024
+"""Far above what recording writes (a session rewritten whole at every message stays well under a
+few megabytes); parsing a file this size already takes about half a gigabyte of memory."""
+
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+}
+
+
+def open_session_file(path: Path) -> tuple[BinaryIO, os.stat_result]:
+    """The file open for reading and its status, once it is known to be a regular file of a size
+    that may be read; ``CorruptSession`` otherwise. ``OSError`` (missing, unreadable) passes through."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        status = os.fstat(descriptor)
+        kind = stat.S_IFMT(status.st_mode)
+        if kind != stat.S_IFREG:
+            what = _KINDS.get(kind, "not a regular file")
+            raise CorruptSession(f"{path.name}: is {what}, not a session file: skipped")
+        if status.st_size > MAX_SESSION_BYTES:
+            raise too_large(path.name, status.st_size)
+        os.set_blocking(descriptor, True)
+        handle = os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return handle, status
+
+
+def read_session_bytes(path: Path) -> bytes:
+    """The bytes of a session file, within the bounds of ``open_session_file`` (a file that grows
+    past the limit while read is refused too)."""
+    handle, _status = open_session_file(path)
+    with handle:
+        data = handle.read(MAX_SESSION_BYTES + 1)
+    if len(data) > MAX_SESSION_BYTES:
+        raise too_large(path.name, len(data))
+    return data
+
+
+def too_large(name: str, size: int) -> CorruptSession:
+    return CorruptSession(
+        f"{name}: {size / 1024 / 1024:.0f} MB, more than the {MAX_SESSION_BYTES // 1024 // 1024} MB "
+        "a session file may have: not read"
+    )
