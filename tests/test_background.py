@@ -81,6 +81,31 @@ def ollm_process(home: Path, *args: str, background: bool = False) -> subprocess
     )
 
 
+SMALL_COMMITS = (
+    "import sys, runpy; import ollm_recall.index.meaning as meaning; "
+    "meaning.PIECE_TEXTS, meaning.BATCH_TEXTS = 16, 32; "
+    "sys.argv = ['ollm', *sys.argv[1:]]; runpy.run_module('ollm_recall', run_name='__main__')"
+)
+"""``ollm`` embedding 16 texts at a time and committing vectors every 32 (not 512 and 2,048): an
+interruption then has finished commits behind it and work ahead, whatever the machine's speed."""
+
+
+def ollm_committing_often(home: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "OLLM_HOME": str(home), "OLLM_BACKGROUND_INDEX": "0"}
+    return subprocess.Popen(
+        [sys.executable, "-c", SMALL_COMMITS, *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def embedded(home: Path) -> int:
+    manifest = manifest_of(home)
+    return 0 if manifest is None else manifest.embedded_sessions()
+
+
 def test_recall_on_an_empty_home_says_so_and_succeeds(isolated_home):
     result = run_ollm("recall", "nginx logs")
     assert result.returncode == 0, result.stderr
@@ -124,7 +149,8 @@ def test_a_budgeted_sync_answers_at_once_and_says_what_it_covers(isolated_home):
     result = run_ollm("recall", "nginx 502 php", "--json", "--no-sync")  # the state just committed
     assert result.returncode == 0, result.stderr
     assert result.stderr.startswith("searched ") and "run `ollm index` to index the rest" in result.stderr
-    assert all("coverage" in json.loads(line) for line in result.stdout.splitlines())
+    lines = result.stdout.splitlines()
+    assert lines and all("coverage" in json.loads(line) for line in lines)
 
 
 @pytest.mark.slow
@@ -151,21 +177,23 @@ def test_two_searches_at_once_start_one_background_indexer(isolated_home):
 
 @pytest.mark.slow
 def test_kill_9_of_the_background_indexer_keeps_a_searchable_index(isolated_home):
-    copy_examples(isolated_home, 60)
+    copy_examples(isolated_home, 90)
     Index(isolated_home).sync(meaning=False)
     rng = random.Random(7)
     for _trial in range(4):
-        worker = ollm_process(isolated_home, "index", "--worker")
-        time.sleep(rng.uniform(0.0, 2.5))
+        before = embedded(isolated_home)
+        worker = ollm_committing_often(isolated_home, "index", "--worker")
+        wait_until(lambda: embedded(isolated_home) > before, "the worker to commit vectors")  # noqa: B023
+        time.sleep(rng.uniform(0.0, 0.05))
         worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=SUBPROCESS_CEILING)
+        assert worker.wait(timeout=SUBPROCESS_CEILING) == -signal.SIGKILL  # killed, not finished
+        assert before < embedded(isolated_home) < 90  # mid-work: commits behind it, work ahead
         searcher = Searcher(isolated_home)
         assert searcher.search("nginx 502", limit=3)  # whatever was committed is readable
         searcher.close()
     finished = run_ollm("index")
     assert finished.returncode == 0, finished.stderr
-    manifest = manifest_of(isolated_home)
-    assert manifest is not None and manifest.embedded_sessions() == 60
+    assert embedded(isolated_home) == 90
     searcher = Searcher(isolated_home)
     assert searcher.search("sourdough starter smells", limit=1, mode="semantic")
     searcher.close()
@@ -173,25 +201,20 @@ def test_kill_9_of_the_background_indexer_keeps_a_searchable_index(isolated_home
 
 @pytest.mark.slow
 def test_ctrl_c_of_ollm_index_keeps_finished_work(isolated_home):
-    copy_examples(isolated_home, 50)
-    indexer = ollm_process(isolated_home, "index")
-    wait_until(
-        lambda: (m := manifest_of(isolated_home)) is not None and m.embedded_sessions() > 0,
-        "the first sessions to be embedded",
-    )
+    copy_examples(isolated_home, 90)
+    indexer = ollm_committing_often(isolated_home, "index")
+    wait_until(lambda: embedded(isolated_home) > 0, "the first sessions to be embedded")
     indexer.send_signal(signal.SIGINT)
     _out, err = indexer.communicate(timeout=SUBPROCESS_CEILING)
+    assert indexer.returncode == 130 and "interrupted" in err  # it landed mid-work
     kept = manifest_of(isolated_home)
-    assert kept is not None and len(kept.sessions) == 50  # words come first, for every session
-    if indexer.returncode == 130:  # interrupted before the end (not finished in between)
-        assert "interrupted" in err
-    embedded = kept.embedded_sessions()
-    assert embedded > 0
+    assert kept is not None and len(kept.sessions) == 90  # words come first, for every session
+    assert 0 < kept.embedded_sessions() < 90
     again = run_ollm("index", "--json")
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
     assert report["added"] == 0 and report["updated"] == 0
-    assert manifest_of(isolated_home).embedded_sessions() == 50
+    assert embedded(isolated_home) == 90
 
 
 @pytest.mark.slow
@@ -227,3 +250,14 @@ def test_index_stop_without_a_worker_says_so(isolated_home):
     result = run_ollm("index", "--stop")
     assert result.returncode == 0
     assert "no background indexer is running" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_worker_that_must_prepare_the_model_first_finishes(isolated_home, tmp_path):
+    copy_examples(isolated_home, 3)
+    Index(isolated_home).sync(meaning=False)
+    fresh_cache = tmp_path / "fresh-model-cache"  # a first run: no model graph prepared yet
+    worker = run_ollm("index", "--worker", env={"OLLM_MODEL_CACHE": str(fresh_cache)})
+    assert worker.returncode == 0, worker.stderr
+    assert worker_state(isolated_home) == "finished" and embedded(isolated_home) == 3
+    assert list(fresh_cache.glob("all-MiniLM-L6-v2-*.onnx"))

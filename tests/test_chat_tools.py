@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_chat import PLANTED, new_sessions, plant_archive, server_flags
+from test_chat import PAST, new_sessions, plant_archive, server_flags
 
 from ollm_recall.chat.recall import HEADER
 
@@ -67,7 +67,10 @@ def test_the_model_calls_recall_and_the_answer_reaches_it_and_the_session(
     assert "blue-otter-42" in call.result["llmContent"]
     assert call.result["returnDisplay"].startswith("recalled 1")
     assert call.timestamp <= session.messages[1].timestamp
-    assert PLANTED in call.result["llmContent"] or "cabin" in call.result["llmContent"]
+    question, answer = PAST[0][1], PAST[0][2]  # the planted session, quoted whole, and only it
+    assert call.result["llmContent"].count("<past-session ") == 1
+    assert '<past-session date="2026-01-01" title="We set up the cabin router' in call.result["llmContent"]
+    assert f"user: {question}\nassistant: {answer}\n</past-session>" in call.result["llmContent"]
 
 
 @pytest.mark.slow

@@ -208,3 +208,31 @@ def test_every_file_ollm_writes_in_the_index_is_private(isolated_home: Path) -> 
         if stat.S_IMODE(path.stat().st_mode) & 0o077
     ]
     assert loose == []
+
+
+def test_a_live_writer_s_temporary_file_is_never_removed(isolated_home: Path):
+    import signal
+    import subprocess
+    import sys
+
+    from ollm_recall.archive.store import STALE_TEMP_SECONDS, SessionStore
+
+    sessions = isolated_home / "sessions"
+    sessions.mkdir(parents=True)
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+    try:
+        live = sessions / f".session-1.json.{writer.pid}.0a1b2c3d4e5f.tmp"  # being written right now
+        live.write_text("half a session")
+        old_name = sessions / f".session-2.json.{writer.pid}.tmp"  # a live pid, but an hour old: reused
+        old_name.write_text("left long ago")
+        long_ago = time.time() - STALE_TEMP_SECONDS - 60
+        os.utime(old_name, (long_ago, long_ago))
+        dead = sessions / ".session-3.json.999999999.0a1b2c3d4e5f.tmp"
+        dead.write_text("left by a writer that died")
+        store = SessionStore(sessions)
+        assert store.stale_temp_files() == sorted([old_name, dead])
+        assert run_ollm("doctor", "--fix").returncode == 0
+        assert live.read_text() == "half a session" and not old_name.exists() and not dead.exists()
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import stat
 import threading
 from pathlib import Path
 
 import pytest
-from conftest import session_document, write_session_file
+from conftest import SUBPROCESS_CEILING, session_document, write_session_file
 
 from ollm_recall.archive.store import SessionStore
 
@@ -16,7 +17,32 @@ def mode_of(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def _create_at_the_barrier(folder: Path, start, failures) -> None:
+    start.wait()
+    try:
+        SessionStore(folder).ensure_directory()
+    except BaseException as exc:  # reported to the parent, which fails the test
+        failures.put(repr(exc))
+
+
 def test_many_processes_creating_the_sessions_folder_at_once_all_succeed(tmp_path):
+    context = multiprocessing.get_context("fork")
+    for attempt in range(10):
+        folder = tmp_path / f"home-{attempt}" / "sessions"
+        start, failures = context.Barrier(6), context.Queue()
+        workers = [
+            context.Process(target=_create_at_the_barrier, args=(folder, start, failures)) for _ in range(6)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(SUBPROCESS_CEILING)
+        assert [worker.exitcode for worker in workers] == [0] * 6
+        assert failures.empty(), failures.get()
+        assert mode_of(folder) == 0o700 and mode_of(folder.parent) == 0o700
+
+
+def test_many_threads_creating_the_sessions_folder_at_once_all_succeed(tmp_path):
     for attempt in range(40):
         folder = tmp_path / f"home-{attempt}" / "sessions"
         start = threading.Barrier(6)

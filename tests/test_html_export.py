@@ -7,6 +7,8 @@ import json
 import re
 import shutil
 import subprocess
+import zlib
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -97,7 +99,56 @@ def test_a_screenshot_of_the_site(site: Path, tmp_path: Path):
         "--window-size=1100,800",
         "--hide-scrollbars",
     )
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    width, height, pixels = decode_png(shot.read_bytes())
+    assert (width, height) == (1100, 800)
+    background, count = Counter(pixels).most_common(1)[0]
+    assert sum(background) > 600, "the page is not drawn light"  # light theme in a headless browser
+    inked = [pixel for pixel in pixels if sum(pixel) < 300]  # dark text on it
+    assert 0.005 < len(inked) / len(pixels) < 0.5 and count / len(pixels) > 0.4
+    rows_with_text = {index // width for index, pixel in enumerate(pixels) if sum(pixel) < 300}
+    assert len(rows_with_text) > 200  # lines of text down the page, not one smudge
+
+
+def decode_png(data: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
+    """Width, height and RGB pixels of an 8-bit RGB or RGBA PNG (what Chromium writes), decoded here
+    so the test needs no imaging package."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    position, idat, header = 8, b"", b""
+    while position < len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        body = data[position + 8 : position + 8 + length]
+        header = body if kind == b"IHDR" else header
+        idat += body if kind == b"IDAT" else b""
+        position += 12 + length
+    width, height = int.from_bytes(header[:4], "big"), int.from_bytes(header[4:8], "big")
+    assert header[8] == 8 and header[9] in (2, 6) and header[12] == 0, "8-bit RGB(A), not interlaced"
+    channels = 3 if header[9] == 2 else 4
+    raw, stride = zlib.decompress(idat), width * channels
+    previous, pixels = bytearray(stride), []
+    for row in range(height):
+        kind, line = (
+            raw[row * (stride + 1)],
+            bytearray(raw[row * (stride + 1) + 1 : (row + 1) * (stride + 1)]),
+        )
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up, corner = previous[i], previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                guess = left + up - corner
+                near = min(
+                    (abs(guess - left), 0, left), (abs(guess - up), 1, up), (abs(guess - corner), 2, corner)
+                )
+                line[i] = (line[i] + near[2]) & 255
+        pixels.extend(tuple(line[i : i + 3]) for i in range(0, stride, channels))
+        previous = line
+    return width, height, pixels
 
 
 def test_raw_html_in_a_message_is_shown_not_run(tmp_path: Path):

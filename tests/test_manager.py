@@ -69,8 +69,10 @@ def test_a_finished_session_is_released_for_other_recorders(manager, sessions_pa
     manager.recording.record_message(first, Message.text("user", "hello"))
     manager.create_new_session()
     other = ChatRecordingService(sessions_path)
-    other.record_message(first, Message.text("user", "continued elsewhere"))
+    other.record_message(first, Message.text("user", "continued elsewhere"))  # raises if still held
     other.close()
+    saved = json.loads((sessions_path / f"{first}.json").read_text())
+    assert [m["parts"][0]["text"] for m in saved["messages"]] == ["hello", "continued elsewhere"]
 
 
 def test_resume_makes_an_earlier_session_current(manager):

@@ -5,10 +5,14 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import SUBPROCESS_CEILING
 
 from ollm_recall import (
     ChatRecordingService,
@@ -119,14 +123,26 @@ def test_full_history_survives_into_a_new_service(sessions_path):
     assert session.provider == "openai"
 
 
-def test_interrupted_session_can_be_continued_by_a_new_service(sessions_path):
-    """A service that stops without closing (a crash) leaves a session another one continues."""
-    first = ChatRecordingService(data_dir=sessions_path)
-    sid = first.create_session(model="m")
-    first.record_message(sid, Message.text("user", "before the crash"))
-    first.record_message(sid, Message.text("assistant", "partial reply", interrupted=True))
-    first.close()  # the lock dies with a real process; here it is released by hand
-    second = ChatRecordingService(data_dir=sessions_path)
+def test_a_session_of_a_killed_process_is_continued_by_a_new_service(sessions_path):
+    """A process killed mid-session (no close, no cleanup) leaves a session another one continues."""
+    script = (
+        "import os, signal, sys; from pathlib import Path; "
+        "from ollm_recall import ChatRecordingService, Message; "
+        "service = ChatRecordingService(data_dir=Path(sys.argv[1])); "
+        "sid = service.create_session(model='m'); print(sid, flush=True); "
+        "service.record_message(sid, Message.text('user', 'before the crash')); "
+        "service.record_message(sid, Message.text('assistant', 'partial reply', interrupted=True)); "
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", script, str(sessions_path)],
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_CEILING,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    sid = killed.stdout.strip()
+    second = ChatRecordingService(data_dir=sessions_path)  # the dead process's lock is free
     second.record_message(sid, Message.text("user", "after"))
     messages = second.get_session(sid).messages
     assert [m.content for m in messages] == ["before the crash", "partial reply", "after"]

@@ -165,35 +165,57 @@ def test_deleted_and_pruned_sessions_leave_nothing_in_the_index(isolated_home: P
     assert sorted(vector_rows(isolated_home, set(ids[3:]))) == sorted(kept_rows)  # the rest untouched
 
 
-def test_redact_killed_at_any_moment_loses_nothing(isolated_home: Path) -> None:
-    cases = labelled_secrets()[:100]
+KILLED_AT_A_WRITE = (
+    "import os, signal, sys\n"
+    "count, when = int(sys.argv[1]), sys.argv[2]\n"
+    "real_replace, seen = os.replace, [0]\n"
+    "def replace(source, target):\n"
+    "    seen[0] += 1\n"
+    "    if seen[0] == count and when == 'before':\n"
+    "        os.kill(os.getpid(), signal.SIGKILL)\n"
+    "    real_replace(source, target)\n"
+    "    if seen[0] == count and when == 'after':\n"
+    "        os.kill(os.getpid(), signal.SIGKILL)\n"
+    "os.replace = replace\n"
+    "sys.argv = ['ollm', *sys.argv[3:]]\n"
+    "from ollm_recall.cli.app import main\n"
+    "main()\n"
+)
+"""``ollm ARGS`` killed by SIGKILL at its COUNT-th atomic rename, just BEFORE or AFTER it: a
+temporary file written and not yet in place, or a file in place and the next not begun."""
+
+KILL_POINTS = [(1, "before"), (1, "after"), (2, "before"), (4, "after"), (7, "before"), (12, "after")]
+
+
+def test_redact_killed_at_any_write_loses_nothing(isolated_home: Path) -> None:
+    cases = labelled_secrets()[:40]
     ids = record_old_archive(isolated_home, cases)
     store = SessionStore(isolated_home / "sessions", redactor=None)
     before = {sid: store.read(sid) for sid in ids}
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from ollm_recall.cli.app import main; main()", "redact", "--yes"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=os.environ.copy(),
-    )
-    try:
-        while process.poll() is None:
-            if any("[REDACTED:" in store.path_for(sid).read_text() for sid in ids[:10]):
-                break
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait(timeout=SUBPROCESS_CEILING)
-    for sid in ids:
-        after = store.read(sid)  # every file whole and valid
-        old = before[sid]
-        assert len(after.messages) == len(old.messages) and len(after.tool_calls) == len(old.tool_calls)
-        for was, now in zip(old.messages, after.messages, strict=True):
-            assert now.content == was.content or "[REDACTED:" in now.content
-            assert now.content[:24] == was.content[:24]  # the words around the secret stay
+    for count, when in KILL_POINTS:
+        killed = subprocess.run(
+            [sys.executable, "-c", KILLED_AT_A_WRITE, str(count), when, "redact", "--yes"],
+            capture_output=True,
+            env=os.environ.copy(),
+            timeout=SUBPROCESS_CEILING,
+        )
+        assert killed.returncode == -signal.SIGKILL, (count, when, killed.stderr)  # it died there
+        for sid in ids:
+            after = store.read(sid)  # every file whole and valid
+            old = before[sid]
+            assert len(after.messages) == len(old.messages) and len(after.tool_calls) == len(old.tool_calls)
+            for was, now in zip(old.messages, after.messages, strict=True):
+                assert now.content == was.content or "[REDACTED:" in now.content
+                assert now.content[:24] == was.content[:24]  # the words around the secret stay
+    redacted = sum("[REDACTED:" in store.path_for(sid).read_text() for sid in ids)
+    assert 0 < redacted < len(ids)  # the kills landed part way through
     finished = run_ollm("redact", "--yes")
     assert finished.returncode == 0, finished.stderr
     for sid, case in zip(ids, cases, strict=True):
         assert case.secret not in store.path_for(sid).read_text() or case.kind == "aws-secret-key"
+    left = [p.name for p in store.directory.iterdir() if p.name.endswith(".tmp")]  # a kill before a rename
+    assert run_ollm("doctor", "--fix").returncode in (0, 1)
+    assert left and not [p.name for p in store.directory.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_redact_reports_unreadable_files_and_leaves_them_alone(isolated_home: Path) -> None:

@@ -161,31 +161,36 @@ class _StatusWriter:
     def __init__(self, index: Index) -> None:
         now = time.time()
         self.index = index
-        self.status = BackgroundStatus(pid=os.getpid(), state="running", started=now, updated=now)
+        self.current = BackgroundStatus(pid=os.getpid(), state="running", started=now, updated=now)
         self._written = 0.0
 
     def planned(self, words: int, meaning: int) -> None:
         if not self._written:  # the first word of a sync that holds the index lock
             _log(self.index, "started")
-        self.status.words_total += words
-        self.status.meaning_total += meaning
-        if meaning and self.status.meaning_started is None:
-            self.status.meaning_started = time.time()
+        self.current.words_total += words
+        self.current.meaning_total += meaning
+        if meaning and self.current.meaning_started is None:
+            self.current.meaning_started = time.time()
         self.write(force=True)
 
     def advanced(self, words: int, meaning: int) -> None:
-        self.status.words_done += words
-        self.status.meaning_done += meaning
+        self.current.words_done += words
+        self.current.meaning_done += meaning
         self.write()
+
+    def status(self, text: str | None) -> None:
+        """A pause the progress counts do not show (the model prepared once): said in the status."""
+        self.current.message = text or ""
+        self.write(force=True)
 
     def write(self, *, force: bool = False, state: str | None = None, message: str = "") -> None:
         now = time.time()
         if not force and state is None and now - self._written < STATUS_EVERY_SECONDS:
             return
-        self.status.updated = now
+        self.current.updated = now
         if state is not None:
-            self.status.state, self.status.message = state, message
-        write_atomic(status_path(self.index), orjson.dumps(asdict(self.status)))
+            self.current.state, self.current.message = state, message
+        write_atomic(status_path(self.index), orjson.dumps(asdict(self.current)))
         self._written = now
 
 
@@ -221,7 +226,7 @@ def run_worker(index: Index) -> int:
         return 1
     state = "stopped" if report.interrupted else "finished"
     done = (
-        f"{writer.status.meaning_done} sessions embedded ({report.embedded} texts) in {report.seconds:.1f} s"
+        f"{writer.current.meaning_done} sessions embedded ({report.embedded} texts) in {report.seconds:.1f} s"
     )
     writer.write(state=state, message=done)
     _log(index, f"{state}: {done}")
