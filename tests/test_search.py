@@ -535,3 +535,21 @@ def test_a_search_that_meets_a_rebuild_swap_half_done_answers_once_it_is_done(
     assert searcher.search("rotate nginx logs", limit=3, mode="text")  # neither an error nor nothing
     assert not (staging / "fulltext").exists()  # it did meet the half-done swap
     searcher.close()
+
+
+def test_every_index_file_is_the_user_s_alone_whatever_the_umask(tmp_path: Path) -> None:
+    for number in range(2):
+        write_session_file(tmp_path / "sessions", session_document(f"session-{number}"))
+    previous = os.umask(0o022)  # a usual umask: whoosh's own files would be 0644
+    try:
+        Index(tmp_path).sync()
+        write_session_file(tmp_path / "sessions", session_document("session-2"))
+        Index(tmp_path).sync()
+    finally:
+        os.umask(previous)
+    loose = {
+        str(path.relative_to(tmp_path)): oct(path.stat().st_mode & 0o777)
+        for path in (tmp_path / "index").rglob("*")
+        if path.stat().st_mode & 0o077
+    }
+    assert loose == {}

@@ -7,7 +7,9 @@ message documents give snippets and the role filter.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -203,6 +205,16 @@ class _WhooshFolder:
         make_private_dir(self.directory)
         self._index = whoosh_index.create_in(str(self.directory), schema())
         self._searcher = None
+        self.make_private()
+
+    def make_private(self) -> None:
+        """Files 0600 like the rest of the archive: whoosh creates its own (segments, TOC, lock) as
+        the umask says, 0644 mostly (the folder is 0700 already; this is for copies and backups)."""
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mode & 0o077:
+                    with contextlib.suppress(OSError):
+                        os.chmod(entry.path, 0o600)
 
     def open(self) -> Any:
         if self._index is None:
@@ -293,6 +305,8 @@ class TextIndex:
             raise
         writers[MESSAGE_DOC].commit(mergetype=None if merge else _merge_when_many)
         writers[SESSION_DOC].commit(mergetype=None if merge else _merge_small)
+        self._messages.make_private()
+        self._sessions.make_private()
 
     def purge_deleted(self) -> None:
         """Rewrite every segment that holds deleted documents with only its live ones, so no word of
@@ -305,12 +319,14 @@ class TextIndex:
             folder.close()
             index.writer().commit(mergetype=_purging(NO_MERGE))
             folder.forget()
+            folder.make_private()
 
     def optimize_sessions(self) -> None:
         """Merge the session index into one segment: ranking reads every segment of it on every
         search, so after a large build one segment answers markedly faster."""
         self._sessions.open().optimize()
         self._sessions.close()
+        self._sessions.make_private()
 
     def _filter(self, filters: TextFilters, role: str | None) -> Any:
         parts: list[Any] = []
