@@ -217,3 +217,15 @@ def test_sets_over_shared_archives_are_left_out_together(monkeypatch):
         ["locomo-dev"],
         ["realmem", "realmem-evidence"],
     ]
+
+
+def test_every_mutant_still_applies_and_one_is_caught(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import mutants
+
+    for mutant in mutants.MUTANTS:  # the code each changes is still there, once
+        text = (REPO / "ollm_recall" / mutant.file).read_text(encoding="utf-8")
+        assert text.count(mutant.old) == 1, mutant.name
+        assert all((REPO / test.split("::")[0]).is_file() for test in mutant.tests), mutant.name
+    out = run_script("benchmarks/mutants.py", "fsync")
+    assert "fsync: neither the data nor the rename synced" in out and "1 of 1 mutants caught" in out

@@ -36,10 +36,15 @@ def with_server(home: Path, calls):
     return answers
 
 
-def archive_bytes(home: Path) -> dict[str, bytes]:
-    """Every file of the sessions folder and its bytes: an MCP server only ever reads them."""
+def archive_bytes(home: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file of the sessions folder, its bytes and when it was last written: an MCP server only
+    ever reads them (a write of the same bytes would still move the time)."""
     sessions = home / "sessions"
-    return {str(p.relative_to(sessions)): p.read_bytes() for p in sorted(sessions.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(sessions)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(sessions.rglob("*"))
+        if p.is_file()
+    }
 
 
 def payload(result) -> dict | str:
