@@ -65,6 +65,11 @@ SETTINGS: dict[str, SettingSpec] = {
     "redact": SettingSpec(True, bool, "replace API keys, tokens and passwords in what is saved"),
     "redact_patterns": SettingSpec([], list, "more regular expressions to redact (group 1, if any)"),
     "redact_allow": SettingSpec([], list, "regular expressions of values never redacted"),
+    "sessions_dir": SettingSpec(
+        None,
+        str,
+        "where session files live (a synced folder, say); default HOME/sessions, the rest stays in HOME",
+    ),
 }
 
 ENVIRONMENT = {
@@ -74,6 +79,7 @@ ENVIRONMENT = {
     "OLLM_BACKGROUND_INDEX": "background_index",
     "OLLM_SEARCH_BUDGET": "search_budget",
     "OLLM_REDACT": "redact",
+    "OLLM_SESSIONS_DIR": "sessions_dir",
 }
 
 
@@ -133,6 +139,13 @@ def load_settings(
             flag = "--" + name.replace("_", "-")
             values[name] = Setting(name, _checked(name, value, flag), flag)
     return Settings(values, config_path)
+
+
+def configured_sessions_dir(home: Path) -> str | None:
+    """The ``sessions_dir`` of a home's config.toml, if it sets one (checked to be a string)."""
+    path = home / CONFIG_NAME
+    value = read_config(path).get("sessions_dir")
+    return None if value is None else _checked("sessions_dir", value, str(path))
 
 
 def read_config(path: Path) -> dict[str, Any]:

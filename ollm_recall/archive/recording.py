@@ -31,7 +31,9 @@ class ChatRecordingService:
     ``auto_save`` writes the whole session atomically after every change (on by default);
     ``max_sessions`` keeps only that many sessions, deleting the oldest (off by default: a memory tool
     must not delete history unless asked); ``redactor`` replaces secrets in what is saved (None: off),
-    while the session in memory keeps what was recorded.
+    while the session in memory keeps what was recorded; ``locks_dir``: as ``SessionStore`` takes it;
+    ``device``: a short tag of this device put in new ids, so that devices sharing the sessions
+    folder never mint the same one (``home.device_tag``).
     """
 
     def __init__(
@@ -41,10 +43,13 @@ class ChatRecordingService:
         auto_save: bool = True,
         max_sessions: int | None = None,
         redactor: Redactor | None = DEFAULT_REDACTOR,
+        locks_dir: str | os.PathLike[str] | None = None,
+        device: str | None = None,
     ) -> None:
         if max_sessions is not None and max_sessions < 1:
             raise UsageError(f"max_sessions must be at least 1, not {max_sessions}")
-        self.store = SessionStore(data_dir, redactor=redactor)
+        self.store = SessionStore(data_dir, redactor=redactor, locks_dir=locks_dir)
+        self.device = device
         self.auto_save = auto_save
         self.max_sessions = max_sessions
         self._cache: dict[str, Session] = {}
@@ -71,7 +76,8 @@ class ChatRecordingService:
     ) -> str:
         """Start a session and save it at once; the file exists when this returns.
 
-        New ids are ``session-<milliseconds>``, with ``-2``, ``-3``... if that id is taken.
+        New ids are ``session-<milliseconds>-<device>`` (``session-<milliseconds>`` without a device),
+        with ``-2``, ``-3``... if that id is taken.
         """
         if not isinstance(model, str) or not model:
             raise UsageError("a session needs a model name")
@@ -289,7 +295,7 @@ class ChatRecordingService:
         return lock
 
     def _claim_new_id(self) -> tuple[str, SessionLock]:
-        base = f"session-{int(time.time() * 1000)}"
+        base = f"session-{int(time.time() * 1000)}" + (f"-{self.device}" if self.device else "")
         for attempt in range(1, 10_000):
             candidate = base if attempt == 1 else f"{base}-{attempt}"
             if candidate in self._cache:

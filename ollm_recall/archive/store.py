@@ -18,7 +18,7 @@ from .._atomic import TEMP_SUFFIX, make_private_dir, write_atomic
 from .._jsonio import dumps_compact
 from .._locking import SessionLock, process_alive
 from ..errors import ArchiveError, CorruptSession, SessionNotFound, SessionWriteError, UsageError
-from ..home import listing_cache_path, sessions_dir
+from ..home import listing_cache_path, locks_dir, sessions_dir
 from .listing import SessionSummary, check_name_matches, read_summary
 from .listing_cache import SummaryCache, file_signature
 from .redaction import DEFAULT_REDACTOR, Finding, Redactor, redactor_for_home
@@ -39,7 +39,11 @@ class Listing:
 
 
 class SessionStore:
-    """One sessions directory (``<home>/sessions``): files 0600, directory 0700."""
+    """One sessions directory (``<home>/sessions``): files 0600, directory 0700.
+
+    ``locks_dir`` is where recording locks go: a home passes its own (``home.locks_dir``) so a
+    sessions folder shared by a sync tool holds session files only; without one, ``.locks`` inside.
+    """
 
     def __init__(
         self,
@@ -47,10 +51,12 @@ class SessionStore:
         *,
         summary_cache: str | os.PathLike[str] | None = None,
         redactor: Redactor | None = DEFAULT_REDACTOR,
+        locks_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.summary_cache = Path(summary_cache) if summary_cache is not None else None
         self.redactor = redactor
+        self.locks_dir = Path(locks_dir) if locks_dir is not None else self.directory / LOCKS_DIR
 
     def ensure_directory(self) -> None:
         """Create the directory (0700) if it is missing; refuse a path that is not a directory.
@@ -132,7 +138,7 @@ class SessionStore:
         except OSError as exc:
             raise SessionWriteError(f"cannot delete session {session_id}: {exc.strerror}") from None
         with contextlib.suppress(OSError):
-            (self.directory / LOCKS_DIR / f"{session_id}.lock").unlink()
+            (self.locks_dir / f"{session_id}.lock").unlink()
 
     def session_files(self) -> list[Path]:
         """Every ``*.json`` file of the directory, temp and hidden files left out."""
@@ -197,7 +203,7 @@ class SessionStore:
     def lock(self, session_id: str) -> SessionLock:
         """An (unacquired) inter-process lock for recording into one session."""
         validate_session_id(session_id)
-        return SessionLock(self.directory / LOCKS_DIR / f"{session_id}.lock", session_id)
+        return SessionLock(self.locks_dir / f"{session_id}.lock", session_id)
 
     def clean_temp_files(self) -> builtins.list[Path]:
         """Remove temp files left by crashed writers; a live writer's temp file is left alone."""
@@ -240,5 +246,8 @@ def store_for_home(home: Path, index_dir: Path | None = None, *, writing: bool =
     ``config.toml`` asks for (read only then, so a bad config does not stop a search)."""
     redactor = redactor_for_home(home) if writing else DEFAULT_REDACTOR
     return SessionStore(
-        sessions_dir(home), summary_cache=listing_cache_path(home, index_dir), redactor=redactor
+        sessions_dir(home),
+        summary_cache=listing_cache_path(home, index_dir),
+        redactor=redactor,
+        locks_dir=locks_dir(home),
     )

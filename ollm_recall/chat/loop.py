@@ -13,7 +13,6 @@ recalled by the next without a manual ``ollm index``, and no turn waits for inde
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,11 +25,10 @@ from ..archive.redaction import redactor_for, summarize
 from ..archive.session import Message, ToolCall
 from ..config import Settings
 from ..errors import ChatError, OllmRecallError, SessionWriteError, ToolsUnsupported, UsageError
-from ..home import sessions_dir
-from ..index.background import sync_within
-from ..index.indexer import Index
+from ..home import device_tag, locks_dir, sessions_dir
 from ..search.results import Hit
-from ..search.searcher import RELEVANCE_FLOOR, Searcher
+from ..search.searcher import RELEVANCE_FLOOR
+from .chat_index import ChatIndex
 from .client import ChatClient, ReplyStream, Usage
 from .recall import (
     TOOL_HEADER,
@@ -45,10 +43,10 @@ from .tools import RECALL_TOOL, RECALL_TOOL_NAME, RequestedCall, assistant_turn,
 
 SAVE_EVERY_SECONDS = 1.0
 MAX_TOOL_ROUNDS = 3
+"""Tool calls the model may make for one message; the round after the last is sent without tools."""
 OLLAMA_DEFAULT_CONTEXT = 4096
 """The context window Ollama gives a model whose Modelfile sets none (unless its server is started
 with another ``OLLAMA_CONTEXT_LENGTH``, which no API tells: the budget then stays on the safe side)."""
-"""Tool calls the model may make for one message; the round after the last is sent without tools."""
 
 Warn = Callable[[str], None]
 
@@ -96,20 +94,21 @@ class Chat:
             api_key=os.environ.get(settings.api_key_env) if settings.provider == "openai" else None,
             read_timeout=settings.timeout,
         )
-        self.recording = ChatRecordingService(sessions_dir(self.home), redactor=redactor_for(settings))
+        self.recording = ChatRecordingService(
+            sessions_dir(self.home),
+            redactor=redactor_for(settings),
+            locks_dir=locks_dir(self.home),
+            device=device_tag(self.home),
+        )
         self.manager = SessionManager(self.recording, model=settings.model, provider=settings.provider)
-        self.index = Index(self.home, index_dir=index_dir)
+        self.chat_index = ChatIndex(self.home, settings, index_dir)
+        self.index = self.chat_index.index
         self.recall_enabled = bool(settings.recall)
         self._warn = warn or (lambda message: None)
-        self._searcher: Searcher | None = None
         self._recall_broken = False
         self._tools_refused: set[str] = set()
         """Models that refused the recall tool in this chat: they get automatic recall only."""
         self._save_failing = False
-        self._sync_mutex = threading.Lock()
-        self._sync_thread: threading.Thread | None = None
-        self._sync_again = False
-        self._sync_error: OllmRecallError | None = None
         self._checked_models: set[str] = set()
         self._server_contexts: dict[str, int] = {}
         self.manager.on_session_change(self._session_changed)
@@ -230,7 +229,7 @@ class Chat:
     def preview_recall(self, query: str, limit: int = 5) -> list[Hit]:
         """What the archive holds for ``query`` (``/recall``), the current session left out."""
         exclude = frozenset([self.session_id]) if self.session_id else frozenset()
-        return self._get_searcher().search(query, limit=limit, exclude=exclude)
+        return self.chat_index.searcher().search(query, limit=limit, exclude=exclude)
 
     def new_session(self) -> None:
         """End the current session; the next message starts a new one (``/new``), so an empty
@@ -266,61 +265,27 @@ class Chat:
     def wait_for_index(self, timeout: float | None = None) -> bool:
         """Wait for the background index sync (started when a session ends) to finish; False if it is
         still running after ``timeout`` seconds. For scripts and measurements: turns never wait."""
-        thread = self._sync_thread
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
+        return self.chat_index.wait(timeout)
 
     def close(self) -> None:
         """Release the session and index what this chat recorded, so the next recall finds it."""
         recorded = self.session_id is not None
         self.recording.close()
-        if self._sync_thread is not None:
-            self._sync_thread.join()
+        self.chat_index.wait()
         if recorded and self.recall_enabled and not self._recall_broken:
             try:
-                self._sync()
+                self.chat_index.sync()
             except OllmRecallError as exc:
                 self._warn(f"the index was not brought up to date ({exc}); `ollm index` will do it")
-        if self._searcher is not None:
-            self._searcher.close()
+        self.chat_index.close()
         self.client.close()
 
     def _session_changed(self, _session_id: str, _model: str) -> None:
         self._start_background_sync()
 
     def _start_background_sync(self) -> None:
-        """Index what changed (a session this chat just ended, say) off the turn's path; searches go on
-        over the index as it was until the sync's new manifest lands."""
-        if not self.recall_enabled or self._recall_broken:
-            return
-        with self._sync_mutex:
-            if self._sync_thread is not None and self._sync_thread.is_alive():
-                self._sync_again = True
-                return
-            self._sync_thread = threading.Thread(target=self._sync_in_background, daemon=True)
-            self._sync_thread.start()
-
-    def _sync_in_background(self) -> None:
-        while True:
-            self._sync_again = False
-            try:
-                self._sync()
-                load_for_queries = getattr(self.index.embedder, "load_for_queries", None)
-                if load_for_queries is not None:  # off the turn's path: later queries embed faster
-                    load_for_queries()
-            except OllmRecallError as exc:
-                self._sync_error = exc
-                return
-            except OSError as exc:  # a thread never prints a traceback: said once, like the others
-                self._sync_error = OllmRecallError(
-                    f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
-                )
-                return
-            with self._sync_mutex:
-                if not self._sync_again:
-                    return
+        if self.recall_enabled and not self._recall_broken:
+            self.chat_index.start_sync()
 
     def _check_model(self, model: str) -> None:
         """``ModelNotFound``, ``ServerUnreachable`` or ``ServerError`` before a new session is started
@@ -401,7 +366,7 @@ class Chat:
         else:
             try:
                 recall = recall_for(
-                    self._get_searcher(),
+                    self.chat_index.searcher(),
                     query,
                     budget_tokens=budget[0],
                     exclude=frozenset(shown),
@@ -444,10 +409,10 @@ class Chat:
         if budget < 64:
             return None
         try:
-            if not self._index_ready():
+            if not self.chat_index.ready(self._warn):
                 return None
             return recall_for(
-                self._get_searcher(),
+                self.chat_index.searcher(),
                 text,
                 budget_tokens=budget,
                 threshold=self.settings.recall_threshold,
@@ -458,24 +423,6 @@ class Chat:
             self._recall_broken = True
             self._warn(f"recall is off for this chat: {exc}")
             return None
-
-    def _index_ready(self) -> bool:
-        """Whether there is an index to search; says once why recall is off when there is none."""
-        if self._sync_error is not None:
-            error, self._sync_error = self._sync_error, None
-            self._warn(f"the index could not be brought up to date ({error}); searching it as it is")
-        return self.index.manifest_path.exists()  # none yet: the first sync is under way
-
-    def _sync(self) -> None:
-        """Index what changed within a search's budget, words first (a busy index is left to its
-        writer); what is left goes to the background indexer, or waits for the next sync."""
-        sync_within(self.index, background=self.settings.background_index, budget=self.settings.search_budget)
-
-    def _get_searcher(self) -> Searcher:
-        if self._searcher is None:
-            self._searcher = Searcher(self.home, index=self.index)
-            self._searcher.read_unindexed = False  # a turn never waits for files to be read
-        return self._searcher
 
     def _remember_recall(self, session_id: str, recall: Recall) -> None:
         session = self.recording.get_session(session_id)

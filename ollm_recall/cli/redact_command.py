@@ -80,7 +80,9 @@ def redact(
         if not typer.confirm(f"Replace {summarize(kinds)} in {sessions} sessions?", default=False, err=True):
             info("nothing changed")
             raise typer.Exit(1)
-    rewritten, busy = _rewrite(SessionStore(store.directory, redactor=redactor), list(plan.findings))
+    rewritten, busy = _rewrite(
+        SessionStore(store.directory, redactor=redactor, locks_dir=store.locks_dir), list(plan.findings)
+    )
     purge_from_index(paths, store, budget=None)
     if as_json:
         print_json(_report(plan, rewritten, busy, dry_run=False))

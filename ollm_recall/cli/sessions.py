@@ -154,7 +154,7 @@ def delete(
         if not typer.confirm(f"Delete {len(sessions)} session(s)?", default=False, err=True):
             info("nothing deleted")
             raise typer.Exit(1)
-    service = ChatRecordingService(store.directory)
+    service = ChatRecordingService(store.directory, locks_dir=store.locks_dir)
     for session in sessions:
         service.delete_session(session.session_id)
     purge_from_index(ctx.obj, store)
@@ -181,7 +181,8 @@ def prune(
     Example: ollm sessions prune --older-than 90d --dry-run
     """
     before = parse_date(older_than) if older_than else None
-    service = ChatRecordingService(_store(ctx).directory)
+    store = _store(ctx)
+    service = ChatRecordingService(store.directory, locks_dir=store.locks_dir)
     doomed, pinned = service.prune_plan(keep=keep, inactive_before=before)
     if pinned and not as_json:
         info(f"keeping {len(pinned)} pinned session{'s' if len(pinned) != 1 else ''}")
@@ -265,7 +266,9 @@ def _set_pinned(ctx: typer.Context, prefixes: list[str], pinned: bool) -> None:
     session_ids = [store.resolve(prefix) for prefix in prefixes]
     for session_id in dict.fromkeys(session_ids):  # every id checked before any is changed
         store.read(session_id)
-    service = ChatRecordingService(store.directory, redactor=redactor_for_home(ctx.obj.home))
+    service = ChatRecordingService(
+        store.directory, redactor=redactor_for_home(ctx.obj.home), locks_dir=store.locks_dir
+    )
     for session_id in dict.fromkeys(session_ids):
         service.set_pinned(session_id, pinned)
     count = len(dict.fromkeys(session_ids))

@@ -30,7 +30,7 @@ from ..archive.session_file import read_session_bytes
 from ..archive.store import SessionStore
 from ..embedding.embedder import DEFAULT_VARIANT, DIMENSION, Embedder, model_id_for, variant_of
 from ..errors import ArchiveReadOnly, CorruptSession, IndexBusy, IndexMissing, IndexProblem, InvalidSessionId
-from ..home import model_cache_dir, sessions_dir
+from ..home import locks_dir, model_cache_dir, sessions_dir
 from .manifest import REBUILD_HINT, IndexedSession, Manifest
 from .meaning import compact_stale_segments, index_meaning
 from .sync_run import Deadline, EmbedderLike, SyncProgress, SyncReport, SyncRun
@@ -96,7 +96,7 @@ class Index:
         self._variant: str | None = self._requested_variant
         self.home = Path(home)
         self.directory = Path(index_dir) if index_dir is not None else self.home / "index"
-        self.store = SessionStore(sessions_dir(self.home))
+        self.store = SessionStore(sessions_dir(self.home), locks_dir=locks_dir(self.home))
         self._embedder = embedder
         self.synced: tuple[Manifest, int] | None = None
 
