@@ -2,9 +2,11 @@
 
 ``examine`` finds what is wrong, one finding a problem: session files that cannot be read (with the
 reason), temp files left by crashed writers, sessions the index lacks and index entries whose session
-is gone, an index of another format or embedding model, files and folders others may read. ``repair``
-fixes only what can be rebuilt or is not content: the index, temp files, permissions. It never writes,
-moves or deletes a session file (a mode change leaves its bytes as they were).
+is gone, an index of another format or embedding model, files and folders others may read, sync tools'
+conflict copies. ``repair`` fixes only what can be rebuilt or is not content: the index, temp files,
+permissions; it never changes a session file it cannot read (a mode change leaves its bytes as they
+were). The one write of content is a conflict copy's merge: the joined session is written first, and
+the copy is removed only once all it holds is found in what was written.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .archive.shared_folder import merge_conflicts, remove_deleted
 from .archive.store import store_for_home
+from .archive.tombstones import deleted_sessions
 from .errors import ArchiveReadOnly, IndexMissing, IndexProblem, OllmRecallError
 from .home import index_dir_for, sessions_dir
 from .index.background import running_worker
@@ -118,6 +122,21 @@ def examine(home: Path, index_dir: Path | None = None) -> Examination:
         result.add(
             "invalid-session", directory / name, f"unreadable session file {name}: {reason}", fixable=False
         )
+    for session_id, copies in sorted(listing.conflicts.items()):
+        for copy in copies:
+            result.add(
+                "conflict-copy",
+                copy,
+                f"{copy.name}: a sync tool's conflict copy of {session_id}; --fix merges it into the session",
+            )
+    for session_id in sorted(deleted_sessions(directory)):
+        back = store.path_for(session_id)
+        if back.exists():
+            result.add(
+                "deleted-session",
+                back,
+                f"{back.name}: deleted on a device, back from another; --fix removes it",
+            )
     for temp in store.stale_temp_files():
         result.add("temp-file", temp, f"temp file left by a writer that stopped: {temp.name}")
     _check_index(result, home, index_dir, {s.session_id: s.path for s in listing.sessions})
@@ -235,6 +254,14 @@ def repair(
                 finding.fixed = True
             except OSError as exc:
                 result.could_not(finding.path, exc)
+    came_back = [f for f in result.findings if f.kind == "deleted-session"]
+    if came_back:
+        remove_deleted(store_for_home(home, index_dir))
+        for finding in came_back:
+            finding.fixed = not finding.path.exists()
+    copies = [f for f in result.findings if f.kind == "conflict-copy"]
+    if copies:
+        _merge_copies(result, home, index_dir, copies)
     index_findings = [f for f in result.findings if f.kind in index_kinds]
     damaged_segments = {f.path.name for f in result.findings if f.kind == "segment-damaged"}
     try:
@@ -249,3 +276,16 @@ def repair(
     except ArchiveReadOnly as exc:
         result.could_not(home, exc)
     return result
+
+
+def _merge_copies(result: Examination, home: Path, index_dir: Path | None, copies: list[Diagnosis]) -> None:
+    store = store_for_home(home, index_dir, writing=True)
+    merged = merge_conflicts(store)
+    for finding in copies:
+        finding.fixed = not finding.path.exists()
+    for session_id in merged.busy:
+        result.could_not(
+            store.path_for(session_id), OllmRecallError(f"session {session_id} is being recorded")
+        )
+    for problem in merged.problems:
+        result.could_not(store.directory, OllmRecallError(problem))

@@ -48,7 +48,9 @@ class ChatRecordingService:
     ) -> None:
         if max_sessions is not None and max_sessions < 1:
             raise UsageError(f"max_sessions must be at least 1, not {max_sessions}")
-        self.store = SessionStore(data_dir, redactor=redactor, locks_dir=locks_dir)
+        self.store = SessionStore(
+            data_dir, redactor=redactor, locks_dir=locks_dir, device=(lambda: device) if device else None
+        )
         self.device = device
         self.auto_save = auto_save
         self.max_sessions = max_sessions

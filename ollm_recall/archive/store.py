@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +19,14 @@ from .._atomic import TEMP_SUFFIX, make_private_dir, write_atomic
 from .._jsonio import dumps_compact
 from .._locking import SessionLock, process_alive
 from ..errors import ArchiveError, CorruptSession, SessionNotFound, SessionWriteError, UsageError
-from ..home import listing_cache_path, locks_dir, sessions_dir
+from ..home import device_tag, listing_cache_path, locks_dir, sessions_dir
+from .conflicts import conflict_bases, merge_sessions
 from .listing import SessionSummary, check_name_matches, read_summary
 from .listing_cache import SummaryCache, file_signature
 from .redaction import DEFAULT_REDACTOR, Finding, Redactor, redactor_for_home
 from .session import Session, validate_session_id
 from .session_file import read_session_bytes
+from .tombstones import deleted_sessions, record_deletion
 
 LOCKS_DIR = ".locks"
 STALE_TEMP_SECONDS = 600
@@ -32,10 +35,20 @@ _TEMP_NAME = re.compile(r"\.(?P<name>.+\.json)\.(?P<pid>\d+)(?:\.[0-9a-f]+)?" + 
 
 @dataclass
 class Listing:
-    """Sessions newest activity first, and the files that could not be read (with their reasons)."""
+    """Sessions newest activity first, and the files that could not be read (with their reasons).
+
+    ``conflicts``: sync tools' conflict copies waiting to be merged, by the session they copy; that
+    session's summary already counts what they hold."""
 
     sessions: list[SessionSummary] = field(default_factory=list)
     problems: list[CorruptSession] = field(default_factory=list)
+    conflicts: dict[str, list[Path]] = field(default_factory=dict)
+
+
+def may_be_conflict_copy(name: str) -> bool:
+    """A cheap test of a file name before ``conflict_bases``: every sync tool's copy has a space, an
+    upper-case letter or the word conflict in its name, which this tool's own ids never have."""
+    return " " in name or "conflict" in name or name != name.lower()
 
 
 class SessionStore:
@@ -43,6 +56,8 @@ class SessionStore:
 
     ``locks_dir`` is where recording locks go: a home passes its own (``home.locks_dir``) so a
     sessions folder shared by a sync tool holds session files only; without one, ``.locks`` inside.
+    ``device`` gives this device's tag: a deletion is then recorded as a tombstone first, so that it
+    stays done on devices sharing the folder.
     """
 
     def __init__(
@@ -52,11 +67,13 @@ class SessionStore:
         summary_cache: str | os.PathLike[str] | None = None,
         redactor: Redactor | None = DEFAULT_REDACTOR,
         locks_dir: str | os.PathLike[str] | None = None,
+        device: Callable[[], str] | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.summary_cache = Path(summary_cache) if summary_cache is not None else None
         self.redactor = redactor
         self.locks_dir = Path(locks_dir) if locks_dir is not None else self.directory / LOCKS_DIR
+        self.device = device
 
     def ensure_directory(self) -> None:
         """Create the directory (0700) if it is missing; refuse a path that is not a directory.
@@ -131,6 +148,11 @@ class SessionStore:
     def delete(self, session_id: str) -> None:
         """Remove one session file; ``SessionNotFound`` if there is none."""
         path = self.path_for(session_id)
+        if self.device is not None and path.exists():
+            try:
+                record_deletion(self.directory, self.device(), session_id)
+            except OSError as exc:
+                raise SessionWriteError(f"cannot delete session {session_id}: {exc.strerror}") from None
         try:
             path.unlink()
         except FileNotFoundError:
@@ -177,8 +199,17 @@ class SessionStore:
         listing = Listing()
         cache = SummaryCache(self.summary_cache, self.directory) if self.summary_cache else None
         entries = self._session_entries()
+        deleted = deleted_sessions(self.directory)
         for entry in entries:
             path = Path(entry.path)
+            if entry.name[: -len(".json")] in deleted:
+                continue  # deleted on a device, back from another: removed again by the next sync
+            copy_of = self._copy_of(path) if may_be_conflict_copy(entry.name) else None
+            if copy_of in deleted:
+                continue
+            if copy_of is not None:
+                listing.conflicts.setdefault(copy_of, []).append(path)
+                continue
             try:
                 signature = file_signature(entry.stat()) if cache else None
                 summary = cache.get(entry.name, signature, path) if cache and signature else None
@@ -196,9 +227,47 @@ class SessionStore:
         if cache:
             cache.keep_only({entry.name for entry in entries})
             cache.save()
+        for session_id, copies in listing.conflicts.items():  # both halves, until they are merged
+            try:
+                merged = self.read_merged(session_id, copies)
+            except (CorruptSession, OSError):
+                continue  # the base's own problem is reported above
+            listing.sessions = [s for s in listing.sessions if s.session_id != session_id]
+            listing.sessions.append(SessionSummary.of_session(merged, self.path_for(session_id)))
         listing.sessions.sort(key=_newest_first_key, reverse=True)
         listing.problems.sort(key=str)
         return listing
+
+    def conflict_copies(self) -> dict[str, builtins.list[Path]]:
+        """Sync tools' conflict copies in the folder (``X.sync-conflict-....json``, ``X (conflicted
+        copy).json``...), by the id of the session each copies: its name says it may be one of
+        ``conflict_bases``, the ``sessionId`` inside says which."""
+        found: dict[str, builtins.list[Path]] = {}
+        for entry in self._session_entries():
+            if may_be_conflict_copy(entry.name):
+                base = self._copy_of(Path(entry.path))
+                if base is not None:
+                    found.setdefault(base, []).append(Path(entry.path))
+        return found
+
+    def read_copy(self, path: Path) -> Session:
+        """A conflict copy as a session (its own id, not its file name's)."""
+        return Session.from_bytes(read_session_bytes(path), path.name)
+
+    def read_merged(self, session_id: str, copies: builtins.list[Path]) -> Session:
+        """A session joined with its conflict copies (``merge_sessions``); nothing is written."""
+        halves = [self.read(session_id)] if self.exists(session_id) else []
+        return merge_sessions(halves + [self.read_copy(path) for path in copies])
+
+    def _copy_of(self, path: Path) -> str | None:
+        bases = conflict_bases(path.name[: -len(".json")])
+        if not bases:
+            return None
+        try:
+            session_id = self.read_copy(path).session_id
+        except (OSError, CorruptSession):
+            return None
+        return session_id if session_id in bases else None
 
     def lock(self, session_id: str) -> SessionLock:
         """An (unacquired) inter-process lock for recording into one session."""
@@ -250,4 +319,5 @@ def store_for_home(home: Path, index_dir: Path | None = None, *, writing: bool =
         summary_cache=listing_cache_path(home, index_dir),
         redactor=redactor,
         locks_dir=locks_dir(home),
+        device=lambda: device_tag(home),
     )

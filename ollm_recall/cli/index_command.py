@@ -38,6 +38,7 @@ def report_json(report: SyncReport) -> dict[str, Any]:
         "seconds": round(report.seconds, 3),
         "interrupted": report.interrupted,
         "purged": report.purged,
+        "conflictsMerged": report.conflicts_merged,
     }
 
 

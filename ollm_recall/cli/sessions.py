@@ -15,6 +15,7 @@ from ..archive.recording import ChatRecordingService
 from ..archive.redaction import redactor_for_home
 from ..archive.store import SessionStore, store_for_home
 from ..errors import UsageError
+from ..home import device_tag
 from ..transfer.markdown import human_time, to_markdown
 from .index_upkeep import purge_from_index
 from .output import handle_errors, info, print_json, stdout, visible, warn
@@ -90,6 +91,10 @@ def list_sessions(
     listing = _store(ctx).list()
     chosen = select_sessions(listing.sessions, model=model, since=since_at, until=until_at, limit=limit)
     _report_problems(listing.problems)
+    copies = sum(len(paths) for paths in listing.conflicts.values())
+    if copies:
+        what = f"{copies} conflict copies" if copies > 1 else "1 conflict copy"
+        info(f"{what} of a sync tool counted with their sessions; `ollm index` or `ollm doctor --fix` merges")
     if as_json:
         print_json([summary_json(summary) for summary in chosen])
         return
@@ -154,7 +159,9 @@ def delete(
         if not typer.confirm(f"Delete {len(sessions)} session(s)?", default=False, err=True):
             info("nothing deleted")
             raise typer.Exit(1)
-    service = ChatRecordingService(store.directory, locks_dir=store.locks_dir)
+    service = ChatRecordingService(
+        store.directory, locks_dir=store.locks_dir, device=device_tag(ctx.obj.home)
+    )
     for session in sessions:
         service.delete_session(session.session_id)
     purge_from_index(ctx.obj, store)
@@ -182,7 +189,9 @@ def prune(
     """
     before = parse_date(older_than) if older_than else None
     store = _store(ctx)
-    service = ChatRecordingService(store.directory, locks_dir=store.locks_dir)
+    service = ChatRecordingService(
+        store.directory, locks_dir=store.locks_dir, device=device_tag(ctx.obj.home)
+    )
     doomed, pinned = service.prune_plan(keep=keep, inactive_before=before)
     if pinned and not as_json:
         info(f"keeping {len(pinned)} pinned session{'s' if len(pinned) != 1 else ''}")

@@ -25,11 +25,21 @@ from .._atomic import make_private_dir
 from .._locking import IndexLock
 from .._time import milliseconds, parse_timestamp
 from ..archive.listing import check_name_matches
+from ..archive.redaction import DEFAULT_REDACTOR, redactor_for_home
 from ..archive.session import Session, validate_session_id
 from ..archive.session_file import read_session_bytes
+from ..archive.shared_folder import merge_conflicts, remove_deleted
 from ..archive.store import SessionStore
 from ..embedding.embedder import DEFAULT_VARIANT, DIMENSION, Embedder, model_id_for, variant_of
-from ..errors import ArchiveReadOnly, CorruptSession, IndexBusy, IndexMissing, IndexProblem, InvalidSessionId
+from ..errors import (
+    ArchiveReadOnly,
+    ConfigError,
+    CorruptSession,
+    IndexBusy,
+    IndexMissing,
+    IndexProblem,
+    InvalidSessionId,
+)
 from ..home import locks_dir, model_cache_dir, sessions_dir
 from .manifest import REBUILD_HINT, IndexedSession, Manifest
 from .meaning import compact_stale_segments, index_meaning
@@ -198,6 +208,7 @@ class Index:
                 return SyncReport(read_only=True)
             raise
         deadline = Deadline.after(budget)
+        merged = self._merge_conflicts()
         if rebuild and self._requested_variant is None:  # a rebuild moves an older index to the default
             if self.variant != DEFAULT_VARIANT:
                 self._variant, self._embedder = DEFAULT_VARIANT, None
@@ -225,7 +236,20 @@ class Index:
         finally:
             lock.release()
         report.seconds = time.perf_counter() - started
+        report.conflicts_merged = merged
         return report
+
+    def _merge_conflicts(self) -> int:
+        """Remove deleted sessions that a sync tool brought back, and merge its conflict copies, with the
+        home's redaction (the built-in rules when its config cannot be read), so what is indexed is the
+        joined session; returns copies merged."""
+        try:
+            redactor = redactor_for_home(self.home)
+        except ConfigError:
+            redactor = DEFAULT_REDACTOR
+        store = SessionStore(self.store.directory, redactor=redactor, locks_dir=self.store.locks_dir)
+        remove_deleted(store)  # first: a deleted session's copies are not merged into it
+        return merge_conflicts(store).copies_removed
 
     def forget_segments(self, names: set[str]) -> int:
         """Drop vector segments found damaged: the sessions with vectors in them lose all theirs
@@ -314,7 +338,10 @@ class Index:
         report = SyncReport()
         _remove_orphan_segments(vector_dir, manifest)
         on_disk: dict[str, os.stat_result] = {}
+        copies = {path for paths in self.store.conflict_copies().values() for path in paths}
         for path in self.store.session_files():
+            if path in copies:  # merged into its session when that one is free (a chat records into it)
+                continue
             try:
                 on_disk[path.name[: -len(".json")]] = path.stat()
             except OSError:

@@ -59,6 +59,8 @@ class SyncReport:
     """Whoosh's segments were rewritten without the documents of deleted or changed sessions."""
     purge_pending: bool = False
     """...or that is still to do (a budget or ``purge=False`` left it to a later sync)."""
+    conflicts_merged: int = 0
+    """Sync tools' conflict copies merged into their sessions (and removed) before indexing."""
 
     @property
     def complete(self) -> bool:
@@ -79,6 +81,10 @@ class SyncReport:
             f"{len(self.broken)} skipped as broken",
             f"{self.unchanged} unchanged",
         ]
+        if self.conflicts_merged:
+            parts.append(
+                f"{self.conflicts_merged} conflict cop{'ies' if self.conflicts_merged > 1 else 'y'} merged"
+            )
         return ", ".join(parts) + f" in {self.seconds:.1f} s"
 
 

@@ -16,6 +16,7 @@ from typing import Literal
 
 from ...archive.session import Session
 from ...archive.store import SessionStore
+from ...archive.tombstones import deleted_sessions
 from ...errors import CorruptSession, UsageError
 from . import chatgpt, claude, gemini_cli, llm_logs, ollm_files, openwebui
 from .conversation import Broken, Conversation, Items, imported_session_id, messages_hash, to_session
@@ -89,6 +90,7 @@ def import_export(
     # A dry run remembers what it would have written, for exports that repeat a conversation; a real
     # run finds it on disk (keeping ten thousand sessions in memory would cost hundreds of MB).
     planned: dict[str, Session] = {}
+    deleted = deleted_sessions(store.directory)
     for item in SOURCES[source](Path(path)):
         if progress is not None:
             progress(1)
@@ -106,6 +108,9 @@ def import_export(
             session = item
             session.metadata.setdefault("importedFrom", ollm_files.SOURCE)
         sid = session.session_id
+        if sid in deleted:  # deleted here or on a device sharing the folder: it stays deleted
+            report.skipped.append((sid, "deleted earlier"))
+            continue
         existing = planned[sid] if sid in planned else _existing(store, sid, report)
         if existing is False:
             continue
