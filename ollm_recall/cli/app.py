@@ -20,6 +20,7 @@ from . import (
     recall_command,
     redact_command,
     sessions,
+    sync_command,
 )
 from .output import Paths, fail, show_warnings
 
@@ -77,6 +78,7 @@ app.command("config")(chat_command.config)
 app.command("doctor")(doctor_command.doctor)
 app.command("redact")(redact_command.redact)
 app.command("mcp")(mcp_command.mcp)
+app.command("sync")(sync_command.sync)
 
 
 def main() -> None:

@@ -1,0 +1,172 @@
+"""``ollm sync REMOTE`` through the real rclone, with a local folder as the remote and a second home
+acting as the other device."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import run_ollm
+
+from ollm_recall import ChatRecordingService, Message
+from ollm_recall.home import device_tag, locks_dir
+
+
+class Device:
+    def __init__(self, root: Path, name: str) -> None:
+        self.home = root / name
+        self.sessions = self.home / "sessions"
+
+    def ollm(self, *args: str):
+        return run_ollm("--home", str(self.home), *args)
+
+    def record(self, session_id: str | None, text: str) -> str:
+        service = ChatRecordingService(
+            self.sessions, locks_dir=locks_dir(self.home), device=device_tag(self.home)
+        )
+        try:
+            session_id = session_id or service.create_session(model="demo")
+            service.record_message(session_id, Message.text("user", text))
+        finally:
+            service.close()
+        return session_id
+
+    def sync(self, remote: Path, *flags: str) -> dict:
+        result = self.ollm("sync", str(remote), "--json", *flags)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def texts(self, session_id: str) -> list[str]:
+        document = json.loads((self.sessions / f"{session_id}.json").read_text())
+        return [message["parts"][0]["text"] for message in document["messages"]]
+
+    def ids(self) -> list[str]:
+        return sorted(p.name.removesuffix(".json") for p in self.sessions.glob("*.json"))
+
+
+@pytest.fixture
+def devices(tmp_path: Path, monkeypatch) -> tuple[Device, Device, Path]:
+    monkeypatch.delenv("OLLM_HOME", raising=False)
+    return Device(tmp_path, "laptop"), Device(tmp_path, "desktop"), tmp_path / "remote" / "ollm"
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_two_devices_meet_through_a_remote_and_lose_nothing(devices) -> None:
+    laptop, desktop, remote = devices
+    shared = laptop.record(None, "on the laptop")
+    desktop_only = desktop.record(None, "on the desktop")
+    assert laptop.sync(remote)["uploaded"] == [shared]
+    assert desktop.sync(remote)["downloaded"] == [shared]
+    assert laptop.sync(remote)["downloaded"] == [desktop_only]
+    assert laptop.ids() == desktop.ids() == sorted([shared, desktop_only])
+
+    laptop.record(shared, "laptop, later")  # the same session changed on both before they sync
+    desktop.record(shared, "desktop, later")
+    laptop.sync(remote)
+    report = desktop.sync(remote)
+    assert report["merged"] == [shared] and report["uploaded"] == []
+    laptop.sync(remote)
+    expected = {"on the laptop", "laptop, later", "desktop, later"}
+    assert set(laptop.texts(shared)) == set(desktop.texts(shared)) == expected
+    assert laptop.ids() == desktop.ids()
+    assert not [name for name in files(remote) if "conflict" in name]
+
+
+def test_a_deletion_travels_as_a_tombstone_and_nothing_else_is_deleted(devices) -> None:
+    laptop, desktop, remote = devices
+    doomed = laptop.record(None, "delete me")
+    kept = laptop.record(None, "keep me")
+    laptop.sync(remote)
+    desktop.sync(remote)
+    assert laptop.ollm("sessions", "delete", doomed, "--yes").returncode == 0
+    assert laptop.sync(remote)["deletedOnRemote"] == [doomed]
+    assert f"{doomed}.json" not in files(remote) and f".tombstones/{device_tag(laptop.home)}.jsonl" in files(
+        remote
+    )
+    assert desktop.sync(remote)["removedHere"] == [doomed]
+    assert desktop.ids() == laptop.ids() == [kept]
+    (remote / f"{kept}.json").unlink()  # gone from the remote without a tombstone: uploaded again
+    assert laptop.sync(remote)["uploaded"] == [kept] and (remote / f"{kept}.json").exists()
+
+
+def test_a_dry_run_changes_nothing_here_or_there(devices) -> None:
+    laptop, desktop, remote = devices
+    laptop.record(None, "first")
+    laptop.sync(remote)
+    mine = desktop.record(None, "second")
+    here, there = files(desktop.sessions), files(remote)
+    report = desktop.sync(remote, "--dry-run")
+    assert report["dryRun"] and report["uploaded"] == [mine] and len(report["downloaded"]) == 1
+    assert files(desktop.sessions) == here and files(remote) == there
+
+
+def test_an_unreachable_remote_is_one_line(devices) -> None:
+    laptop, _desktop, _remote = devices
+    laptop.record(None, "first")
+    result = laptop.ollm("sync", "nosuchremote:folder")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: rclone ") and "Traceback" not in result.stderr
+
+
+def test_rclone_comes_with_the_package() -> None:
+    from ollm_recall.transfer.remote_sync import rclone_executable
+
+    assert os.access(rclone_executable(), os.X_OK)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_sync_killed_at_any_write_loses_nothing(devices, when: str) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import SUBPROCESS_CEILING
+    from test_redact_archive import KILLED_AT_A_WRITE
+
+    laptop, desktop, remote = devices
+    shared = laptop.record(None, "on the laptop")
+    laptop.sync(remote)
+    desktop.sync(remote)
+    laptop.record(shared, "laptop, later")
+    desktop.record(shared, "desktop, later")
+    laptop.sync(remote)
+    write = 1
+    while True:  # the desktop's sync killed at its first write, then its second..., until it finishes
+        killed = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                KILLED_AT_A_WRITE,
+                str(write),
+                when,
+                "--home",
+                str(desktop.home),
+                "sync",
+                str(remote),
+            ],
+            capture_output=True,
+            timeout=SUBPROCESS_CEILING,
+        )
+        held = {
+            message["parts"][0]["text"]
+            for folder in (desktop.sessions, remote)
+            for path in folder.glob("*.json")  # every file whole and readable
+            for message in json.loads(path.read_text())["messages"]
+        }
+        assert {"on the laptop", "laptop, later", "desktop, later"} <= held
+        if killed.returncode != -signal.SIGKILL:
+            assert killed.returncode == 0, killed.stderr
+            break
+        write += 1
+    assert write > 1
+    laptop.sync(remote)
+    assert (
+        set(laptop.texts(shared))
+        == set(desktop.texts(shared))
+        == {"on the laptop", "laptop, later", "desktop, later"}
+    )
