@@ -65,6 +65,9 @@ SETTINGS: dict[str, SettingSpec] = {
     "redact": SettingSpec(True, bool, "replace API keys, tokens and passwords in what is saved"),
     "redact_patterns": SettingSpec([], list, "more regular expressions to redact (group 1, if any)"),
     "redact_allow": SettingSpec([], list, "regular expressions of values never redacted"),
+    "compress_after_days": SettingSpec(
+        30, int, "sessions idle this many days are stored compressed by the background indexer (0: never)"
+    ),
     "sessions_dir": SettingSpec(
         None,
         str,

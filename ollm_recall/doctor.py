@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .archive.session_file import session_id_of
 from .archive.shared_folder import merge_conflicts, remove_deleted
 from .archive.store import store_for_home
 from .archive.tombstones import deleted_sessions
@@ -165,7 +166,7 @@ def _check_index(result: Examination, home: Path, index_dir: Path | None, on_dis
     for sid in sorted(set(on_disk) - set(manifest.sessions)):
         result.add("not-indexed", on_disk[sid], f"session {sid} is not in the index")
     for sid in sorted(set(manifest.sessions) - set(on_disk)):
-        if (index.store.directory / f"{sid}.json").exists():
+        if index.store.exists(sid):
             why = "whose file cannot be read (see above)"
         else:
             why = "whose file is gone"
@@ -211,7 +212,7 @@ def _check_permissions(result: Examination, home: Path, directory: Path, index_d
         if mode & 0o077:
             result.add("permissions", folder, f"{folder} is readable by others (mode {mode:04o}, want 0700)")
     for entry in sorted(os.scandir(directory), key=lambda entry: entry.name):
-        if entry.name.endswith(".json") and entry.is_file(follow_symlinks=False):
+        if session_id_of(entry.name) and entry.is_file(follow_symlinks=False):
             mode = stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode)
             if mode & 0o077:
                 result.add(

@@ -135,3 +135,34 @@ def model_server():
     yield start
     for server in started:
         server.stop()
+
+
+KILLED_AT_A_WRITE = (
+    "import os, signal, sys\n"
+    "count, when = int(sys.argv[1]), sys.argv[2]\n"
+    "real_replace, seen = os.replace, [0]\n"
+    "def replace(source, target):\n"
+    "    seen[0] += 1\n"
+    "    if seen[0] == count and when == 'before':\n"
+    "        os.kill(os.getpid(), signal.SIGKILL)\n"
+    "    real_replace(source, target)\n"
+    "    if seen[0] == count and when == 'after':\n"
+    "        os.kill(os.getpid(), signal.SIGKILL)\n"
+    "os.replace = replace\n"
+    "sys.argv = ['ollm', *sys.argv[3:]]\n"
+    "from ollm_recall.cli.app import main\n"
+    "main()\n"
+)
+"""``ollm ARGS`` killed by SIGKILL at its COUNT-th atomic rename, just BEFORE or AFTER it: a
+temporary file written and not yet in place, or a file in place and the next not begun."""
+
+
+def ollm_killed_at_write(count: int, when: str, *args: str) -> subprocess.CompletedProcess:
+    """``ollm ARGS`` in a new process that SIGKILLs itself at its ``count``-th rename, ``when`` is
+    ``before`` or ``after`` it."""
+    return subprocess.run(
+        [sys.executable, "-c", KILLED_AT_A_WRITE, str(count), when, *args],
+        capture_output=True,
+        env=os.environ.copy(),
+        timeout=SUBPROCESS_CEILING,
+    )

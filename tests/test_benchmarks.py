@@ -229,3 +229,19 @@ def test_every_mutant_still_applies_and_one_is_caught(tmp_path):
         assert all((REPO / test.split("::")[0]).is_file() for test in mutant.tests), mutant.name
     out = run_script("benchmarks/mutants.py", "fsync")
     assert "fsync: neither the data nor the rename synced" in out and "1 of 1 mutants caught" in out
+
+
+@pytest.mark.slow
+def test_compression_benchmark_on_the_examples(tmp_path):
+    data = tmp_path / "archives" / "examples"
+    shutil.copytree(REPO / "examples" / "sessions", data)
+    out = run_script(
+        "benchmarks/compression.py",
+        "--data",
+        str(tmp_path / "archives"),
+        "--sessions",
+        "30",
+        "--repeats",
+        "1",
+    )
+    assert "dev set sessions compressed" in out and "45 of 45" in out and "with cache" in out

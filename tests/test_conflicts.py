@@ -259,13 +259,9 @@ def test_a_session_being_recorded_is_merged_once_it_is_free(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_a_merge_killed_at_its_write_loses_nothing(isolated_home: Path, when: str) -> None:
-    import os
     import signal
-    import subprocess
-    import sys
 
-    from conftest import SUBPROCESS_CEILING
-    from test_redact_archive import KILLED_AT_A_WRITE
+    from conftest import ollm_killed_at_write
 
     sessions = isolated_home / "sessions"
     write_session_file(sessions, session_document(BASE))
@@ -274,12 +270,7 @@ def test_a_merge_killed_at_its_write_loses_nothing(isolated_home: Path, when: st
     copy = write_session_file(sessions, theirs, name=f"{BASE}.sync-conflict-20261203-184717-5RQAITR.json")
     write = 1
     while True:  # each write of the merge in turn (the listing cache's, the session's), until none is left
-        killed = subprocess.run(
-            [sys.executable, "-c", KILLED_AT_A_WRITE, str(write), when, "doctor", "--fix"],
-            capture_output=True,
-            env=os.environ.copy(),
-            timeout=SUBPROCESS_CEILING,
-        )
+        killed = ollm_killed_at_write(write, when, "doctor", "--fix")
         texts = {
             m["parts"][0]["text"]
             for path in sessions.glob("*.json")

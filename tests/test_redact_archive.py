@@ -4,16 +4,20 @@ checked in the bytes of every file under the index folder and in the vectors the
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, SUBPROCESS_CEILING, run_ollm, session_document, write_session_file
+from conftest import (
+    REPO,
+    ollm_killed_at_write,
+    run_ollm,
+    session_document,
+    write_session_file,
+)
 
 from ollm_recall import ChatRecordingService, Message, SessionStore
 from ollm_recall.agent.tools import ArchiveTools
@@ -165,25 +169,6 @@ def test_deleted_and_pruned_sessions_leave_nothing_in_the_index(isolated_home: P
     assert sorted(vector_rows(isolated_home, set(ids[3:]))) == sorted(kept_rows)  # the rest untouched
 
 
-KILLED_AT_A_WRITE = (
-    "import os, signal, sys\n"
-    "count, when = int(sys.argv[1]), sys.argv[2]\n"
-    "real_replace, seen = os.replace, [0]\n"
-    "def replace(source, target):\n"
-    "    seen[0] += 1\n"
-    "    if seen[0] == count and when == 'before':\n"
-    "        os.kill(os.getpid(), signal.SIGKILL)\n"
-    "    real_replace(source, target)\n"
-    "    if seen[0] == count and when == 'after':\n"
-    "        os.kill(os.getpid(), signal.SIGKILL)\n"
-    "os.replace = replace\n"
-    "sys.argv = ['ollm', *sys.argv[3:]]\n"
-    "from ollm_recall.cli.app import main\n"
-    "main()\n"
-)
-"""``ollm ARGS`` killed by SIGKILL at its COUNT-th atomic rename, just BEFORE or AFTER it: a
-temporary file written and not yet in place, or a file in place and the next not begun."""
-
 KILL_POINTS = [(1, "before"), (1, "after"), (2, "before"), (4, "after"), (7, "before"), (12, "after")]
 
 
@@ -193,12 +178,7 @@ def test_redact_killed_at_any_write_loses_nothing(isolated_home: Path) -> None:
     store = SessionStore(isolated_home / "sessions", redactor=None)
     before = {sid: store.read(sid) for sid in ids}
     for count, when in KILL_POINTS:
-        killed = subprocess.run(
-            [sys.executable, "-c", KILLED_AT_A_WRITE, str(count), when, "redact", "--yes"],
-            capture_output=True,
-            env=os.environ.copy(),
-            timeout=SUBPROCESS_CEILING,
-        )
+        killed = ollm_killed_at_write(count, when, "redact", "--yes")
         assert killed.returncode == -signal.SIGKILL, (count, when, killed.stderr)  # it died there
         for sid in ids:
             after = store.read(sid)  # every file whole and valid

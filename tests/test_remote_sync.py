@@ -122,11 +122,8 @@ def test_rclone_comes_with_the_package() -> None:
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_a_sync_killed_at_any_write_loses_nothing(devices, when: str) -> None:
     import signal
-    import subprocess
-    import sys
 
-    from conftest import SUBPROCESS_CEILING
-    from test_redact_archive import KILLED_AT_A_WRITE
+    from conftest import ollm_killed_at_write
 
     laptop, desktop, remote = devices
     shared = laptop.record(None, "on the laptop")
@@ -137,21 +134,7 @@ def test_a_sync_killed_at_any_write_loses_nothing(devices, when: str) -> None:
     laptop.sync(remote)
     write = 1
     while True:  # the desktop's sync killed at its first write, then its second..., until it finishes
-        killed = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                KILLED_AT_A_WRITE,
-                str(write),
-                when,
-                "--home",
-                str(desktop.home),
-                "sync",
-                str(remote),
-            ],
-            capture_output=True,
-            timeout=SUBPROCESS_CEILING,
-        )
+        killed = ollm_killed_at_write(write, when, "--home", str(desktop.home), "sync", str(remote))
         held = {
             message["parts"][0]["text"]
             for folder in (desktop.sessions, remote)

@@ -21,8 +21,9 @@ from typing import Any
 
 from .._time import parse_timestamp
 from ..errors import CorruptSession
+from .compression import COMPRESSED_SUFFIX
 from .session import ROLES, FormatProblem, Message, Session, SessionTimes, title_from_text
-from .session_file import open_session_file, read_session_bytes
+from .session_file import open_session_file, read_session_bytes, session_id_of
 
 HEAD_BYTES = 2 * 1024
 MAX_HEAD_BYTES = 256 * 1024
@@ -82,6 +83,8 @@ class _NeedMore(_NotInHead):
 
 def read_summary(path: Path) -> SessionSummary:
     """Summarise one session file; raise ``CorruptSession`` (``<file>: <problem>``) if it is broken."""
+    if path.name.endswith(COMPRESSED_SUFFIX):  # small once compressed: read whole
+        return _summary_from_full_parse(path)
     try:
         handle, status = open_session_file(path)
         with handle:
@@ -121,7 +124,7 @@ def _summary_from_full_parse(path: Path) -> SessionSummary:
 
 def check_name_matches(session_id: str, path: Path) -> None:
     """A file must be named after the session it holds; anything else is a broken archive."""
-    if path.name != f"{session_id}.json":
+    if session_id_of(path.name) != session_id:
         raise CorruptSession(f"{path.name}: sessionId {session_id!r} does not match the file name")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import CorruptSession
+from .compression import COMPRESSED_SUFFIX, decompress_session
 
 MAX_SESSION_BYTES = 64 * 1024 * 1024
 """Far above what recording writes (a session rewritten whole at every message stays well under a
@@ -48,14 +49,38 @@ def open_session_file(path: Path) -> tuple[BinaryIO, os.stat_result]:
 
 
 def read_session_bytes(path: Path) -> bytes:
-    """The bytes of a session file, within the bounds of ``open_session_file`` (a file that grows
-    past the limit while read is refused too)."""
+    """The JSON bytes of a session file, plain or compressed (``<id>.json.zst``), within the bounds
+    of ``open_session_file`` (a file that grows past the limit while read is refused too)."""
     handle, _status = open_session_file(path)
     with handle:
         data = handle.read(MAX_SESSION_BYTES + 1)
     if len(data) > MAX_SESSION_BYTES:
         raise too_large(path.name, len(data))
+    if path.name.endswith(COMPRESSED_SUFFIX):
+        return decompress_session(path.name, path.parent, data, MAX_SESSION_BYTES)
     return data
+
+
+def session_id_of(name: str) -> str | None:
+    """The session id a file name in a sessions folder stands for (``X.json``, ``X.json.zst``), or
+    None for any other file."""
+    if name.startswith("."):
+        return None
+    for suffix in (".json", COMPRESSED_SUFFIX):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def session_file(directory: Path, session_id: str) -> Path:
+    """The file that holds a session: ``<id>.json``, else ``<id>.json.zst`` if only that exists (the
+    plain one is always the newer: a write removes the compressed file after it)."""
+    plain = directory / f"{session_id}.json"
+    if not plain.exists():
+        compressed = directory / f"{session_id}{COMPRESSED_SUFFIX}"
+        if compressed.exists():
+            return compressed
+    return plain
 
 
 def too_large(name: str, size: int) -> CorruptSession:

@@ -20,12 +20,13 @@ from .._jsonio import dumps_compact
 from .._locking import SessionLock, process_alive
 from ..errors import ArchiveError, CorruptSession, SessionNotFound, SessionWriteError, UsageError
 from ..home import device_tag, listing_cache_path, locks_dir, sessions_dir
+from .compression import COMPRESSED_SUFFIX
 from .conflicts import conflict_bases, merge_sessions
 from .listing import SessionSummary, check_name_matches, read_summary
 from .listing_cache import SummaryCache, file_signature
 from .redaction import DEFAULT_REDACTOR, Finding, Redactor, redactor_for_home
 from .session import Session, validate_session_id
-from .session_file import read_session_bytes
+from .session_file import read_session_bytes, session_file, session_id_of
 from .tombstones import deleted_sessions, record_deletion
 
 LOCKS_DIR = ".locks"
@@ -86,11 +87,20 @@ class SessionStore:
             raise ArchiveError(f"cannot create {self.directory}: {exc.strerror}") from None
 
     def path_for(self, session_id: str) -> Path:
-        """The file of a session; the id is validated first, so the path stays inside the directory."""
+        """The file a session is written to (plain JSON); the id is validated first, so the path
+        stays inside the directory."""
         return self.directory / f"{validate_session_id(session_id)}.json"
 
+    def compressed_path_for(self, session_id: str) -> Path:
+        """Where a session idle for long is kept compressed (``compression``)."""
+        return self.directory / f"{validate_session_id(session_id)}{COMPRESSED_SUFFIX}"
+
+    def file_for(self, session_id: str) -> Path:
+        """The file that holds a session now: plain, or compressed when only that exists."""
+        return session_file(self.directory, validate_session_id(session_id))
+
     def exists(self, session_id: str) -> bool:
-        return self.path_for(session_id).exists()
+        return self.file_for(session_id).exists()
 
     def resolve(self, id_or_prefix: str) -> str:
         """The id of the one session whose id is ``id_or_prefix`` or begins with it (as git takes
@@ -98,9 +108,11 @@ class SessionStore:
         if self.exists(id_or_prefix):  # also validates it: never a path
             return id_or_prefix
         matches = sorted(
-            entry.name[: -len(".json")]
-            for entry in self._session_entries()
-            if entry.name.startswith(id_or_prefix)
+            {
+                session_id
+                for entry in self._session_entries()
+                if (session_id := session_id_of(entry.name)) and session_id.startswith(id_or_prefix)
+            }
         )
         if not matches:
             raise SessionNotFound(f"no session with id {id_or_prefix!r} in {self.directory}")
@@ -114,8 +126,8 @@ class SessionStore:
         return self.read_with_bytes(session_id)[0]
 
     def read_with_bytes(self, session_id: str) -> tuple[Session, bytes]:
-        """The validated session and the file's exact bytes, from one read."""
-        path = self.path_for(session_id)
+        """The validated session and the file's exact JSON bytes (decompressed), from one read."""
+        path = self.file_for(session_id)
         try:
             raw = read_session_bytes(path)
         except FileNotFoundError:
@@ -139,6 +151,9 @@ class SessionStore:
         data = dumps_compact(session.to_dict())
         try:
             write_atomic(path, data)
+            compressed = self.compressed_path_for(session.session_id)
+            if compressed.exists():  # resumed: plain again (the plain file, newer, is read first)
+                compressed.unlink()
         except OSError as exc:
             raise SessionWriteError(
                 f"cannot save session {session.session_id}: {exc.strerror or exc}"
@@ -147,7 +162,7 @@ class SessionStore:
 
     def delete(self, session_id: str) -> None:
         """Remove one session file; ``SessionNotFound`` if there is none."""
-        path = self.path_for(session_id)
+        path = self.file_for(session_id)
         if self.device is not None and path.exists():
             try:
                 record_deletion(self.directory, self.device(), session_id)
@@ -155,6 +170,8 @@ class SessionStore:
                 raise SessionWriteError(f"cannot delete session {session_id}: {exc.strerror}") from None
         try:
             path.unlink()
+            if path == self.path_for(session_id):
+                self.compressed_path_for(session_id).unlink(missing_ok=True)
         except FileNotFoundError:
             raise SessionNotFound(f"no session with id {session_id!r} in {self.directory}") from None
         except OSError as exc:
@@ -179,7 +196,7 @@ class SessionStore:
             with os.scandir(self.directory) as entries:
                 found = []
                 for entry in entries:
-                    if entry.name.endswith(".json") and not entry.name.startswith("."):
+                    if session_id_of(entry.name) is not None:
                         found.append(entry)
                         if first_only:
                             break
@@ -200,10 +217,14 @@ class SessionStore:
         cache = SummaryCache(self.summary_cache, self.directory) if self.summary_cache else None
         entries = self._session_entries()
         deleted = deleted_sessions(self.directory)
+        names = {entry.name for entry in entries}
         for entry in entries:
             path = Path(entry.path)
-            if entry.name[: -len(".json")] in deleted:
+            session_id = session_id_of(entry.name)
+            if session_id in deleted:
                 continue  # deleted on a device, back from another: removed again by the next sync
+            if entry.name.endswith(COMPRESSED_SUFFIX) and f"{session_id}.json" in names:
+                continue  # resumed, or compressed and not yet removed: the plain file is the session
             copy_of = self._copy_of(path) if may_be_conflict_copy(entry.name) else None
             if copy_of in deleted:
                 continue
@@ -260,7 +281,7 @@ class SessionStore:
         return merge_sessions(halves + [self.read_copy(path) for path in copies])
 
     def _copy_of(self, path: Path) -> str | None:
-        bases = conflict_bases(path.name[: -len(".json")])
+        bases = conflict_bases(session_id_of(path.name) or "")
         if not bases:
             return None
         try:

@@ -6,7 +6,8 @@ import functools
 import re
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -99,3 +100,18 @@ def print_json(value: Any) -> None:
     """Machine output: indented JSON on stdout, nothing else there."""
     sys.stdout.write(dumps_pretty(value).decode("utf-8") + "\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def progress_bar(total: int, label: str, *, at_least: int = 200) -> Iterator[Callable[[], None]]:
+    """A transient progress bar on stderr when it is a terminal and the work is long (``at_least``
+    items); else nothing. Yields the function that counts one item done."""
+    if not sys.stderr.isatty() or total < at_least:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)

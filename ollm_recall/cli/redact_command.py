@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import typer
 
 from ..archive.redaction import Finding, Redactor, redactor_for_home, summarize
+from ..archive.session_file import session_id_of
 from ..archive.store import SessionStore, store_for_home
 from ..errors import CorruptSession, SessionLocked, SessionNotFound, UsageError
 from .index_upkeep import purge_from_index
-from .output import Paths, handle_errors, info, print_json, warn
+from .output import Paths, handle_errors, info, print_json, progress_bar, warn
 
 
 @dataclass
@@ -103,9 +102,9 @@ def plan_redaction(store: SessionStore, redactor: Redactor) -> RedactPlan:
     """Read every session and find its secrets; a progress bar on a terminal (10,000 files: ~10 s)."""
     plan = RedactPlan()
     files = store.session_files()
-    with _progress(len(files)) as advance:
+    with progress_bar(len(files), "reading sessions") as advance:
         for path in sorted(files):
-            session_id = path.name[: -len(".json")]
+            session_id = session_id_of(path.name) or ""
             try:
                 session = store.read(session_id)
             except (CorruptSession, SessionNotFound) as problem:
@@ -155,17 +154,3 @@ def _report(plan: RedactPlan, rewritten: list[str], busy: list[str], *, dry_run:
         "busy": busy,
         "unreadable": plan.unreadable,
     }
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Callable[[], None]]:
-    """A transient progress bar on stderr when it is a terminal and the work is long; else nothing."""
-    if not sys.stderr.isatty() or total < 200:
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("reading sessions", total=total)
-        yield lambda: bar.advance(task)

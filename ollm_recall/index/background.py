@@ -23,6 +23,7 @@ import orjson
 from .._atomic import NO_FOLLOW, make_private_dir, write_atomic
 from .._locking import IndexLock, process_alive
 from .._time import format_duration
+from ..archive.session_file import session_id_of
 from ..errors import ArchiveReadOnly, IndexBusy, IndexProblem, OllmRecallError
 from .indexer import Index, SyncReport
 
@@ -228,9 +229,28 @@ def run_worker(index: Index) -> int:
     done = (
         f"{writer.current.meaning_done} sessions embedded ({report.embedded} texts) in {report.seconds:.1f} s"
     )
+    if not report.interrupted:
+        done += _compact_idle(index)
     writer.write(state=state, message=done)
     _log(index, f"{state}: {done}")
     return 0
+
+
+def _compact_idle(index: Index) -> str:
+    """After indexing: store the sessions idle for ``compress_after_days`` compressed. Returns what to
+    add to the log line (nothing when there was nothing to do or it could not be done)."""
+    from ..archive.compaction import compact
+    from ..archive.store import store_for_home
+    from ..config import load_settings
+
+    try:
+        days = load_settings(index.home).compress_after_days
+        if days <= 0:
+            return ""
+        report = compact(store_for_home(index.home, index.directory), idle_days=days)
+    except (OllmRecallError, OSError) as problem:
+        return f"; compression skipped ({problem})"
+    return f"; {report.summary()}" if report.compressed else ""
 
 
 def _behind(index: Index) -> bool:
@@ -239,7 +259,7 @@ def _behind(index: Index) -> bool:
         known = index.load_manifest().sessions
     except OllmRecallError:
         return False
-    return any(path.name[: -len(".json")] not in known for path in index.store.session_files())
+    return any(session_id_of(path.name) not in known for path in index.store.session_files())
 
 
 def _log(index: Index, line: str) -> None:

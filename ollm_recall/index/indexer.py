@@ -24,10 +24,11 @@ import orjson
 from .._atomic import make_private_dir
 from .._locking import IndexLock
 from .._time import milliseconds, parse_timestamp
+from ..archive.compression import COMPRESSED_SUFFIX
 from ..archive.listing import check_name_matches
 from ..archive.redaction import DEFAULT_REDACTOR, redactor_for_home
-from ..archive.session import Session, validate_session_id
-from ..archive.session_file import read_session_bytes
+from ..archive.session import Session
+from ..archive.session_file import read_session_bytes, session_id_of
 from ..archive.shared_folder import merge_conflicts, remove_deleted
 from ..archive.store import SessionStore
 from ..embedding.embedder import DEFAULT_VARIANT, DIMENSION, Embedder, model_id_for, variant_of
@@ -342,8 +343,11 @@ class Index:
         for path in self.store.session_files():
             if path in copies:  # merged into its session when that one is free (a chat records into it)
                 continue
+            session_id = session_id_of(path.name) or ""
+            if path.name.endswith(COMPRESSED_SUFFIX) and (path.parent / f"{session_id}.json").exists():
+                continue  # a compressed file beside the plain one: the plain one is the session
             try:
-                on_disk[path.name[: -len(".json")]] = path.stat()
+                on_disk[session_id] = path.stat()
             except OSError:
                 continue
         candidates = []
@@ -436,7 +440,7 @@ class Index:
     def _read_change(self, name: str, manifest: Manifest, report: SyncReport) -> _Change | None:
         path = self.store.directory / f"{name}.json"
         try:
-            validate_session_id(name)
+            path = self.store.file_for(name)  # validates the id first
             raw = read_session_bytes(path)
             stat = path.stat()
             session = Session.from_bytes(raw, path.name)

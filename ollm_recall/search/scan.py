@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from .._time import format_timestamp, parse_timestamp
-from ..archive.session_file import read_session_bytes
+from ..archive.session_file import read_session_bytes, session_id_of
 from ..archive.store import SessionStore
 from ..errors import CorruptSession, SessionNotFound
 from ..index.textsearch import BM25_B, BM25_K1
@@ -116,8 +116,8 @@ def unindexed_ids(store: SessionStore, indexed: Collection[str]) -> list[str]:
     """Ids of the session files the index does not hold, most recently written first."""
     entries = []
     for path in store.session_files():
-        session_id = path.name[: -len(".json")]
-        if session_id not in indexed:
+        session_id = session_id_of(path.name) or ""
+        if session_id not in indexed and store.file_for(session_id) == path:
             try:
                 entries.append((os.stat(path).st_mtime_ns, session_id))
             except OSError:

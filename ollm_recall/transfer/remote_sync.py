@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._atomic import make_private_dir, write_atomic
+from ..archive.compression import DICTS_DIR
+from ..archive.session_file import session_id_of
 from ..archive.shared_folder import merge_conflicts, remove_deleted
 from ..archive.store import SessionStore
 from ..archive.tombstones import TOMBSTONES_DIR, deleted_sessions
@@ -116,7 +118,9 @@ def sync_with_remote(
         make_private_dir(here)
         run_rclone(["mkdir", remote])
     try:
-        run_rclone(["sync", remote, str(mirror), "--exclude", ".*.tmp"], progress=progress)
+        run_rclone(
+            ["sync", remote, str(mirror), "--exclude", ".*.tmp"], progress=progress
+        )  # dictionaries too
     except SyncError:
         if not dry_run:
             raise
@@ -131,10 +135,11 @@ def sync_with_remote(
         own = Path(TOMBSTONES_DIR) / f"{device}.jsonl"
         if (here / own).exists():
             uploads.append(str(own))
+        uploads += _exchange_dictionaries(mirror, here)
     local, remote_files = _session_names(here), _session_names(mirror)
     copies = []
     for name in sorted(local | remote_files):
-        session_id = name[: -len(".json")]
+        session_id = session_id_of(name) or name
         if session_id in deleted:
             if name in remote_files:
                 report.deleted_remote.append(session_id)
@@ -153,7 +158,8 @@ def sync_with_remote(
             copies.append(session_id)
             if not dry_run and theirs is not None:
                 stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-                write_atomic(here / f"{session_id}.sync-conflict-{stamp}-{COPY_DEVICE}.json", theirs)
+                suffix = name[len(session_id) :]  # .json, or .json.zst: a copy keeps its kind
+                write_atomic(here / f"{session_id}.sync-conflict-{stamp}-{COPY_DEVICE}{suffix}", theirs)
     if dry_run:
         report.merged = copies
     elif copies:
@@ -173,9 +179,7 @@ def sync_with_remote(
 def _session_names(directory: Path) -> set[str]:
     try:
         return {
-            entry.name
-            for entry in os.scandir(directory)
-            if entry.name.endswith(".json") and not entry.name.startswith(".") and entry.is_file()
+            entry.name for entry in os.scandir(directory) if session_id_of(entry.name) and entry.is_file()
         }
     except FileNotFoundError:
         return set()
@@ -201,6 +205,17 @@ def _take_their_tombstones(mirror: Path, here: Path, device: str) -> None:
         if _bytes(target) != data:
             make_private_dir(target.parent)
             write_atomic(target, data)
+
+
+def _exchange_dictionaries(mirror: Path, here: Path) -> list[str]:
+    """Compression dictionaries are named by their id and never change: those only on the remote are
+    copied here (before any file needing one is), and those only here are to be uploaded."""
+    theirs = {path.name: path for path in (mirror / DICTS_DIR).glob("*.dict")}
+    mine = {path.name for path in (here / DICTS_DIR).glob("*.dict")}
+    for name in sorted(set(theirs) - mine):
+        make_private_dir(here / DICTS_DIR)
+        write_atomic(here / DICTS_DIR / name, theirs[name].read_bytes())
+    return [f"{DICTS_DIR}/{name}" for name in sorted(mine - set(theirs))]
 
 
 def _rclone_with_list(arguments: list[str], names: list[str], *, progress: bool = False) -> None:
