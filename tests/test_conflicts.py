@@ -17,6 +17,13 @@ from ollm_recall.archive.store import store_for_home
 from ollm_recall.home import device_tag, locks_dir
 
 BASE = "session-1796256822000-k3fz"
+SECRET = "ghp_" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6"
+
+
+def _redacted(texts: set[str]) -> set[str]:
+    from ollm_recall.archive.redaction import Redactor
+
+    return {Redactor().redact_text(text).text for text in texts}
 
 
 @pytest.mark.parametrize(
@@ -50,10 +57,14 @@ class Device:
         self.home.mkdir()
         (self.home / "config.toml").write_text(f'sessions_dir = "{self.sessions}"\n')
 
-    def record(self, session_id: str | None, text: str) -> str:
-        """A chat on this device: a new session, or one resumed; the service closes as a chat ends."""
+    def record(self, session_id: str | None, text: str, *, redact: bool = True) -> str:
+        """A chat on this device: a new session, or one resumed; the service closes as a chat ends.
+        ``redact=False``: saved as a home with redaction off saves it."""
         service = ChatRecordingService(
-            self.sessions, locks_dir=locks_dir(self.home), device=device_tag(self.home)
+            self.sessions,
+            locks_dir=locks_dir(self.home),
+            device=device_tag(self.home),
+            **({} if redact else {"redactor": None}),
         )
         try:
             if session_id is None:
@@ -69,6 +80,14 @@ class Device:
             self.sessions, locks_dir=locks_dir(self.home), device=device_tag(self.home)
         )
         service.delete_session(session_id)
+
+    def redact(self) -> None:
+        """``ollm redact`` on this device: every session with a secret rewritten redacted."""
+        store = store_for_home(self.home, writing=True)
+        for summary in store.list().sessions:
+            session = store.read(summary.session_id)
+            if store.redactor is not None and store.redactor.redact_session(session)[1]:
+                store.write(session)
 
     def merge(self) -> int:
         """What the index's catch-up does before indexing: deleted sessions removed again, copies merged."""
@@ -144,7 +163,7 @@ def _texts(device: Device, session_id: str) -> set[str]:
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_any_interleaving_of_chats_and_deletes_on_two_devices_keeps_every_message_on_both(
+def test_any_interleaving_of_chats_deletes_and_redactions_on_two_devices_keeps_every_message(
     tmp_path: Path, seed: int
 ) -> None:
     rng = random.Random(seed)
@@ -168,6 +187,14 @@ def test_any_interleaving_of_chats_and_deletes_on_two_devices_keeps_every_messag
         elif action < 0.75:  # often the session just continued elsewhere: where conflicts come from
             text = f"more {step}"
             session_id = last if last in known and rng.random() < 0.5 else rng.choice(known)
+            if rng.random() < 0.15:  # pasted a token, on a device with redaction off
+                text += f" with {SECRET}"
+                session_id = last = device.record(session_id, text, redact=False)
+                said.setdefault(session_id, set()).update(_redacted({text, f"noted: {text}"}))
+                continue
+        elif action < 0.78:
+            device.redact()
+            continue
         elif action < 0.8:
             doomed = rng.choice(known)
             device.delete(doomed)
@@ -179,12 +206,14 @@ def test_any_interleaving_of_chats_and_deletes_on_two_devices_keeps_every_messag
             continue
         session_id = last = device.record(session_id, text)
         said.setdefault(session_id, set()).update({text, f"noted: {text}"})
+    devices[0].redact()  # the secrets go, and no copy of the other device brings them back
     for _round in range(4):  # the devices settle: sync, merge on each, sync
         tool.run()
         for device in devices:
             device.merge()
     tool.run()
     first, second = (device.files() for device in devices)
+    assert not [name for name, data in first.items() if SECRET.encode() in data]
     assert first == second, "the two devices disagree after syncing"
     kept = {session_id: texts for session_id, texts in said.items() if session_id not in deleted}
     assert sorted(name.removesuffix(".json") for name in first) == sorted(kept)  # no copy, nothing deleted
