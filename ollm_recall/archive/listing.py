@@ -83,8 +83,8 @@ class _NeedMore(_NotInHead):
 
 def read_summary(path: Path) -> SessionSummary:
     """Summarise one session file; raise ``CorruptSession`` (``<file>: <problem>``) if it is broken."""
-    if path.name.endswith(COMPRESSED_SUFFIX):  # small once compressed: read whole
-        return _summary_from_full_parse(path)
+    if path.name.endswith(COMPRESSED_SUFFIX):
+        return _compressed_summary(path)
     try:
         handle, status = open_session_file(path)
         with handle:
@@ -112,6 +112,21 @@ def read_summary(path: Path) -> SessionSummary:
         return _summary_from_full_parse(path)
 
 
+def _compressed_summary(path: Path) -> SessionSummary:
+    """A compressed file is read whole (it is small), then summarised from its head like a plain one."""
+    try:
+        status = path.stat()
+        raw = read_session_bytes(path)
+        fields = _parse_head(raw[:MAX_HEAD_BYTES], complete=len(raw) <= MAX_HEAD_BYTES)
+        if not raw.rstrip().endswith(b"}"):
+            raise _NotInHead
+        return _summary_from_fields(fields, path, status.st_size, status.st_mtime)
+    except OSError as exc:
+        raise CorruptSession(f"{path.name}: cannot read: {exc.strerror}") from None
+    except (_NotInHead, FormatProblem, ValueError, RecursionError):
+        return _summary_from_full_parse(path)
+
+
 def _summary_from_full_parse(path: Path) -> SessionSummary:
     try:
         raw = read_session_bytes(path)
@@ -132,7 +147,7 @@ def _summary_from_fields(fields: dict[str, Any], path: Path, size: int, modified
     session_id = fields["sessionId"]
     if not all(isinstance(fields[key], str) for key in _HEADER_FIELDS):
         raise _NotInHead
-    if path.name != f"{session_id}.json":
+    if session_id_of(path.name) != session_id:
         raise _NotInHead
     if parse_timestamp(fields["lastActivity"]) < parse_timestamp(fields["startTime"]):
         raise _NotInHead
