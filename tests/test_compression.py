@@ -106,3 +106,16 @@ def test_compaction_killed_at_any_write_loses_nothing(archive: Path, when: str) 
     finished = run_ollm("sessions", "compact", "--older-than", "30d")
     assert finished.returncode == 0, finished.stderr
     assert not [p for p in archive.glob("*.json") if (archive / f"{p.name}.zst").exists()]
+
+
+def test_deleting_pinning_and_redacting_a_compressed_session(archive: Path, isolated_home: Path) -> None:
+    assert run_ollm("sessions", "compact", "--older-than", "30d").returncode == 0
+    packed = sorted(p.name.removesuffix(".json.zst") for p in archive.glob("*.json.zst"))
+    doomed, pinned = packed[0], packed[1]
+    assert run_ollm("sessions", "delete", doomed, "--yes").returncode == 0
+    assert not list(archive.glob(f"{doomed}.*"))
+    assert run_ollm("sessions", "pin", pinned).returncode == 0
+    assert json.loads((archive / f"{pinned}.json").read_text())["metadata"]["pinned"] is True
+    assert not (archive / f"{pinned}.json.zst").exists()  # written plain, its compressed file gone
+    listed = [s["id"] for s in json.loads(run_ollm("sessions", "list", "--json").stdout)]
+    assert doomed not in listed and listed.count(pinned) == 1 and len(listed) == 44
