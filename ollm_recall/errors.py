@@ -137,3 +137,8 @@ class UsageError(OllmRecallError, ValueError):
 
 class OllmRecallWarning(UserWarning):
     """Something works less well than it should and goes on (a damaged ranking model: first-stage order)."""
+
+
+class KeyProblem(OllmRecallError):
+    """The archive key cannot be made, read or unlocked (a wrong passphrase, a missing key file); the
+    message names the key id."""

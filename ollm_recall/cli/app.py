@@ -16,6 +16,7 @@ from . import (
     export_command,
     import_command,
     index_command,
+    key_command,
     mcp_command,
     recall_command,
     redact_command,
@@ -79,6 +80,7 @@ app.command("doctor")(doctor_command.doctor)
 app.command("redact")(redact_command.redact)
 app.command("mcp")(mcp_command.mcp)
 app.command("sync")(sync_command.sync)
+app.add_typer(key_command.app, name="key")
 
 
 def main() -> None:

@@ -1,0 +1,134 @@
+"""``ollm key``: the archive key that encryption at rest will use: made, verified, re-wrapped, recovered."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from ..errors import UsageError
+from ..home import sessions_dir
+from .output import Paths, handle_errors, info, print_json, stdout, warn
+
+app = typer.Typer(
+    help="Make and look after the archive key: passphrase, recovery key, keyring.\n\nExample: ollm key add",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+PASSPHRASE_ENV = "OLLM_PASSPHRASE"
+NEW_PASSPHRASE_ENV = "OLLM_NEW_PASSPHRASE"
+RECOVERY_ENV = "OLLM_RECOVERY_KEY"
+
+
+def _secret(variable: str, prompt: str, *, confirm: bool = False) -> str:
+    """A passphrase or recovery key: from the variable (for scripts), else asked for on a terminal."""
+    value = os.environ.get(variable)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError(f"{prompt.lower()} is needed: run on a terminal, or set {variable}")
+    answer: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+    if not answer:
+        raise UsageError("an empty passphrase protects nothing")
+    return answer
+
+
+def _unlock(paths: Paths):
+    """The key from the OS keyring if this device keeps it there, else by the passphrase."""
+    from ..archive.keys import keyring_unlock, unlock_with_passphrase
+
+    sessions = sessions_dir(paths.home)
+    return keyring_unlock(sessions) or unlock_with_passphrase(sessions, _secret(PASSPHRASE_ENV, "Passphrase"))
+
+
+def _recovery_lines(recovery: str) -> None:
+    stdout.print(recovery, markup=False, highlight=False)
+    warn("this recovery key is shown once: keep it safe; with it, a forgotten passphrase can be reset")
+
+
+@app.command("add")
+@handle_errors
+def add(
+    ctx: typer.Context,
+    use_keyring: bool = typer.Option(
+        False, "--keyring", help="Also keep the key in this device's OS keyring."
+    ),
+) -> None:
+    """Make the archive key, wrapped by a passphrase and by a recovery key printed once.
+
+    The key file (.ollm-key.json, in the sessions folder) holds the key only wrapped: it is safe to
+    sync, and a second device sharing the folder unlocks with the same passphrase.
+
+    Example: ollm key add --keyring
+    """
+    from ..archive.keys import create_key, keyring_store
+
+    sessions = sessions_dir(ctx.obj.home)
+    passphrase = _secret(PASSPHRASE_ENV, "New passphrase", confirm=True)
+    key, recovery = create_key(sessions, passphrase)
+    info(f"made archive key {key.key_id}")
+    if use_keyring:
+        problem = keyring_store(key)
+        info(
+            "kept in this device's OS keyring"
+            if problem is None
+            else f"no OS keyring here ({problem}): the passphrase unlocks"
+        )
+    _recovery_lines(recovery)
+
+
+@app.command("verify")
+@handle_errors
+def verify(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Check that the key file unlocks (OS keyring, else passphrase) and holds the right key.
+
+    Example: OLLM_PASSPHRASE=... ollm key verify
+    """
+    key = _unlock(ctx.obj)
+    if as_json:
+        print_json({"keyId": key.key_id, "verified": True})
+    else:
+        info(f"key {key.key_id} verifies")
+
+
+@app.command("rekey")
+@handle_errors
+def rekey(ctx: typer.Context) -> None:
+    """Change the passphrase: the key is re-wrapped, the archive is not rewritten.
+
+    Example: ollm key rekey
+    """
+    from ..archive.keys import set_passphrase
+
+    key = _unlock(ctx.obj)
+    set_passphrase(
+        sessions_dir(ctx.obj.home), key, _secret(NEW_PASSPHRASE_ENV, "New passphrase", confirm=True)
+    )
+    info(f"key {key.key_id}: new passphrase set")
+
+
+@app.command("recovery")
+@handle_errors
+def recovery(
+    ctx: typer.Context,
+    new_key: bool = typer.Option(False, "--new", help="Make a new recovery key (the old one stops working)."),
+) -> None:
+    """Set a new passphrase with the recovery key (a forgotten passphrase), or make a new recovery key.
+
+    Example: ollm key recovery
+    """
+    from ..archive.keys import new_recovery, set_passphrase, unlock_with_recovery
+
+    sessions = sessions_dir(ctx.obj.home)
+    if new_key:
+        key = _unlock(ctx.obj)
+        _recovery_lines(new_recovery(sessions, key))
+        return
+    key = unlock_with_recovery(sessions, _secret(RECOVERY_ENV, "Recovery key"))
+    set_passphrase(sessions, key, _secret(NEW_PASSPHRASE_ENV, "New passphrase", confirm=True))
+    info(f"key {key.key_id}: new passphrase set with the recovery key")
