@@ -153,3 +153,23 @@ def test_a_sync_killed_at_any_write_loses_nothing(devices, when: str) -> None:
         == set(desktop.texts(shared))
         == {"on the laptop", "laptop, later", "desktop, later"}
     )
+
+
+def test_the_archive_key_travels_and_another_archive_s_is_refused(devices, tmp_path) -> None:
+    laptop, desktop, remote = devices
+    laptop.record(None, "first")
+    made = run_ollm("--home", str(laptop.home), "key", "add", env={"OLLM_PASSPHRASE": "correct horse"})
+    assert made.returncode == 0, made.stderr
+    laptop.sync(remote)
+    desktop.sync(remote)  # the second device joins: the key file came with the sessions
+    verified = run_ollm(
+        "--home", str(desktop.home), "key", "verify", env={"OLLM_PASSPHRASE": "correct horse"}
+    )
+    assert verified.returncode == 0, verified.stderr
+    stranger = Device(tmp_path, "stranger")
+    stranger.record(None, "another archive")
+    run_ollm("--home", str(stranger.home), "key", "add", env={"OLLM_PASSPHRASE": "x"})
+    before = files(remote)
+    refused = stranger.ollm("sync", str(remote))
+    assert refused.returncode == 1 and "not the same archive" in refused.stderr
+    assert files(remote) == before

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .._atomic import make_private_dir, write_atomic
 from ..archive.compression import DICTS_DIR
+from ..archive.keys import KEY_FILE, read_key_file
 from ..archive.session_file import session_id_of
 from ..archive.shared_folder import merge_conflicts, remove_deleted
 from ..archive.store import SessionStore
@@ -129,6 +130,7 @@ def sync_with_remote(
     deleted = {**deleted_sessions(mirror), **deleted_sessions(here)}
     uploads: list[str] = []
     if not dry_run:
+        uploads += _exchange_key_file(mirror, here)  # first: another archive's remote changes nothing
         _take_their_tombstones(mirror, here, device)
         report.removed_here = remove_deleted(store)
         merge_conflicts(store)  # what a sync tool or an earlier stop left
@@ -216,6 +218,24 @@ def _exchange_dictionaries(mirror: Path, here: Path) -> list[str]:
         make_private_dir(here / DICTS_DIR)
         write_atomic(here / DICTS_DIR / name, theirs[name].read_bytes())
     return [f"{DICTS_DIR}/{name}" for name in sorted(mine - set(theirs))]
+
+
+def _exchange_key_file(mirror: Path, here: Path) -> list[str]:
+    """The archive key file travels like the sessions (a second device joins through it): one side's
+    is copied to the other; where both have one of the same key, this side's wraps are the ones kept
+    (a rekey here goes up). Keys of two different archives are refused: nothing is synced."""
+    theirs, mine = mirror / KEY_FILE, here / KEY_FILE
+    if not theirs.exists():
+        return [KEY_FILE] if mine.exists() else []
+    if not mine.exists():
+        write_atomic(mine, theirs.read_bytes())
+        return []
+    their_id, my_id = read_key_file(mirror)["keyId"], read_key_file(here)["keyId"]
+    if their_id != my_id:
+        raise SyncError(
+            f"the remote's archive key is {their_id}, this one's is {my_id}: not the same archive"
+        )
+    return [KEY_FILE] if mine.read_bytes() != theirs.read_bytes() else []
 
 
 def _rclone_with_list(arguments: list[str], names: list[str], *, progress: bool = False) -> None:
