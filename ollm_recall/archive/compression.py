@@ -51,9 +51,9 @@ def load_dictionary(directory: Path, dictionary_id: int) -> Any:
     return _dictionary(path, path.stat().st_mtime_ns)
 
 
-def decompress_session(name: str, directory: Path, data: bytes, limit: int) -> bytes:
-    """A compressed session file's JSON; ``CorruptSession`` for damaged data, a missing dictionary,
-    or more than ``limit`` bytes once decompressed."""
+def decompress_session(name: str, directory: Path | None, data: bytes, limit: int) -> bytes:
+    """A compressed session file's JSON (its dictionary from ``directory``; None: it may use none);
+    ``CorruptSession`` for damaged data, a missing dictionary, or more than ``limit`` bytes."""
     module = zstd()
     try:
         dictionary_id = module.get_frame_info(data).dictionary_id
@@ -62,6 +62,8 @@ def decompress_session(name: str, directory: Path, data: bytes, limit: int) -> b
     dictionary = None
     if dictionary_id:
         try:
+            if directory is None:
+                raise OSError("no dictionary folder")
             dictionary = load_dictionary(directory, dictionary_id)
         except OSError:
             raise CorruptSession(
