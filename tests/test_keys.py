@@ -15,7 +15,17 @@ RECOVERY = re.compile(r"^[A-Z2-7]{4}(?:-[A-Z2-7]{1,4}){12}$", re.M)
 
 
 def ollm(home: Path, *args: str, **secrets: str):
-    return run_ollm("--home", str(home), *args, env={name.upper(): value for name, value in secrets.items()})
+    """``ollm --home HOME ARGS`` in this process (the CLI runner), secrets given as variables."""
+    import subprocess
+
+    from typer.testing import CliRunner
+
+    from ollm_recall.cli.app import app
+
+    names = ("OLLM_PASSPHRASE", "OLLM_NEW_PASSPHRASE", "OLLM_RECOVERY_KEY")
+    env = {name: secrets.get(name.lower()) for name in names}
+    result = CliRunner().invoke(app, ["--home", str(home), *args], env=env, catch_exceptions=False)
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture
