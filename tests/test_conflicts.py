@@ -347,3 +347,17 @@ def test_tombstones_from_another_device_are_input_never_paths(tmp_path: Path) ->
         '{"sessionId": "session-2", "deleted'  # cut short while it synced
     )
     assert deleted_sessions(tmp_path / "sessions") == {"session-1": "2026-12-03T00:00:00.000Z"}
+
+
+def test_a_deleted_session_that_comes_back_compressed_is_removed_too(isolated_home: Path) -> None:
+    from ollm_recall.archive.compression import compress_session
+
+    sessions = isolated_home / "sessions"
+    write_session_file(sessions, session_document(BASE))
+    kept = (sessions / f"{BASE}.json").read_bytes()
+    assert run_ollm("sessions", "delete", BASE, "--yes").returncode == 0
+    (sessions / f"{BASE}.json.zst").write_bytes(
+        compress_session(kept, None)
+    )  # compressed on the other device
+    assert run_ollm("index").returncode == 0
+    assert not list(sessions.glob(f"{BASE}*"))

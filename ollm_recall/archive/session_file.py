@@ -72,7 +72,7 @@ def session_id_of(name: str) -> str | None:
     return None
 
 
-def session_file(directory: Path, session_id: str) -> Path:
+def session_path(directory: Path, session_id: str) -> Path:
     """The file that holds a session: ``<id>.json``, else ``<id>.json.zst`` if only that exists (the
     plain one is always the newer: a write removes the compressed file after it)."""
     plain = directory / f"{session_id}.json"

@@ -95,9 +95,8 @@ def remove_deleted(store: SessionStore) -> list[str]:
     copies = store.conflict_copies()
     removed = []
     for session_id in sorted(deleted):
-        paths = ([store.path_for(session_id)] if store.exists(session_id) else []) + copies.get(
-            session_id, []
-        )
+        own = (store.path_for(session_id), store.compressed_path_for(session_id))  # back in either form
+        paths = [path for path in own if path.exists()] + copies.get(session_id, [])
         if not paths:
             continue
         lock = store.lock(session_id)

@@ -26,7 +26,7 @@ from .listing import SessionSummary, check_name_matches, read_summary
 from .listing_cache import SummaryCache, file_signature
 from .redaction import DEFAULT_REDACTOR, Finding, Redactor, redactor_for_home
 from .session import Session, validate_session_id
-from .session_file import read_session_bytes, session_file, session_id_of
+from .session_file import read_session_bytes, session_id_of, session_path
 from .tombstones import deleted_sessions, record_deletion
 
 LOCKS_DIR = ".locks"
@@ -97,7 +97,7 @@ class SessionStore:
 
     def file_for(self, session_id: str) -> Path:
         """The file that holds a session now: plain, or compressed when only that exists."""
-        return session_file(self.directory, validate_session_id(session_id))
+        return session_path(self.directory, validate_session_id(session_id))
 
     def exists(self, session_id: str) -> bool:
         return self.file_for(session_id).exists()

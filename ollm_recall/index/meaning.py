@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..archive.session import Session
-from ..archive.session_file import read_session_bytes, session_file
+from ..archive.session_file import read_session_bytes, session_path
 from ..errors import CorruptSession
 from .manifest import IndexedSession, Manifest
 from .sync_run import SyncRun
@@ -84,7 +84,7 @@ def index_meaning(run: SyncRun, manifest: Manifest) -> None:
 def _to_embed(sessions_dir: Path, session_id: str, entry: IndexedSession) -> _ToEmbed | None:
     """The session's units past ``entry.embedded``, read from its file; None when the file changed
     since its words were indexed (the next full-text phase takes it up again) or is gone."""
-    path = session_file(sessions_dir, session_id)
+    path = session_path(sessions_dir, session_id)
     try:
         raw = read_session_bytes(path)
         if hashlib.sha256(raw).hexdigest() != entry.sha256:
