@@ -119,9 +119,7 @@ def sync_with_remote(
         make_private_dir(here)
         run_rclone(["mkdir", remote])
     try:
-        run_rclone(
-            ["sync", remote, str(mirror), "--exclude", ".*.tmp"], progress=progress
-        )  # dictionaries too
+        run_rclone(["sync", remote, str(mirror), "--exclude", ".*.tmp"], progress=progress)
     except SyncError:
         if not dry_run:
             raise
@@ -158,7 +156,7 @@ def sync_with_remote(
             uploads.append(name)
         else:
             copies.append(session_id)
-            if not dry_run and theirs is not None:
+            if not dry_run:
                 stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
                 suffix = name[len(session_id) :]  # .json, or .json.zst: a copy keeps its kind
                 write_atomic(here / f"{session_id}.sync-conflict-{stamp}-{COPY_DEVICE}{suffix}", theirs)
