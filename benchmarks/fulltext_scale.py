@@ -29,11 +29,12 @@ import json, re, sys, time
 from pathlib import Path
 from ollm_recall.index.indexer import MERGE_BATCH_SESSIONS, TEXT_BATCH_SESSIONS, start_ms
 from ollm_recall.archive.store import SessionStore
+from ollm_recall.archive.sealed_files import Sealer
 from ollm_recall.index.textsearch import TextIndex
 
 sessions, target = Path(sys.argv[1]), Path(sys.argv[2])
 store = SessionStore(sessions)
-index = TextIndex(target)
+index = TextIndex(target, Sealer(sessions))
 index.create()
 started = time.perf_counter()
 batch, reported = [], 0
@@ -56,10 +57,11 @@ print(json.dumps({"seconds": time.perf_counter() - started, "peak_kib": peak}))
 SEARCH = """
 import json, re, statistics, sys, time
 from pathlib import Path
+from ollm_recall.archive.sealed_files import Sealer
 from ollm_recall.index.textsearch import TextFilters, TextIndex, query_terms
 
 started = time.perf_counter()
-index = TextIndex(Path(sys.argv[1]))
+index = TextIndex(Path(sys.argv[1]), Sealer(Path(sys.argv[1]) / "no-sessions"))
 queries = json.loads(sys.argv[2])
 first = None
 timings = []

@@ -85,7 +85,9 @@ class Archive:
     def __init__(self, home: Path) -> None:
         self.index = Index(home)
         manifest = self.index.load_manifest()
-        vectors = VectorIndex(self.index.vector_dir, manifest.segments, manifest.current_segments())
+        vectors = VectorIndex(
+            self.index.vector_dir, manifest.segments, manifest.current_segments(), sealer=self.index.sealer
+        )
         self.units: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for sid in vectors.session_ids:
             found = vectors.session_units(sid)

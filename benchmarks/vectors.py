@@ -40,28 +40,31 @@ QUERIES = [
 
 def scaled_index(source: Path, scale: int, work: Path) -> Path:
     """Write (once) ``scale`` noisy copies of every segment of ``source``'s vector index."""
+    from ollm_recall.archive.sealed_files import Sealer
     from ollm_recall.index.manifest import Manifest
     from ollm_recall.index.vector_segments import Segment, write_segment
+
+    sealer = Sealer(source / "sessions")
 
     target = work / f"x{scale}"
     done = target / "layout.json"
     if done.exists():
         return target
     shutil.rmtree(target, ignore_errors=True)
-    manifest = Manifest.load(source / "index" / "manifest.json")
+    manifest = Manifest.load(source / "index" / "manifest.json", sealer=sealer)
     current = manifest.current_segments()
     rng = np.random.default_rng(7)
     names, owners = [], {}
     for copy in range(scale):
         for name in manifest.segments:
-            segment = Segment(source / "index" / "vectors", name)
+            segment = Segment(source / "index" / "vectors", name, sealer)
             vectors = np.asarray(segment.vectors, dtype=np.float32)
             if copy:
                 vectors = vectors + rng.normal(0, 0.02, vectors.shape).astype(np.float32)
                 vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             keys = [(f"{segment.session_ids[o]}-{copy}", int(m), int(c)) for o, m, c in segment.rows.tolist()]
             copy_name = f"seg-{copy}-{name}"
-            write_segment(target, copy_name, vectors, keys)
+            write_segment(target, copy_name, vectors, keys, sealer)
             names.append(copy_name)
             for sid in segment.session_ids:
                 if name in current.get(sid, ()):
@@ -76,11 +79,14 @@ def measure(target: Path, exact: bool, repeats: int, rescore_rows: int) -> dict:
     import resource
     import time
 
+    from ollm_recall.archive.sealed_files import Sealer
     from ollm_recall.embedding.embedder import Embedder
     from ollm_recall.index import vectorstore
 
     layout = json.loads((target / "layout.json").read_text())
-    index = vectorstore.VectorIndex(target, layout["segments"], layout["current"])
+    index = vectorstore.VectorIndex(
+        target, layout["segments"], layout["current"], sealer=Sealer(target / "no-sessions")
+    )
     vectorstore.EXACT_ROWS = 10**12 if exact else 0
     vectorstore.RESCORE_ROWS = rescore_rows
     embedder = Embedder()

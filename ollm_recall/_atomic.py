@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
@@ -56,14 +57,23 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     The rename replaces a symlink at ``path`` itself, never the file it points to. On any error the
     temporary file is removed and the previous ``path`` is untouched.
     """
+
+    def fill(fd: int) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+
+    write_atomic_with(path, fill, mode=mode)
+
+
+def write_atomic_with(path: Path, fill: Callable[[int], None], *, mode: int = 0o600) -> None:
+    """``write_atomic`` of what ``fill`` writes to the descriptor it is given (to stream a large file)."""
     temp, fd = create_temp_file(path, mode)
     try:
         try:
             os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            fill(fd)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -131,7 +131,7 @@ def examine(home: Path, index_dir: Path | None = None) -> Examination:
                 f"{copy.name}: a sync tool's conflict copy of {session_id}; --fix merges it into the session",
             )
     for session_id in sorted(deleted_sessions(directory)):
-        back = store.path_for(session_id)
+        back = store.file_for(session_id)
         if back.exists():
             result.add(
                 "deleted-session",
@@ -180,7 +180,7 @@ def _check_index(result: Examination, home: Path, index_dir: Path | None, on_dis
             f"{len(pending)} session{'s are' if len(pending) != 1 else ' is'} not searchable by meaning yet",
         )
     for name in manifest.segments:
-        problem = check_segment(index.vector_dir, name, manifest.dimension)
+        problem = check_segment(index.vector_dir, name, manifest.dimension, index.sealer)
         if problem:
             result.add("segment-damaged", index.vector_dir / name, f"the vector index is damaged: {problem}")
     text_problem = _full_text_problem(index)
@@ -193,7 +193,7 @@ def _full_text_problem(index) -> str | None:
     search would."""
     if not (index.text_dir / "sessions").is_dir() or not (index.text_dir / "messages").is_dir():
         return "the full-text index is missing"
-    text = TextIndex(index.text_dir)
+    text = TextIndex(index.text_dir, index.sealer)
     try:
         text.document_counts()
     except IndexProblem as problem:

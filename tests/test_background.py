@@ -19,6 +19,7 @@ import pytest
 from conftest import REPO, SUBPROCESS_CEILING, run_ollm, session_document, write_session_file
 
 from ollm_recall._locking import SessionLock
+from ollm_recall.archive.sealed_files import Sealer
 from ollm_recall.index.background import catch_up, read_status
 from ollm_recall.index.indexer import Index
 from ollm_recall.index.manifest import Manifest
@@ -44,7 +45,7 @@ def copy_examples(home: Path, count: int) -> list[str]:
 
 def manifest_of(home: Path) -> Manifest | None:
     try:
-        return Manifest.load(home / "index" / "manifest.json")
+        return Manifest.load(home / "index" / "manifest.json", sealer=Sealer(home / "sessions"))
     except Exception:
         return None
 

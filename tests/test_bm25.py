@@ -49,7 +49,7 @@ def test_the_same_ranking_as_whoosh_across_segments_deletions_and_filters(tmp_pa
     service.close()
     Index(home).sync()
 
-    text = TextIndex(home / "index" / "fulltext")
+    text = TextIndex(home / "index" / "fulltext", Index(home).sealer)
     searcher = text._sessions.searcher()
     assert len(searcher.reader().leaf_readers()) > 1 and searcher.doc_count_all() > searcher.doc_count()
     ranker = SessionRanker(BM25_B, BM25_K1)

@@ -82,7 +82,7 @@ def vector_rows(home: Path, session_ids: set[str]) -> list[bytes]:
     index = Index(home)
     found = []
     for name in index.load_manifest(fresh=True).segments:
-        segment = Segment(index.vector_dir, name)
+        segment = Segment(index.vector_dir, name, index.sealer)
         for position, (ordinal, _message, _chunk) in enumerate(segment.rows.tolist()):
             if segment.session_ids[ordinal] in session_ids:
                 found.append(np.asarray(segment.vectors[position]).tobytes())

@@ -12,12 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from .._atomic import fsync_directory, write_atomic
-from ..errors import ArchiveReadOnly, CorruptSession, SessionLocked
+from .._atomic import fsync_directory
+from ..errors import CorruptSession
 from .compression import TRAINING_SAMPLES, archive_dictionary, compress_session
+from .form_change import session_held, write_new_form
 from .listing import SessionSummary
 from .session_file import read_session_bytes
 from .store import SessionStore
+from .unlocking import encrypting
 
 
 @dataclass
@@ -54,6 +56,8 @@ class CompactReport:
 
 def idle_sessions(store: SessionStore, idle_days: float) -> list[SessionSummary]:
     """The plain session files last active more than ``idle_days`` ago, oldest first."""
+    if encrypting(store.directory):
+        return []  # encrypted files are compressed already; a zstd file would be readable
     cutoff = datetime.now(UTC) - timedelta(days=idle_days)
     listing = store.list()
     return sorted(
@@ -89,31 +93,21 @@ def compact(
 
 
 def _compact_one(store: SessionStore, session_id: str, dictionary: object, report: CompactReport) -> None:
-    lock = store.lock(session_id)
-    try:
-        lock.acquire()
-    except SessionLocked:
-        report.busy.append(session_id)
-        return
-    except ArchiveReadOnly as exc:
-        report.problems.append(str(exc))
-        return
-    plain, packed_path = store.path_for(session_id), store.compressed_path_for(session_id)
-    try:
-        raw = read_session_bytes(plain)
-        write_atomic(packed_path, compress_session(raw, dictionary))
-        if read_session_bytes(packed_path) != raw or read_session_bytes(plain) != raw:
-            packed_path.unlink()  # changed meanwhile (a sync tool wrote it): the plain file stays
-            report.problems.append(f"{plain.name}: changed while it was compressed: left plain")
+    with session_held(store, session_id, report.busy, report.problems) as held:
+        if not held:
             return
-        plain.unlink()
-        report.compressed.append(session_id)
-        report.bytes_before += len(raw)
-        report.bytes_after += packed_path.stat().st_size
-    except (CorruptSession, OSError) as exc:
-        report.problems.append(f"{plain.name}: not compressed ({exc})")
-    finally:
-        lock.release()
+        plain, packed_path = store.path_for(session_id), store.compressed_path_for(session_id)
+        try:
+            raw = read_session_bytes(plain)
+            if not write_new_form(plain, packed_path, raw, compress_session(raw, dictionary)):
+                report.problems.append(f"{plain.name}: changed while it was compressed: left plain")
+                return
+            plain.unlink()
+            report.compressed.append(session_id)
+            report.bytes_before += len(raw)
+            report.bytes_after += packed_path.stat().st_size
+        except (CorruptSession, OSError) as exc:
+            report.problems.append(f"{plain.name}: not compressed ({exc})")
 
 
 def _samples(store: SessionStore) -> list[bytes]:

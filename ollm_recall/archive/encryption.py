@@ -1,4 +1,5 @@
-"""The encrypted session file format (step one of encryption at rest: the store does not use it yet).
+"""The encrypted session file format: ``<id>.json.enc``, written by the store when the archive is
+encrypted (``unlocking.encrypting``).
 
 A session's JSON is compressed with zstd, then encrypted with AES-256-GCM under the archive key
 (``keys``). The file is a 28-byte header and the ciphertext::
@@ -18,6 +19,7 @@ from ..errors import CorruptSession
 from .compression import compress_session, decompress_session
 from .keys import ArchiveKey
 
+ENCRYPTED_SUFFIX = ".json.enc"
 MAGIC = b"OLLMENC"
 VERSION = 1
 HEADER_BYTES = len(MAGIC) + 1 + 8 + 12

@@ -208,9 +208,17 @@ def new_recovery(sessions: Path, key: ArchiveKey) -> str:
     return recovery
 
 
-def _write(sessions: Path, key_id: str, wraps: list[dict[str, Any]]) -> None:
+def set_encrypt(sessions: Path, on: bool) -> None:
+    """Turn encryption of new writes on or off (``ollm encrypt`` / ``ollm decrypt``); the wraps stay."""
+    document = read_key_file(sessions)
+    _write(sessions, document["keyId"], document["wraps"], encrypt=on)
+
+
+def _write(sessions: Path, key_id: str, wraps: list[dict[str, Any]], *, encrypt: bool | None = None) -> None:
     make_private_dir(sessions)
-    document = {"version": KEY_FILE_VERSION, "keyId": key_id, "wraps": wraps}
+    if encrypt is None:
+        encrypt = key_file_path(sessions).exists() and read_key_file(sessions).get("encrypt") is True
+    document = {"version": KEY_FILE_VERSION, "keyId": key_id, "encrypt": encrypt, "wraps": wraps}
     write_atomic(key_file_path(sessions), orjson.dumps(document, option=orjson.OPT_INDENT_2))
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from .._time import parse_timestamp
 from ..errors import CorruptSession
 from .compression import COMPRESSED_SUFFIX
+from .encryption import ENCRYPTED_SUFFIX
 from .session import ROLES, FormatProblem, Message, Session, SessionTimes, title_from_text
 from .session_file import open_session_file, read_session_bytes, session_id_of
 
@@ -83,7 +84,7 @@ class _NeedMore(_NotInHead):
 
 def read_summary(path: Path) -> SessionSummary:
     """Summarise one session file; raise ``CorruptSession`` (``<file>: <problem>``) if it is broken."""
-    if path.name.endswith(COMPRESSED_SUFFIX):
+    if path.name.endswith((COMPRESSED_SUFFIX, ENCRYPTED_SUFFIX)):
         return _compressed_summary(path)
     try:
         handle, status = open_session_file(path)
@@ -113,7 +114,7 @@ def read_summary(path: Path) -> SessionSummary:
 
 
 def _compressed_summary(path: Path) -> SessionSummary:
-    """A compressed file is read whole (it is small), then summarised from its head like a plain one."""
+    """A compressed or encrypted file is read whole (it is small), then summarised from its head."""
     try:
         status = path.stat()
         raw = read_session_bytes(path)

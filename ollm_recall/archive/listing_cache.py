@@ -14,8 +14,10 @@ from typing import Any
 
 import orjson
 
-from .._atomic import make_private_dir, write_atomic
+from .._atomic import make_private_dir
+from ..errors import IndexCorrupt
 from .listing import SessionSummary
+from .sealed_files import Sealer
 
 CACHE_VERSION = 1
 _FIELDS = ("session_id", "start_time", "last_activity", "model", "provider", "title")
@@ -40,9 +42,9 @@ class SummaryCache:
 
     def _load(self) -> None:
         try:
-            document = orjson.loads(self.path.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            return
+            document = orjson.loads(Sealer(self.directory).read(self.path))
+        except (OSError, orjson.JSONDecodeError, IndexCorrupt):
+            return  # rebuilt by this listing
         if (
             isinstance(document, dict)
             and document.get("version") == CACHE_VERSION
@@ -83,5 +85,5 @@ class SummaryCache:
         }
         with contextlib.suppress(OSError):
             make_private_dir(self.path.parent)
-            write_atomic(self.path, orjson.dumps(document))
+            Sealer(self.directory).write(self.path, orjson.dumps(document))
             self._changed = False

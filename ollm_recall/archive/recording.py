@@ -65,8 +65,8 @@ class ChatRecordingService:
         return self.store.directory
 
     def session_path(self, session_id: str) -> Path:
-        """The file a session is (or will be) saved in."""
-        return self.store.path_for(session_id)
+        """The file a session is (or will be) saved in: plain, compressed or encrypted."""
+        return self.store.file_for(session_id)
 
     def create_session(
         self,

@@ -14,6 +14,11 @@ from typing import BinaryIO
 
 from ..errors import CorruptSession
 from .compression import COMPRESSED_SUFFIX, decompress_session
+from .conflicts import conflict_bases
+from .encryption import ENCRYPTED_SUFFIX, open_session
+from .unlocking import archive_key, encrypting
+
+SUFFIXES = (".json", COMPRESSED_SUFFIX, ENCRYPTED_SUFFIX)
 
 MAX_SESSION_BYTES = 64 * 1024 * 1024
 """Far above what recording writes (a session rewritten whole at every message stays well under a
@@ -58,29 +63,65 @@ def read_session_bytes(path: Path) -> bytes:
         raise too_large(path.name, len(data))
     if path.name.endswith(COMPRESSED_SUFFIX):
         return decompress_session(path.name, path.parent, data, MAX_SESSION_BYTES)
+    if path.name.endswith(ENCRYPTED_SUFFIX):
+        return _decrypt(path, data)
     return data
 
 
+def _decrypt(path: Path, data: bytes) -> bytes:
+    """An encrypted file's JSON; a conflict copy's associated data is its session's id, which its
+    name gives only as one of ``conflict_bases``."""
+    key = archive_key(path.parent)
+    stem = path.name[: -len(ENCRYPTED_SUFFIX)]
+    candidates = [stem, *conflict_bases(stem)]
+    for position, session_id in enumerate(candidates):
+        try:
+            return open_session(key, session_id, data, name=path.name, limit=MAX_SESSION_BYTES)
+        except CorruptSession:
+            if position == len(candidates) - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def session_id_of(name: str) -> str | None:
-    """The session id a file name in a sessions folder stands for (``X.json``, ``X.json.zst``), or
-    None for any other file."""
+    """The session id a file name in a sessions folder stands for (``X.json``, ``X.json.zst``,
+    ``X.json.enc``), or None for any other file."""
     if name.startswith("."):
         return None
-    for suffix in (".json", COMPRESSED_SUFFIX):
+    for suffix in SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]
     return None
 
 
+def preferred_suffixes(directory: Path) -> tuple[str, ...]:
+    """The forms of a session file, the one that holds it first when several exist: the form writes
+    make now. A write makes its file then removes the others, and a migration (compaction, ``ollm
+    encrypt``, ``ollm decrypt``) removes the old form only once the new one reads back the same, so a
+    kill between leaves the newer form, or two that hold the same."""
+    if encrypting(directory):
+        return (ENCRYPTED_SUFFIX, ".json", COMPRESSED_SUFFIX)
+    return (".json", COMPRESSED_SUFFIX, ENCRYPTED_SUFFIX)
+
+
 def session_path(directory: Path, session_id: str) -> Path:
-    """The file that holds a session: ``<id>.json``, else ``<id>.json.zst`` if only that exists (the
-    plain one is always the newer: a write removes the compressed file after it)."""
-    plain = directory / f"{session_id}.json"
-    if not plain.exists():
-        compressed = directory / f"{session_id}{COMPRESSED_SUFFIX}"
-        if compressed.exists():
-            return compressed
-    return plain
+    """The file that holds a session (``preferred_suffixes``); the plain file's path when none exists."""
+    for suffix in preferred_suffixes(directory):
+        path = directory / f"{session_id}{suffix}"
+        if path.exists():
+            return path
+    return directory / f"{session_id}.json"
+
+
+def shadowed(name: str, names: set[str], preference: tuple[str, ...]) -> bool:
+    """Whether the file ``name`` is an older form of a session whose preferred form is in ``names``."""
+    session_id = session_id_of(name)
+    if session_id is None:
+        return False
+    for suffix in preference:
+        if f"{session_id}{suffix}" in names:
+            return name != f"{session_id}{suffix}"
+    return False
 
 
 def too_large(name: str, size: int) -> CorruptSession:

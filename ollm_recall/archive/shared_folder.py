@@ -95,7 +95,7 @@ def remove_deleted(store: SessionStore) -> list[str]:
     copies = store.conflict_copies()
     removed = []
     for session_id in sorted(deleted):
-        own = (store.path_for(session_id), store.compressed_path_for(session_id))  # back in either form
+        own = store.forms_of(session_id)  # back in any form
         paths = [path for path in own if path.exists()] + copies.get(session_id, [])
         if not paths:
             continue

@@ -22,12 +22,20 @@ from ..errors import ArchiveError, CorruptSession, SessionNotFound, SessionWrite
 from ..home import device_tag, listing_cache_path, locks_dir, sessions_dir
 from .compression import COMPRESSED_SUFFIX
 from .conflicts import conflict_bases, merge_sessions
+from .encryption import ENCRYPTED_SUFFIX, seal_session
 from .listing import SessionSummary, check_name_matches, read_summary
 from .listing_cache import SummaryCache, file_signature
 from .redaction import DEFAULT_REDACTOR, Finding, Redactor, redactor_for_home
 from .session import Session, validate_session_id
-from .session_file import read_session_bytes, session_id_of, session_path
+from .session_file import (
+    preferred_suffixes,
+    read_session_bytes,
+    session_id_of,
+    session_path,
+    shadowed,
+)
 from .tombstones import deleted_sessions, record_deletion
+from .unlocking import key_if_encrypting
 
 LOCKS_DIR = ".locks"
 STALE_TEMP_SECONDS = 600
@@ -95,8 +103,20 @@ class SessionStore:
         """Where a session idle for long is kept compressed (``compression``)."""
         return self.directory / f"{validate_session_id(session_id)}{COMPRESSED_SUFFIX}"
 
+    def encrypted_path_for(self, session_id: str) -> Path:
+        """Where a session of an encrypted archive is kept (``encryption``)."""
+        return self.directory / f"{validate_session_id(session_id)}{ENCRYPTED_SUFFIX}"
+
+    def forms_of(self, session_id: str) -> builtins.list[Path]:
+        """Every file a session may be kept in: plain, compressed, encrypted."""
+        return [
+            self.path_for(session_id),
+            self.compressed_path_for(session_id),
+            self.encrypted_path_for(session_id),
+        ]
+
     def file_for(self, session_id: str) -> Path:
-        """The file that holds a session now: plain, or compressed when only that exists."""
+        """The file that holds a session now (``session_file.preferred_suffixes``)."""
         return session_path(self.directory, validate_session_id(session_id))
 
     def exists(self, session_id: str) -> bool:
@@ -144,16 +164,21 @@ class SessionStore:
         """Save atomically and durably, secrets redacted (the one place sessions are written, so
         nothing reaches disk unredacted); raise ``SessionWriteError`` with the old file untouched.
         Returns the secrets that were replaced (``session`` itself is left as it was)."""
-        path = self.path_for(session.session_id)
         findings: list[Finding] = []
         if self.redactor is not None:
             session, findings = self.redactor.redact_session(session)
         data = dumps_compact(session.to_dict())
+        key = key_if_encrypting(self.directory)
+        if key is None:
+            path = self.path_for(session.session_id)
+        else:
+            path = self.encrypted_path_for(session.session_id)
+            data = seal_session(key, session.session_id, data)
         try:
             write_atomic(path, data)
-            compressed = self.compressed_path_for(session.session_id)
-            if compressed.exists():  # resumed: plain again (the plain file, newer, is read first)
-                compressed.unlink()
+            for other in self.forms_of(session.session_id):
+                if other != path and other.exists():  # resumed: the form written now (read first)
+                    other.unlink()
         except OSError as exc:
             raise SessionWriteError(
                 f"cannot save session {session.session_id}: {exc.strerror or exc}"
@@ -170,8 +195,8 @@ class SessionStore:
                 raise SessionWriteError(f"cannot delete session {session_id}: {exc.strerror}") from None
         try:
             path.unlink()
-            if path == self.path_for(session_id):
-                self.compressed_path_for(session_id).unlink(missing_ok=True)
+            for other in self.forms_of(session_id):
+                other.unlink(missing_ok=True)
         except FileNotFoundError:
             raise SessionNotFound(f"no session with id {session_id!r} in {self.directory}") from None
         except OSError as exc:
@@ -218,13 +243,14 @@ class SessionStore:
         entries = self._session_entries()
         deleted = deleted_sessions(self.directory)
         names = {entry.name for entry in entries}
+        preference = preferred_suffixes(self.directory)
         for entry in entries:
             path = Path(entry.path)
             session_id = session_id_of(entry.name)
             if session_id in deleted:
                 continue  # deleted on a device, back from another: removed again by the next sync
-            if entry.name.endswith(COMPRESSED_SUFFIX) and f"{session_id}.json" in names:
-                continue  # resumed, or compressed and not yet removed: the plain file is the session
+            if shadowed(entry.name, names, preference):
+                continue  # resumed, or migrated and not yet removed: the preferred form is the session
             copy_of = self._copy_of(path) if may_be_conflict_copy(entry.name) else None
             if copy_of in deleted:
                 continue

@@ -13,6 +13,7 @@ from ..home import resolve_home
 from . import (
     chat_command,
     doctor_command,
+    encrypt_command,
     export_command,
     import_command,
     index_command,
@@ -65,7 +66,11 @@ def root(
     ),
 ) -> None:
     """Record every local-LLM chat, search the archive, and bring past sessions back."""
+    from ..archive.unlocking import forget_keys, set_unlocker
+
     show_warnings()
+    forget_keys()  # once per command: a key unlocked by an earlier command in this process is not kept
+    set_unlocker(key_command.unlock_for_command)
     ctx.obj = Paths(home=resolve_home(home), index_dir=index_dir)
 
 
@@ -81,6 +86,8 @@ app.command("redact")(redact_command.redact)
 app.command("mcp")(mcp_command.mcp)
 app.command("sync")(sync_command.sync)
 app.add_typer(key_command.app, name="key")
+app.command("encrypt")(encrypt_command.encrypt)
+app.command("decrypt")(encrypt_command.decrypt)
 
 
 def main() -> None:

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .._atomic import make_private_dir
 from ..archive.redaction import Redactor
 from ..config import Setting, Settings, load_settings
 from ..errors import ChatError, OllmRecallError, UsageError
+from ..home import sessions_dir
 from .output import Paths, fail, handle_errors, info, stderr, stdout, warn
 from .recall_command import render_hit
 
@@ -147,19 +147,12 @@ def _lines(prompt: Callable[[], str] | None) -> Iterator[str]:
 
 def _prompt(paths: Paths, redactor: Redactor | None) -> Callable[[], str]:
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory
 
-    class RedactedHistory(FileHistory):
-        """The line-editing history file: lines are saved redacted, as sessions are (up-arrow in
-        this chat still has them as typed)."""
+    from ..archive.sealed_files import Sealer
+    from .line_history import LineHistory
 
-        def store_string(self, string: str) -> None:
-            super().store_string(redactor.redact_text(string).text if redactor is not None else string)
-
-    history_path = paths.home / "chat_history"
-    make_private_dir(paths.home)
-    history_path.touch(mode=0o600, exist_ok=True)
-    session: PromptSession[str] = PromptSession(history=RedactedHistory(str(history_path)))
+    history = LineHistory(paths.home / "chat_history", Sealer(sessions_dir(paths.home)), redactor)
+    session: PromptSession[str] = PromptSession(history=history)
     return lambda: session.prompt("› ")
 
 

@@ -69,6 +69,7 @@ def index(
     paths: Paths = ctx.obj
     target = Index(paths.home, index_dir=paths.index_dir)
     if worker:
+        background.receive_key(target)
         raise typer.Exit(background.run_worker(target))
     if stop:
         stopped = background.stop_worker(target)

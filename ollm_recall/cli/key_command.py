@@ -1,15 +1,22 @@
-"""``ollm key``: the archive key that encryption at rest will use: made, verified, re-wrapped, recovered."""
+"""``ollm key``: the archive key encryption at rest uses: made, verified, re-wrapped, recovered; and how
+a command unlocks it (once, when it first needs it)."""
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from ..errors import UsageError
+from ..archive.unlocking import PASSPHRASE_ENV
+from ..errors import KeyProblem, UsageError
 from ..home import sessions_dir
 from .output import Paths, handle_errors, info, print_json, stdout, warn
+
+if TYPE_CHECKING:
+    from ..archive.keys import ArchiveKey
 
 app = typer.Typer(
     help="Make and look after the archive key: passphrase, recovery key, keyring.\n\nExample: ollm key add",
@@ -17,9 +24,19 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-PASSPHRASE_ENV = "OLLM_PASSPHRASE"
 NEW_PASSPHRASE_ENV = "OLLM_NEW_PASSPHRASE"
 RECOVERY_ENV = "OLLM_RECOVERY_KEY"
+
+
+def new_passphrase() -> str:
+    """A new passphrase: ``OLLM_PASSPHRASE`` for scripts, else asked twice on a terminal."""
+    return _secret(PASSPHRASE_ENV, "New passphrase", confirm=True)
+
+
+def recovery_lines(recovery: str) -> None:
+    """Print a recovery key once, with what it is for."""
+    stdout.print(recovery, markup=False, highlight=False)
+    warn("this recovery key is shown once: keep it safe; with it, a forgotten passphrase can be reset")
 
 
 def _secret(variable: str, prompt: str, *, confirm: bool = False) -> str:
@@ -35,17 +52,24 @@ def _secret(variable: str, prompt: str, *, confirm: bool = False) -> str:
     return answer
 
 
-def _unlock(paths: Paths):
-    """The key from the OS keyring if this device keeps it there, else by the passphrase."""
-    from ..archive.keys import keyring_unlock, unlock_with_passphrase
+def unlock_for_command(sessions: Path) -> ArchiveKey:
+    """How a command unlocks the archive when it first needs the key: the OS keyring if this device
+    keeps it there, else ``OLLM_PASSPHRASE``, else a prompt on a terminal."""
+    from ..archive.keys import keyring_unlock, read_key_file, unlock_with_passphrase
 
-    sessions = sessions_dir(paths.home)
-    return keyring_unlock(sessions) or unlock_with_passphrase(sessions, _secret(PASSPHRASE_ENV, "Passphrase"))
+    key = keyring_unlock(sessions)
+    if key is not None:
+        return key
+    if not os.environ.get(PASSPHRASE_ENV) and not sys.stdin.isatty():
+        key_id = read_key_file(sessions)["keyId"]
+        raise KeyProblem(
+            f"the archive is encrypted (key {key_id}): run on a terminal, or set {PASSPHRASE_ENV}"
+        )
+    return unlock_with_passphrase(sessions, _secret(PASSPHRASE_ENV, "Passphrase"))
 
 
-def _recovery_lines(recovery: str) -> None:
-    stdout.print(recovery, markup=False, highlight=False)
-    warn("this recovery key is shown once: keep it safe; with it, a forgotten passphrase can be reset")
+def _unlock(paths: Paths) -> ArchiveKey:
+    return unlock_for_command(sessions_dir(paths.home))
 
 
 @app.command("add")
@@ -66,7 +90,7 @@ def add(
     from ..archive.keys import create_key, keyring_store
 
     sessions = sessions_dir(ctx.obj.home)
-    passphrase = _secret(PASSPHRASE_ENV, "New passphrase", confirm=True)
+    passphrase = new_passphrase()
     key, recovery = create_key(sessions, passphrase)
     info(f"made archive key {key.key_id}")
     if use_keyring:
@@ -76,7 +100,7 @@ def add(
             if problem is None
             else f"no OS keyring here ({problem}): the passphrase unlocks"
         )
-    _recovery_lines(recovery)
+    recovery_lines(recovery)
 
 
 @app.command("verify")
@@ -127,7 +151,7 @@ def recovery(
     sessions = sessions_dir(ctx.obj.home)
     if new_key:
         key = _unlock(ctx.obj)
-        _recovery_lines(new_recovery(sessions, key))
+        recovery_lines(new_recovery(sessions, key))
         return
     key = unlock_with_recovery(sessions, _secret(RECOVERY_ENV, "Recovery key"))
     set_passphrase(sessions, key, _secret(NEW_PASSPHRASE_ENV, "New passphrase", confirm=True))

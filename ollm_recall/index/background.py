@@ -23,7 +23,9 @@ import orjson
 from .._atomic import NO_FOLLOW, make_private_dir, write_atomic
 from .._locking import IndexLock, process_alive
 from .._time import format_duration
+from ..archive.keys import ArchiveKey, key_id_of
 from ..archive.session_file import session_id_of
+from ..archive.unlocking import archive_key, encrypting, known_key, use_key
 from ..errors import ArchiveReadOnly, IndexBusy, IndexProblem, OllmRecallError
 from .indexer import Index, SyncReport
 
@@ -128,10 +130,12 @@ def start_worker(index: Index) -> bool:
         log = os.open(log_path(index), os.O_WRONLY | os.O_CREAT | os.O_APPEND | NO_FOLLOW, 0o600)
     except OSError:  # a read-only archive: no worker can write there either
         return False
+    directory = index.store.directory
+    key = known_key(directory) or (archive_key(directory) if encrypting(directory) else None)
     try:
-        subprocess.Popen(
+        worker = subprocess.Popen(
             command,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=log,
             start_new_session=True,
@@ -139,7 +143,24 @@ def start_worker(index: Index) -> bool:
         )
     finally:
         os.close(log)
+    assert worker.stdin is not None
+    with contextlib.suppress(OSError):  # the key through a pipe: never in its arguments or environment
+        worker.stdin.write((key.key.hex() if key is not None else "").encode("ascii") + b"\n")
+    with contextlib.suppress(OSError):
+        worker.stdin.close()
     return True
+
+
+def receive_key(index: Index) -> None:
+    """In the worker: take the key its starter sent on stdin (nothing when the archive is plain)."""
+    line = sys.stdin.buffer.readline(200).strip() if sys.stdin is not None else b""
+    if not line:
+        return
+    try:
+        raw = bytes.fromhex(line.decode("ascii"))
+    except ValueError:
+        return
+    use_key(index.store.directory, ArchiveKey(raw, key_id_of(raw)))
 
 
 def stop_worker(index: Index, *, wait_seconds: float = 600.0) -> BackgroundStatus | None:

@@ -24,11 +24,11 @@ import orjson
 from .._atomic import make_private_dir
 from .._locking import IndexLock
 from .._time import milliseconds, parse_timestamp
-from ..archive.compression import COMPRESSED_SUFFIX
 from ..archive.listing import check_name_matches
 from ..archive.redaction import DEFAULT_REDACTOR, redactor_for_home
+from ..archive.sealed_files import Sealer
 from ..archive.session import Session
-from ..archive.session_file import read_session_bytes, session_id_of
+from ..archive.session_file import preferred_suffixes, read_session_bytes, session_id_of, shadowed
 from ..archive.shared_folder import merge_conflicts, remove_deleted
 from ..archive.store import SessionStore
 from ..embedding.embedder import DEFAULT_VARIANT, DIMENSION, Embedder, model_id_for, variant_of
@@ -108,6 +108,8 @@ class Index:
         self.home = Path(home)
         self.directory = Path(index_dir) if index_dir is not None else self.home / "index"
         self.store = SessionStore(sessions_dir(self.home), locks_dir=locks_dir(self.home))
+        self.sealer = Sealer(self.store.directory)
+        """Derived files sealed while the archive is encrypted (``archive.sealed_files``)."""
         self._embedder = embedder
         self.synced: tuple[Manifest, int] | None = None
 
@@ -137,7 +139,7 @@ class Index:
             stamp = None
         if stamp is not None and self.synced is not None and self.synced[1] == stamp:
             return self.synced[0]
-        manifest = Manifest.load(self.manifest_path)
+        manifest = Manifest.load(self.manifest_path, sealer=self.sealer)
         if stamp is not None:
             self.synced = (manifest, stamp)
         return manifest
@@ -169,9 +171,9 @@ class Index:
         once per version of the file (a new process's search would otherwise parse a 10,000-session
         manifest three or four times) and shared, so it must not be changed: a writer asks for a
         ``fresh`` copy of its own (a search may be holding the shared one while a sync runs)."""
-        manifest = Manifest.load(self.manifest_path) if fresh else self._read_manifest()
+        manifest = Manifest.load(self.manifest_path, sealer=self.sealer) if fresh else self._read_manifest()
         manifest.check_model(self.manifest_path, self.model_id, DIMENSION)
-        if not TextIndex(self.text_dir).exists():
+        if not TextIndex(self.text_dir, self.sealer).exists():
             raise IndexProblem(f"the full-text index in {self.text_dir} is missing: {REBUILD_HINT}")
         return manifest
 
@@ -220,7 +222,7 @@ class Index:
                 manifest = self._manifest_for_update()
                 report = self._update(
                     manifest,
-                    TextIndex(self.text_dir),
+                    TextIndex(self.text_dir, self.sealer),
                     self.vector_dir,
                     progress,
                     deadline=deadline,
@@ -291,8 +293,10 @@ class Index:
             return manifest
 
     def _fresh(self, text_dir: Path) -> Manifest:
-        TextIndex(text_dir).create()
-        return Manifest(model_id=self.model_id, dimension=DIMENSION, analysis=ANALYSIS_VERSION)
+        TextIndex(text_dir, self.sealer).create()
+        return Manifest(
+            model_id=self.model_id, dimension=DIMENSION, analysis=ANALYSIS_VERSION, sealer=self.sealer
+        )
 
     def _rebuild(self, progress: SyncProgress | None) -> SyncReport:
         """Build beside the old index and swap at the end: an interrupted rebuild changes nothing, and
@@ -302,7 +306,7 @@ class Index:
         manifest = self._fresh(staging / "fulltext")
         report = self._update(
             manifest,
-            TextIndex(staging / "fulltext"),
+            TextIndex(staging / "fulltext", self.sealer),
             staging / "vectors",
             progress,
             manifest_path=staging / "manifest.json",
@@ -340,12 +344,14 @@ class Index:
         _remove_orphan_segments(vector_dir, manifest)
         on_disk: dict[str, os.stat_result] = {}
         copies = {path for paths in self.store.conflict_copies().values() for path in paths}
-        for path in self.store.session_files():
+        files = self.store.session_files()
+        names, preference = {path.name for path in files}, preferred_suffixes(self.store.directory)
+        for path in files:
             if path in copies:  # merged into its session when that one is free (a chat records into it)
                 continue
             session_id = session_id_of(path.name) or ""
-            if path.name.endswith(COMPRESSED_SUFFIX) and (path.parent / f"{session_id}.json").exists():
-                continue  # a compressed file beside the plain one: the plain one is the session
+            if shadowed(path.name, names, preference):
+                continue  # an older form beside the one that holds the session
             try:
                 on_disk[session_id] = path.stat()
             except OSError:

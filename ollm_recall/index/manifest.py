@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from .._atomic import write_atomic
+from ..archive.sealed_files import Sealer
 from ..errors import IndexCorrupt, IndexMissing
 
 FORMAT_VERSION = 4
@@ -64,12 +64,17 @@ class Manifest:
     purge_words: bool = False
     """The full-text index holds documents marked deleted whose words are no longer in any session:
     the next unbudgeted sync rewrites whoosh's segments without them."""
+    sealer: Sealer = field(kw_only=True, repr=False, compare=False)
+    """How it is read and written (``Sealer``): sealed while the archive is encrypted."""
 
     @classmethod
-    def load(cls, path: Path, *, model_id: str | None = None, dimension: int | None = None) -> Manifest:
-        """Read a manifest; ``IndexMissing`` or ``IndexCorrupt`` (with the rebuild hint) otherwise."""
+    def load(
+        cls, path: Path, *, sealer: Sealer, model_id: str | None = None, dimension: int | None = None
+    ) -> Manifest:
+        """Read a manifest (sealed or not); ``IndexMissing`` or ``IndexCorrupt`` (with the rebuild
+        hint) otherwise."""
         try:
-            raw = path.read_bytes()
+            raw = sealer.read(path)
         except FileNotFoundError:
             raise IndexMissing(f"no search index at {path.parent} yet: run `ollm index`") from None
         except OSError as exc:
@@ -90,6 +95,7 @@ class Manifest:
                 analysis=int(document.get("analysis", 1)),
                 stale_segments=list(document.get("staleSegments", [])),
                 purge_words=bool(document.get("purgeWords", False)),
+                sealer=sealer,
             )
         except IndexCorrupt:
             raise
@@ -108,6 +114,7 @@ class Manifest:
             )
 
     def save(self, path: Path) -> None:
+        """Write the manifest atomically, sealed while the archive is encrypted (it holds titles)."""
         document = {
             "format": FORMAT_VERSION,
             "model": {"id": self.model_id, "dimension": self.dimension},
@@ -118,7 +125,7 @@ class Manifest:
             "purgeWords": self.purge_words,
             "sessions": {sid: entry.to_json() for sid, entry in self.sessions.items()},
         }
-        write_atomic(path, orjson.dumps(document))
+        self.sealer.write(path, orjson.dumps(document))
 
     def new_segment_name(self) -> str:
         name = f"seg-{self.next_segment:06d}"

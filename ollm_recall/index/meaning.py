@@ -124,7 +124,7 @@ def _commit_meaning(buffer: _SegmentBuffer, manifest: Manifest, run: SyncRun) ->
     segment = None
     if buffer.keys:
         segment = manifest.new_segment_name()
-        write_segment(run.vector_dir, segment, np.concatenate(buffer.vectors), buffer.keys)
+        write_segment(run.vector_dir, segment, np.concatenate(buffer.vectors), buffer.keys, manifest.sealer)
         manifest.segments.append(segment)
     with_vectors = {key[0] for key in buffer.keys}
     for session_id, messages in buffer.sessions:
@@ -177,7 +177,7 @@ def compact_stale_segments(manifest: Manifest, vector_dir: Path, manifest_path: 
         if name not in manifest.segments:
             continue
         try:
-            segment = Segment(vector_dir, name)
+            segment = Segment(vector_dir, name, manifest.sealer)
         except SegmentDamaged:
             for entry in holders.get(name, []):
                 manifest.forget_vectors(entry)
@@ -202,7 +202,7 @@ def compact_stale_segments(manifest: Manifest, vector_dir: Path, manifest_path: 
             continue
         renamed = manifest.new_segment_name()
         keys = [(ids[ordinal], message, chunk) for ordinal, message, chunk in segment.rows[keep].tolist()]
-        write_segment(vector_dir, renamed, np.asarray(segment.vectors[keep]), keys)
+        write_segment(vector_dir, renamed, np.asarray(segment.vectors[keep]), keys, manifest.sealer)
         manifest.segments[position] = renamed
         for entry in holders.get(name, []):
             entry.segments = [renamed if held == name else held for held in entry.segments]

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from whoosh import index as whoosh_index
 from whoosh import scoring
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import ID, NUMERIC, TEXT, Schema
@@ -26,10 +25,12 @@ from whoosh.reading import SegmentReader
 from whoosh.writing import MERGE_SMALL, NO_MERGE
 
 from .._atomic import make_private_dir
+from ..archive.sealed_files import Sealer
 from ..archive.session import Session
-from ..errors import IndexCorrupt
+from ..errors import IndexCorrupt, KeyProblem
 from .bm25 import SessionRanker  # numpy: not loaded by commands that never search
 from .manifest import REBUILD_HINT
+from .sealed_whoosh import SealedStorage
 from .word_forms import stem
 
 STOP_WORDS = frozenset(
@@ -192,8 +193,9 @@ def rarest_terms(terms: list[str], doc_frequency: Any, most: int) -> list[str]:
 class _WhooshFolder:
     """One whoosh index in one folder, opened lazily; a damaged folder is ``IndexCorrupt``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, sealer: Sealer) -> None:
         self.directory = directory
+        self.sealer = sealer
         self._index: Any = None
         self._searcher: Any = None
 
@@ -203,7 +205,7 @@ class _WhooshFolder:
 
     def create(self) -> None:
         make_private_dir(self.directory)
-        self._index = whoosh_index.create_in(str(self.directory), schema())
+        self._index = SealedStorage(self.directory, self.sealer).create_index(schema())
         self._searcher = None
         self.make_private()
 
@@ -219,7 +221,9 @@ class _WhooshFolder:
     def open(self) -> Any:
         if self._index is None:
             try:
-                self._index = whoosh_index.open_dir(str(self.directory))
+                self._index = SealedStorage(self.directory, self.sealer).open_index()
+            except KeyProblem:
+                raise
             except Exception as exc:  # whoosh raises many kinds on a damaged folder
                 raise IndexCorrupt(
                     f"the full-text index in {self.directory} is damaged ({type(exc).__name__}): "
@@ -262,10 +266,10 @@ class TextIndex:
     documents would distort the BM25 length normalisation of the long session documents.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, sealer: Sealer) -> None:
         self.directory = directory
-        self._sessions = _WhooshFolder(directory / "sessions")
-        self._messages = _WhooshFolder(directory / "messages")
+        self._sessions = _WhooshFolder(directory / "sessions", sealer)
+        self._messages = _WhooshFolder(directory / "messages", sealer)
 
         self._ranker = SessionRanker(BM25_B, BM25_K1)
 

@@ -1,4 +1,5 @@
-"""Vector segments on disk: files written once, memory-mapped when read.
+"""Vector segments on disk: files written once, memory-mapped when read (sealed files of an encrypted
+archive are decrypted as read instead).
 
 A segment is ``<name>.npy`` (float32 rows), ``<name>.rows.npy`` (int32: session ordinal, message
 index, chunk index), ``<name>.sessions.json`` (the ordinals' ids) and ``<name>.bits.npy`` (the sign
@@ -14,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from .._atomic import make_private_dir, write_atomic
+from .._atomic import make_private_dir
+from ..archive.sealed_files import MAGIC, SealedReader, Sealer, is_sealed
+from ..errors import IndexCorrupt
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -43,46 +46,90 @@ class SegmentDamaged(ValueError):
 
 
 class Segment:
-    """One segment, loaded lazily and memory-mapped; ``SegmentDamaged`` (naming the segment, in our
-    words rather than numpy's) when its files are cut short, garbled or inconsistent."""
+    """One segment, loaded lazily: memory-mapped, or decrypted as read when sealed (``sealer``);
+    ``SegmentDamaged`` (naming the segment, in our words rather than numpy's) when its files are cut
+    short, garbled or inconsistent."""
 
-    def __init__(self, directory: Path, name: str) -> None:
+    def __init__(self, directory: Path, name: str, sealer: Sealer) -> None:
         self.directory = directory
         self.name = name
+        self._sealer = sealer
+        self._path = directory / f"{name}.npy"
+        self._vectors: np.ndarray | None = None
         try:
-            self.identity = file_identity(directory / f"{name}.npy")
-            self.vectors: np.ndarray = np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-            self.rows: np.ndarray = np.load(directory / f"{name}.rows.npy", allow_pickle=False)
-            self.session_ids: list[str] = orjson.loads((directory / f"{name}.sessions.json").read_bytes())
+            self.identity = file_identity(self._path)
+            self.rows: np.ndarray = _load(directory / f"{name}.rows.npy", sealer)
+            self.session_ids: list[str] = orjson.loads(sealer.read(directory / f"{name}.sessions.json"))
+            with open(self._path, "rb") as handle:
+                self._sealed = is_sealed(handle.read(len(MAGIC)))
+            if self._sealed:
+                with self._open_sealed() as reader:
+                    version = np.lib.format.read_magic(reader)
+                    read_header = {(1, 0): np.lib.format.read_array_header_1_0}.get(
+                        version, np.lib.format.read_array_header_2_0
+                    )
+                    shape, _fortran, dtype = read_header(reader)
+                    self._offset: int = reader.tell()
+                self.shape: tuple[int, ...] = tuple(shape)
+                self.dtype: np.dtype = np.dtype(dtype)
+            else:
+                mapped: np.memmap = np.load(self._path, mmap_mode="r", allow_pickle=False)
+                self.shape, self.dtype, self._offset = mapped.shape, mapped.dtype, mapped.offset
+                self._vectors = mapped
         except FileNotFoundError as exc:
             raise SegmentDamaged(f"segment {name}: {Path(str(exc.filename)).name} is missing") from None
-        except (OSError, ValueError, EOFError) as exc:  # orjson's decode error is a ValueError
+        except (OSError, ValueError, EOFError, IndexCorrupt) as exc:  # orjson's decode error is a ValueError
             raise SegmentDamaged(f"segment {name} cannot be read ({type(exc).__name__})") from None
-        problem = _inconsistency(self.vectors, self.rows, self.session_ids)
+        problem = _inconsistency(self.shape, self.dtype, self.rows, self.session_ids)
         if problem:
             raise SegmentDamaged(f"segment {name}: {problem}")
         self._bits: np.ndarray | None = None
-        self._path = str(directory / f"{name}.npy")
-        self._offset: int = self.vectors.offset  # a np.memmap's
+
+    def _open_sealed(self) -> SealedReader:
+        return SealedReader(open(self._path, "rb"), self._sealer.read_key(), self._path.name)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """All the rows: the memory map, or, when sealed, the whole file decrypted on first use (a
+        search reads ``bits`` and ``read_rows`` instead, which decrypt only what they touch)."""
+        if self._vectors is None:
+            with self._open_sealed() as reader:
+                data = reader.read()
+            self._vectors = np.frombuffer(data, dtype=self.dtype, offset=self._offset).reshape(self.shape)
+        return self._vectors
 
     def read_rows(self, rows: np.ndarray) -> np.ndarray:
         """The float rows at ``rows`` (ascending), read from the file rather than through the memory
         map: a fault in the map pages in its neighbours too, and scattered rows would then bring in
         whole segments."""
-        dimension, dtype = self.vectors.shape[1], self.vectors.dtype
+        dimension, dtype = self.shape[1], self.dtype
         width = dimension * dtype.itemsize
         wanted = rows.tolist()
         data = bytearray()
-        descriptor = os.open(self._path, os.O_RDONLY)
+        if self._sealed:
+            reader = self._open_sealed()
+
+            def read_at(offset: int, length: int) -> bytes:
+                reader.seek(offset)
+                return reader.read(length)
+
+        else:
+            descriptor = os.open(self._path, os.O_RDONLY)
+
+            def read_at(offset: int, length: int) -> bytes:
+                return os.pread(descriptor, length, offset)
+
         try:
             first = 0
             for position in range(1, len(wanted) + 1):  # one read per run of consecutive rows
                 if position == len(wanted) or wanted[position] != wanted[position - 1] + 1:
-                    offset = self._offset + wanted[first] * width
-                    data += os.pread(descriptor, (position - first) * width, offset)
+                    data += read_at(self._offset + wanted[first] * width, (position - first) * width)
                     first = position
         finally:
-            os.close(descriptor)
+            if self._sealed:
+                reader.close()
+            else:
+                os.close(descriptor)
         return np.frombuffer(data, dtype=dtype).reshape(len(wanted), dimension)
 
     def bits(self) -> np.ndarray:
@@ -90,27 +137,34 @@ class Segment:
         if self._bits is None:
             path = self.directory / f"{self.name}.bits.npy"
             try:
-                bits = np.load(path)
-                if bits.shape[0] != self.vectors.shape[0]:
+                bits = _load(path, self._sealer)
+                if bits.shape[0] != self.shape[0]:
                     raise ValueError("stale")
-            except (OSError, ValueError):
+            except (OSError, ValueError, IndexCorrupt):
                 bits = sign_bits(self.vectors)
                 try:
-                    write_atomic(path, _npy_bytes(bits))
+                    self._sealer.write(path, _npy_bytes(bits))
                 except OSError:
                     pass  # a read-only index still answers; the bits are derived again next time
             self._bits = bits
         return self._bits
 
 
-def _inconsistency(vectors: np.ndarray, rows: np.ndarray, session_ids: object) -> str | None:
+def _load(path: Path, sealer: Sealer) -> np.ndarray:
+    array: np.ndarray = np.load(io.BytesIO(sealer.read(path)), allow_pickle=False)
+    return array
+
+
+def _inconsistency(
+    shape: tuple[int, ...], dtype: np.dtype, rows: np.ndarray, session_ids: object
+) -> str | None:
     """What is wrong between a segment's three files, or None."""
-    if vectors.ndim != 2 or vectors.dtype != np.float32:
-        return f"vectors of shape {vectors.shape} and type {vectors.dtype}, not rows of float32"
+    if len(shape) != 2 or dtype != np.float32:
+        return f"vectors of shape {shape} and type {dtype}, not rows of float32"
     if rows.ndim != 2 or rows.shape[1:] != (3,) or rows.dtype != np.int32:
         return f"keys of shape {rows.shape} and type {rows.dtype}, not (n, 3) int32"
-    if vectors.shape[0] != rows.shape[0]:
-        return f"{vectors.shape[0]} vectors but {rows.shape[0]} keys"
+    if shape[0] != rows.shape[0]:
+        return f"{shape[0]} vectors but {rows.shape[0]} keys"
     if not isinstance(session_ids, list) or not all(isinstance(sid, str) for sid in session_ids):
         return "its session list is not a list of ids"
     if len(rows) and (rows[:, 0].min() < 0 or rows[:, 0].max() >= len(session_ids)):
@@ -118,26 +172,33 @@ def _inconsistency(vectors: np.ndarray, rows: np.ndarray, session_ids: object) -
     return None
 
 
-def check_segment(directory: Path, name: str, dimension: int) -> str | None:
+def check_segment(directory: Path, name: str, dimension: int, sealer: Sealer) -> str | None:
     """What is wrong with segment ``name`` (for ``ollm doctor``), or None when it reads whole."""
     try:
-        segment = Segment(directory, name)
+        segment = Segment(directory, name, sealer)
+        if segment.shape[1] != dimension:
+            return f"segment {name}: vectors of {segment.shape[1]} dimensions, not {dimension}"
+        if segment._sealed:
+            segment.vectors  # every block decrypts  # noqa: B018
     except SegmentDamaged as problem:
         return str(problem)
-    if segment.vectors.shape[1] != dimension:
-        return f"segment {name}: vectors of {segment.vectors.shape[1]} dimensions, not {dimension}"
+    except IndexCorrupt as problem:
+        return f"segment {name}: {problem}"
     return None
 
 
-def write_segment(directory: Path, name: str, vectors: np.ndarray, keys: list[tuple[str, int, int]]) -> None:
-    """Write a segment's three files atomically (the manifest that names it is written after)."""
+def write_segment(
+    directory: Path, name: str, vectors: np.ndarray, keys: list[tuple[str, int, int]], sealer: Sealer
+) -> None:
+    """Write a segment's files atomically (the manifest that names it is written after), sealed
+    while the archive is encrypted."""
     make_private_dir(directory)
     ordinals: dict[str, int] = {}
     rows = np.array(
         [(ordinals.setdefault(sid, len(ordinals)), message, chunk) for sid, message, chunk in keys],
         dtype=np.int32,
     ).reshape(-1, 3)
-    write_atomic(directory / f"{name}.sessions.json", orjson.dumps(list(ordinals)))
-    write_atomic(directory / f"{name}.rows.npy", _npy_bytes(rows))
-    write_atomic(directory / f"{name}.bits.npy", _npy_bytes(sign_bits(vectors).reshape(len(rows), -1)))
-    write_atomic(directory / f"{name}.npy", _npy_bytes(np.ascontiguousarray(vectors, dtype=np.float32)))
+    sealer.write(directory / f"{name}.sessions.json", orjson.dumps(list(ordinals)))
+    sealer.write(directory / f"{name}.rows.npy", _npy_bytes(rows))
+    sealer.write(directory / f"{name}.bits.npy", _npy_bytes(sign_bits(vectors).reshape(len(rows), -1)))
+    sealer.write(directory / f"{name}.npy", _npy_bytes(np.ascontiguousarray(vectors, dtype=np.float32)))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..archive.sealed_files import Sealer
 from .vector_segments import Segment, file_identity, sign_bits
 
 EXACT_ROWS = 400_000
@@ -100,6 +101,7 @@ class VectorIndex:
         segment_names: Iterable[str],
         current: Mapping[str, Collection[str]],
         *,
+        sealer: Sealer,
         reuse: VectorIndex | None = None,
     ) -> None:
         """``reuse``: an index over an earlier manifest, whose unchanged segments are taken as they
@@ -119,7 +121,7 @@ class VectorIndex:
             if known is not None and known[0].identity == file_identity(directory / f"{name}.npy"):
                 segment, groups = known
             else:
-                segment = Segment(directory, name)
+                segment = Segment(directory, name, sealer)
                 groups = _Groups(segment)
             self.segments.append(segment)
             self._groups.append(groups)

@@ -129,7 +129,7 @@ def _read(store: SessionStore, session_id: str, role: str | None) -> tuple[ReadH
     """A session file's header and searchable text, parsed fast (none for a file that cannot be read
     as a session: the listing reports those)."""
     try:
-        document = orjson.loads(read_session_bytes(store.path_for(session_id)))
+        document = orjson.loads(read_session_bytes(store.file_for(session_id)))
         header = ReadHeader(
             session_id,
             str(document["startTime"]),

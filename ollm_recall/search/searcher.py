@@ -120,13 +120,17 @@ class Searcher:
 
         try:
             vectors = VectorIndex(
-                self.index.vector_dir, manifest.segments, manifest.current_segments(), reuse=self._vectors
+                self.index.vector_dir,
+                manifest.segments,
+                manifest.current_segments(),
+                sealer=self.index.sealer,
+                reuse=self._vectors,
             )
         except (OSError, ValueError) as exc:
             raise IndexProblem(f"the vector index is damaged ({exc}): run `ollm doctor --fix`") from None
         if self._text is not None:
             self._text.close()
-        self._text = TextIndex(self.index.text_dir)
+        self._text = TextIndex(self.index.text_dir, self.index.sealer)
         if self.exact_rows is not None:
             vectors.exact_rows = self.exact_rows
         self._manifest, self._vectors, self._manifest_stamp = manifest, vectors, stamp
