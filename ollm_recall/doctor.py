@@ -17,14 +17,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .archive.encryption import ENCRYPTED_SUFFIX
+from .archive.keys import key_file_path, read_key_file
+from .archive.sealed_files import MAGIC as SEALED_MAGIC
+from .archive.sealed_files import is_sealed
 from .archive.session_file import session_id_of
 from .archive.shared_folder import merge_conflicts, remove_deleted
 from .archive.store import store_for_home
 from .archive.tombstones import deleted_sessions
-from .errors import ArchiveReadOnly, IndexMissing, IndexProblem, OllmRecallError
+from .archive.unlocking import archive_key, encrypting
+from .errors import ArchiveReadOnly, IndexMissing, IndexProblem, KeyProblem, OllmRecallError
 from .home import index_dir_for, sessions_dir
 from .index.background import running_worker
 from .index.indexer import Index
+from .index.sealing import derived_files
 from .index.textsearch import ANALYSIS_VERSION, TextIndex
 from .index.vector_segments import check_segment
 
@@ -117,6 +123,8 @@ def examine(home: Path, index_dir: Path | None = None) -> Examination:
     if not directory.is_dir():  # nothing recorded yet: nothing can be wrong
         result.nothing_recorded = True
         return result
+    if not _check_encryption(result, home, index_dir, directory):
+        return result
     listing = store.list()
     for problem in listing.problems:
         name, _, reason = str(problem).partition(": ")
@@ -143,6 +151,49 @@ def examine(home: Path, index_dir: Path | None = None) -> Examination:
     _check_index(result, home, index_dir, {s.session_id: s.path for s in listing.sessions})
     _check_permissions(result, home, directory, index_dir_for(home, index_dir))
     return result
+
+
+def _check_encryption(result: Examination, home: Path, index_dir: Path | None, directory: Path) -> bool:
+    """The key file reads and unlocks, and an encrypted archive holds no plain session or derived
+    file; False when the archive cannot be read at all (nothing else can be checked)."""
+    if not key_file_path(directory).exists():
+        return True
+    try:
+        read_key_file(directory)
+        if not encrypting(directory):
+            return True
+        archive_key(directory)
+    except KeyProblem as problem:
+        result.add("key-file", key_file_path(directory), str(problem), fixable=False)
+        return False
+    plain = [
+        path for path in store_for_home(home).session_files() if not path.name.endswith(ENCRYPTED_SUFFIX)
+    ]
+    if plain:
+        result.add(
+            "not-encrypted",
+            plain[0],
+            f"{len(plain)} session files are not encrypted ({plain[0].name}...): `ollm encrypt` does it",
+            fixable=False,
+        )
+    unsealed = [path for path in derived_files(home, index_dir) if not _sealed(path)]
+    if unsealed:
+        result.add(
+            "not-sealed",
+            unsealed[0],
+            f"{len(unsealed)} index and cache files are not encrypted ({unsealed[0].name}...): "
+            "`ollm encrypt` seals them",
+            fixable=False,
+        )
+    return True
+
+
+def _sealed(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return is_sealed(handle.read(len(SEALED_MAGIC))) or path.stat().st_size == 0
+    except OSError:
+        return True  # gone meanwhile
 
 
 def _check_index(result: Examination, home: Path, index_dir: Path | None, on_disk: dict[str, Path]) -> None:

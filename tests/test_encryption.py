@@ -280,6 +280,54 @@ def test_doctor_names_a_file_of_another_key(small_archive: Path, isolated_home: 
     stranger_key = json.loads((stranger / "sessions" / ".ollm-key.json").read_bytes())["keyId"]
     shutil.copy(stranger / "sessions" / f"{made}.json.enc", small_archive)
     forget_keys()
+    (small_archive / "session-1700000980000.json").write_text('{"sessionId": "session-1700000980000"}')
     doctor = run_ollm("doctor")
     assert doctor.returncode == 1
     assert f"{made}.json.enc: encrypted with key {stranger_key}, not this archive's key" in doctor.stdout
+    assert "session files are not encrypted (session-1700000980000.json...)" in doctor.stdout
+    (small_archive / "session-1700000980000.json").unlink()
+    shutil.copy(small_archive / ".ollm-key.json", tmp_path / "key-backup")
+    (small_archive / ".ollm-key.json").write_text("{not json")
+    broken = run_ollm("doctor")
+    assert broken.returncode == 1 and ".ollm-key.json cannot be read" in broken.stdout, broken.stdout
+
+
+def test_exports_say_they_are_plaintext_and_encrypt_to_an_age_recipient(
+    archive: Path, isolated_home: Path, tmp_path: Path
+) -> None:
+    from pyrage import decrypt, x25519
+
+    plain = run_ollm("export", NGINX, "--format", "json")
+    assert plain.returncode == 0 and "warning" not in plain.stderr  # a plain archive: nothing to say
+    assert run_ollm("encrypt").returncode == 0
+    forget_keys()
+    exported = run_ollm("export", NGINX, "--format", "json")
+    assert json.loads(exported.stdout) == json.loads(plain.stdout)
+    assert "the archive is encrypted, this export is not" in exported.stderr
+
+    identity = x25519.Identity.generate()
+    target = tmp_path / "backup.jsonl.age"
+    sealed = run_ollm(
+        "export",
+        "--all",
+        "--format",
+        "jsonl",
+        "--encrypt-to",
+        str(identity.to_public()),
+        "--out",
+        str(target),
+    )
+    assert sealed.returncode == 0, sealed.stderr
+    assert "this export is not" not in sealed.stderr and "encrypted with age" in sealed.stderr
+    data = target.read_bytes()
+    assert data.startswith(b"age-encryption.org/v1") and b"nginx" not in data and b"quokkafjord" not in data
+    lines = decrypt(data, [identity]).decode().splitlines()
+    assert len(lines) == 46 and any(json.loads(line)["sessionId"] == NGINX for line in lines)
+
+    bad = run_ollm("export", NGINX, "--encrypt-to", "age1notakey", "--out", str(tmp_path / "x.age"))
+    assert (
+        bad.returncode != 0 and "is not an age recipient" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    )
+    site = run_ollm("export", "--all", "--format", "html", "--encrypt-to", str(identity.to_public()))
+    assert site.returncode != 0 and "--encrypt-to writes one file" in site.stderr
+    assert not (tmp_path / "x.age").exists()

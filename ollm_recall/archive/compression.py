@@ -81,8 +81,8 @@ def decompress_session(name: str, directory: Path | None, data: bytes, limit: in
     return bytes(out)
 
 
-def compress_session(data: bytes, dictionary: Any | None) -> bytes:
-    return bytes(zstd().compress(data, level=LEVEL, zstd_dict=dictionary))
+def compress_session(data: bytes, dictionary: Any | None, level: int = LEVEL) -> bytes:
+    return bytes(zstd().compress(data, level=level, zstd_dict=dictionary))
 
 
 def archive_dictionary(directory: Path, samples: list[bytes]) -> Any | None:

@@ -23,6 +23,9 @@ ENCRYPTED_SUFFIX = ".json.enc"
 MAGIC = b"OLLMENC"
 VERSION = 1
 HEADER_BYTES = len(MAGIC) + 1 + 8 + 12
+ZSTD_LEVEL = 1
+"""Every message of a chat rewrites its session: level 1 takes 0.14 ms on a 100-message session where
+compaction's level 9 takes 1.3 ms, for files about 10% larger."""
 
 
 def is_encrypted(data: bytes) -> bool:
@@ -34,7 +37,8 @@ def seal_session(key: ArchiveKey, session_id: str, data: bytes) -> bytes:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     header = MAGIC + bytes([VERSION]) + bytes.fromhex(key.key_id) + os.urandom(12)
-    sealed = AESGCM(key.key).encrypt(header[-12:], compress_session(data, None), header + session_id.encode())
+    packed = compress_session(data, None, ZSTD_LEVEL)
+    sealed = AESGCM(key.key).encrypt(header[-12:], packed, header + session_id.encode())
     return header + sealed
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -12,6 +13,7 @@ from .._time import parse_range
 from ..archive.listing import model_matches
 from ..archive.redaction import Finding, summarize
 from ..archive.store import store_for_home
+from ..archive.unlocking import encrypting
 from ..errors import UsageError
 from .output import Paths, fail, handle_errors, info, warn
 
@@ -36,7 +38,15 @@ def export(
         None,
         "--out",
         "-o",
-        help="Write into this folder (md and html add an index page) instead of stdout.",
+        help="Write into this folder (md and html add an index page) instead of stdout; with --encrypt-to, "
+        "this file.",
+    ),
+    encrypt_to: list[str] | None = typer.Option(
+        None,
+        "--encrypt-to",
+        metavar="RECIPIENT",
+        help="Encrypt the export with age to this recipient (age1... or an ssh public key; repeatable): "
+        "one file that `age -d -i KEY` opens. Formats md, json, jsonl.",
     ),
 ) -> None:
     """Export sessions. Session files are only read, never changed.
@@ -45,10 +55,12 @@ def export(
     Secrets an older save left in a file are redacted in the export, as a save redacts them now
     (unless redaction is off in config.toml); `ollm redact` cleans the files themselves.
 
+    An export is plain text even from an encrypted archive (a warning says so); --encrypt-to makes it a
+    file only the recipients' age or ssh keys open, for backups.
+
     Example: ollm export --all --format html --out ./history   (then open history/index.html)
     """
-    from ..transfer.export import check_format, exportable, render
-    from ..transfer.html_export import session_page
+    from ..transfer.export import check_format, exportable
 
     check_format(fmt)
     if query is not None and not query.strip():
@@ -61,11 +73,16 @@ def export(
             else "no session matches: nothing exported"
         )
         return
-    if fmt == "html" and out is None and len(ids) > 1:
+    if fmt == "html" and out is None and len(ids) > 1 and not encrypt_to:
         raise UsageError("--format html of several sessions writes a folder of pages: give --out DIR")
+    recipients = _recipients(encrypt_to, fmt, out)
     store = store_for_home(ctx.obj.home, ctx.obj.index_dir, writing=True)  # the redaction config asks for
+    if encrypting(store.directory) and not recipients:
+        warn(
+            "the archive is encrypted, this export is not: keep it safe (--encrypt-to RECIPIENT encrypts it)"
+        )
     found: dict[str, list[Finding]] = {}
-    if out is not None:
+    if out is not None and not recipients:
         _export_with_progress(store, ids, fmt, out, found)
         info(f"exported {len(ids)} session{'s' if len(ids) != 1 else ''} to {out}")
     else:  # every session read (and every id checked) before the first byte is written
@@ -73,18 +90,11 @@ def export(
         for session_id in ids:
             session, raw, found[session_id] = exportable(*store.read_with_bytes(session_id), store.redactor)
             read[session_id] = (session, raw)
-        if fmt == "html":  # one session: a page that stands alone
-            [(session, _raw)] = read.values()
-            sys.stdout.write(session_page(session, standalone=True))
-        elif fmt in ("md", "jsonl") or (fmt == "json" and len(ids) == 1):
-            for position, (session, raw) in enumerate(read.values()):
-                piece = render(session, raw, fmt).decode("utf-8")
-                if fmt == "json":
-                    piece = piece.rstrip("\n") + "\n"
-                sys.stdout.write(("\n\n" if position and fmt == "md" else "") + piece)
+        text = _one_stream(read, fmt, len(ids))
+        if recipients:
+            _write_encrypted(text.encode("utf-8"), recipients, out, len(ids))
         else:
-            documents = [json.loads(raw) for _session, raw in read.values()]
-            sys.stdout.write(json.dumps(documents, ensure_ascii=False, indent=2) + "\n")
+            sys.stdout.write(text)
     findings = [finding for session_findings in found.values() for finding in session_findings]
     if findings:
         sessions = sum(1 for session_findings in found.values() if session_findings)
@@ -92,6 +102,53 @@ def export(
             f"redacted {summarize(f.kind for f in findings)} in the export, from {sessions} session "
             f"file{'s' if sessions != 1 else ''} saved before redaction; `ollm redact` cleans the files"
         )
+
+
+def _one_stream(read: dict[str, tuple[Any, bytes]], fmt: str, count: int) -> str:
+    """The sessions as one text, as stdout gets them."""
+    from ..transfer.export import render
+    from ..transfer.html_export import session_page
+
+    if fmt == "html":  # one session: a page that stands alone
+        [(session, _raw)] = read.values()
+        return session_page(session, standalone=True)
+    if fmt in ("md", "jsonl") or (fmt == "json" and count == 1):
+        pieces = []
+        for position, (session, raw) in enumerate(read.values()):
+            piece = render(session, raw, fmt).decode("utf-8")
+            if fmt == "json":
+                piece = piece.rstrip("\n") + "\n"
+            pieces.append(("\n\n" if position and fmt == "md" else "") + piece)
+        return "".join(pieces)
+    documents = [json.loads(raw) for _session, raw in read.values()]
+    return json.dumps(documents, ensure_ascii=False, indent=2) + "\n"
+
+
+def _recipients(encrypt_to: list[str] | None, fmt: str, out: Path | None) -> list[Any]:
+    if not encrypt_to:
+        return []
+    from ..transfer.age_export import age_recipients
+
+    if fmt == "html":
+        raise UsageError("--encrypt-to writes one file: use --format md, json or jsonl")
+    if out is None and sys.stdout.isatty():
+        raise UsageError("--encrypt-to writes binary age data: give --out FILE, or redirect stdout")
+    if out is not None and out.is_dir():
+        raise UsageError(f"--encrypt-to writes one file, and {out} is a folder: give a file name")
+    return age_recipients(encrypt_to)
+
+
+def _write_encrypted(data: bytes, recipients: list[Any], out: Path | None, count: int) -> None:
+    from .._atomic import write_atomic
+    from ..transfer.age_export import encrypt_to
+
+    sealed = encrypt_to(data, recipients)
+    if out is None:
+        sys.stdout.buffer.write(sealed)
+        sys.stdout.flush()
+        return
+    write_atomic(out, sealed)
+    info(f"exported {count} session{'s' if count != 1 else ''} to {out}, encrypted with age")
 
 
 def _chosen(

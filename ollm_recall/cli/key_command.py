@@ -87,20 +87,26 @@ def add(
 
     Example: ollm key add --keyring
     """
-    from ..archive.keys import create_key, keyring_store
+    from ..archive.keys import create_key
 
     sessions = sessions_dir(ctx.obj.home)
     passphrase = new_passphrase()
     key, recovery = create_key(sessions, passphrase)
     info(f"made archive key {key.key_id}")
     if use_keyring:
-        problem = keyring_store(key)
-        info(
-            "kept in this device's OS keyring"
-            if problem is None
-            else f"no OS keyring here ({problem}): the passphrase unlocks"
-        )
+        _keep_in_keyring(key)
     recovery_lines(recovery)
+
+
+def _keep_in_keyring(key: ArchiveKey) -> None:
+    from ..archive.keys import keyring_store
+
+    problem = keyring_store(key)
+    info(
+        "kept in this device's OS keyring"
+        if problem is None
+        else f"no OS keyring here ({problem}): the passphrase unlocks"
+    )
 
 
 @app.command("verify")
@@ -108,12 +114,17 @@ def add(
 def verify(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    use_keyring: bool = typer.Option(
+        False, "--keyring", help="Then keep the key in this device's OS keyring (a second device joining)."
+    ),
 ) -> None:
     """Check that the key file unlocks (OS keyring, else passphrase) and holds the right key.
 
-    Example: OLLM_PASSPHRASE=... ollm key verify
+    Example: OLLM_PASSPHRASE=... ollm key verify --keyring
     """
     key = _unlock(ctx.obj)
+    if use_keyring:
+        _keep_in_keyring(key)
     if as_json:
         print_json({"keyId": key.key_id, "verified": True})
     else:
