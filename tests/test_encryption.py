@@ -129,7 +129,7 @@ def test_encrypt_leaves_no_plaintext_and_every_command_still_works(
     encrypted = run_ollm("encrypt", "--json")
     assert encrypted.returncode == 0, encrypted.stderr
     report = json.loads(encrypted.stdout)
-    assert len(report["encrypted"]) == len(originals) and report["derivedFiles"] > 10
+    assert len(report["encrypted"]) == len(originals) and report["derivedFiles"] > 5
     assert not list(archive.glob("session-*.json")) and len(list(archive.glob("session-*.json.enc"))) == len(
         originals
     )

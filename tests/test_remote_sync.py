@@ -173,3 +173,32 @@ def test_the_archive_key_travels_and_another_archive_s_is_refused(devices, tmp_p
     refused = stranger.ollm("sync", str(remote))
     assert refused.returncode == 1 and "not the same archive" in refused.stderr
     assert files(remote) == before
+
+
+def test_an_archive_encrypted_on_one_device_is_encrypted_everywhere_it_syncs(devices, monkeypatch) -> None:
+    laptop, desktop, remote = devices
+    monkeypatch.setenv("OLLM_PASSPHRASE", "correct horse")
+    shared = laptop.record(None, "the quokkafjord ferry leaves at nine")
+    desktop_only = desktop.record(None, "zebrinmothix sourdough starter")
+    laptop.sync(remote)
+    desktop.sync(remote)
+    assert laptop.ollm("encrypt").returncode == 0
+    report = laptop.sync(remote)
+    assert shared in report["merged"] + report["uploaded"]
+    desktop.sync(remote)  # takes the key file, then its plain files become encrypted ones, there and here
+    laptop.sync(remote)
+    for folder in (remote, laptop.sessions, desktop.sessions):
+        names = [name for name in files(folder) if name.startswith("session-")]
+        assert sorted(names) == sorted(f"{sid}.json.enc" for sid in (shared, desktop_only)), (folder, names)
+        for data in files(folder).values():
+            assert b"quokkafjord" not in data and b"zebrinmothix" not in data
+    for device in (laptop, desktop):
+        shown = device.ollm("sessions", "show", desktop_only)
+        assert shown.returncode == 0 and "zebrinmothix" in shown.stdout, shown.stderr
+    later = desktop.record(shared, "and the return at six")
+    assert (desktop.sessions / f"{later}.json.enc").exists() and not (
+        desktop.sessions / f"{later}.json"
+    ).exists()
+    desktop.sync(remote)
+    laptop.sync(remote)
+    assert "the return at six" in laptop.ollm("sessions", "show", shared).stdout

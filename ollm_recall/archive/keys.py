@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,17 +209,35 @@ def new_recovery(sessions: Path, key: ArchiveKey) -> str:
     return recovery
 
 
-def set_encrypt(sessions: Path, on: bool) -> None:
-    """Turn encryption of new writes on or off (``ollm encrypt`` / ``ollm decrypt``); the wraps stay."""
+def set_encrypt(sessions: Path, on: bool, *, since: int | None = None) -> None:
+    """Turn encryption of new writes on or off (``ollm encrypt`` / ``ollm decrypt``); the wraps stay.
+    The time of the change (``since``, ms: now unless another device's) goes with it, so that
+    devices syncing key files keep the latest."""
     document = read_key_file(sessions)
-    _write(sessions, document["keyId"], document["wraps"], encrypt=on)
+    if encrypt_state(document) != (on, since) and (since is not None or document.get("encrypt") is not on):
+        stamp = since if since is not None else time.time_ns() // 1_000_000
+        _write(sessions, document["keyId"], document["wraps"], encrypt=(on, stamp))
 
 
-def _write(sessions: Path, key_id: str, wraps: list[dict[str, Any]], *, encrypt: bool | None = None) -> None:
+def encrypt_state(document: dict[str, Any]) -> tuple[bool, int]:
+    """A key file's switch: encrypt new writes or not, and when that was set (ms; 0: never)."""
+    since = document.get("encryptSince")
+    return document.get("encrypt") is True, since if isinstance(since, int) else 0
+
+
+def _write(
+    sessions: Path, key_id: str, wraps: list[dict[str, Any]], *, encrypt: tuple[bool, int] | None = None
+) -> None:
     make_private_dir(sessions)
     if encrypt is None:
-        encrypt = key_file_path(sessions).exists() and read_key_file(sessions).get("encrypt") is True
-    document = {"version": KEY_FILE_VERSION, "keyId": key_id, "encrypt": encrypt, "wraps": wraps}
+        encrypt = encrypt_state(read_key_file(sessions)) if key_file_path(sessions).exists() else (False, 0)
+    document = {
+        "version": KEY_FILE_VERSION,
+        "keyId": key_id,
+        "encrypt": encrypt[0],
+        "encryptSince": encrypt[1],
+        "wraps": wraps,
+    }
     write_atomic(key_file_path(sessions), orjson.dumps(document, option=orjson.OPT_INDENT_2))
 
 

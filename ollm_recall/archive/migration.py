@@ -11,6 +11,7 @@ that read the same; a re-run finishes.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ class MigrationReport:
 
     encrypt: bool
     moved: list[str] = field(default_factory=list)
+    hashes: dict[str, str] = field(default_factory=dict)
+    """The sha256 of each moved session's JSON: the index knows the file changed, not its content."""
     already: int = 0
     busy: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -133,6 +136,7 @@ def _move(
             for path in sources:
                 path.unlink()
             report.moved.append(session_id)
+            report.hashes[session_id] = hashlib.sha256(raw).hexdigest()
         except (CorruptSession, OSError) as exc:
             report.problems.append(f"{session_id}: not moved ({exc})")
 

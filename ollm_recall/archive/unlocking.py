@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 import orjson
@@ -27,6 +28,7 @@ _lock = threading.RLock()
 _keys: dict[str, ArchiveKey] = {}
 _flags: dict[str, tuple[tuple[int, int], bool]] = {}
 _unlocker: Unlocker | None = None
+_early: dict[str, Future[ArchiveKey]] = {}
 
 
 def _name(directory: Path) -> str:
@@ -73,6 +75,7 @@ def forget_keys() -> None:
     with _lock:
         _keys.clear()
         _flags.clear()
+        _early.clear()
 
 
 def known_key(directory: Path) -> ArchiveKey | None:
@@ -90,9 +93,29 @@ def archive_key(directory: Path) -> ArchiveKey:
     with _lock:
         key = _keys.get(name)
         if key is None:
-            key = (_unlocker or default_unlock)(Path(directory))
+            early = _early.pop(name, None)
+            key = early.result() if early is not None else (_unlocker or default_unlock)(Path(directory))
             _keys[name] = key
         return key
+
+
+def unlock_soon(directory: Path) -> None:
+    """Start unlocking now, in a thread (the key derivation releases the GIL), for a process that
+    will need the key and can unlock without asking; ``archive_key`` then waits for it."""
+    name = _name(directory)
+    if name in _keys or name in _early:
+        return
+    unlocker = _unlocker or default_unlock
+    future: Future[ArchiveKey] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(unlocker(Path(directory)))
+        except BaseException as exc:  # given to whoever asks for the key
+            future.set_exception(exc)
+
+    _early[name] = future
+    threading.Thread(target=run, name="ollm-unlock", daemon=True).start()
 
 
 def default_unlock(directory: Path) -> ArchiveKey:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -66,12 +67,18 @@ def root(
     ),
 ) -> None:
     """Record every local-LLM chat, search the archive, and bring past sessions back."""
-    from ..archive.unlocking import forget_keys, set_unlocker
+    from ..archive.unlocking import encrypting, forget_keys, set_unlocker, unlock_soon
+    from ..errors import OllmRecallError
+    from ..home import sessions_dir
 
     show_warnings()
-    forget_keys()  # once per command: a key unlocked by an earlier command in this process is not kept
-    set_unlocker(key_command.unlock_for_command)
     ctx.obj = Paths(home=resolve_home(home), index_dir=index_dir)
+    forget_keys()  # once per command: a key unlocked by an earlier command in this process is not kept
+    set_unlocker(lambda directory: key_command.unlock_for_command(directory, ctx.obj.home))
+    with contextlib.suppress(OllmRecallError):  # a bad config or key file: said by the command it stops
+        sessions = sessions_dir(ctx.obj.home)
+        if encrypting(sessions) and key_command.unlocks_unattended(sessions, ctx.obj.home):
+            unlock_soon(sessions)  # argon2 takes 0.16 s: beside the imports, not after them
 
 
 app.add_typer(sessions.app, name="sessions")

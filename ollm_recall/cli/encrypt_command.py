@@ -23,13 +23,13 @@ def _migrate(paths: Paths, *, encrypt: bool, as_json: bool) -> None:
         if not as_json:
             recovery_lines(recovery)
     else:
-        key = unlock_for_command(sessions)
+        key = unlock_for_command(sessions, paths.home)
     store = store_for_home(paths.home, paths.index_dir, writing=True)
     pending, _already = pending_sessions(store, encrypt)
     label = "encrypting" if encrypt else "decrypting"
     with progress_bar(len(pending), label, at_least=20) as advance:
         report = migrate(store, key, encrypt=encrypt, progress=lambda _done: advance())
-    derived = migrate_derived(paths.home, paths.index_dir, key, encrypt=encrypt)
+    derived = migrate_derived(paths.home, paths.index_dir, key, encrypt=encrypt, hashes=report.hashes)
     if as_json:
         shown = {"recoveryKey": recovery} if recovery else {}
         print_json(report.to_json() | {"keyId": key.key_id, "derivedFiles": derived} | shown)

@@ -52,14 +52,27 @@ def _secret(variable: str, prompt: str, *, confirm: bool = False) -> str:
     return answer
 
 
-def unlock_for_command(sessions: Path) -> ArchiveKey:
+KEYRING_MARK = "key-in-keyring"
+"""In the home: the ids of the keys this device keeps in its OS keyring (asking a keyring that has
+none costs a tenth of a second at every command)."""
+
+
+def _kept_in_keyring(home: Path, key_id: str) -> bool:
+    try:
+        return key_id in (home / KEYRING_MARK).read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def unlock_for_command(sessions: Path, home: Path) -> ArchiveKey:
     """How a command unlocks the archive when it first needs the key: the OS keyring if this device
     keeps it there, else ``OLLM_PASSPHRASE``, else a prompt on a terminal."""
     from ..archive.keys import keyring_unlock, read_key_file, unlock_with_passphrase
 
-    key = keyring_unlock(sessions)
-    if key is not None:
-        return key
+    if _kept_in_keyring(home, read_key_file(sessions)["keyId"]):
+        key = keyring_unlock(sessions)
+        if key is not None:
+            return key
     if not os.environ.get(PASSPHRASE_ENV) and not sys.stdin.isatty():
         key_id = read_key_file(sessions)["keyId"]
         raise KeyProblem(
@@ -69,7 +82,15 @@ def unlock_for_command(sessions: Path) -> ArchiveKey:
 
 
 def _unlock(paths: Paths) -> ArchiveKey:
-    return unlock_for_command(sessions_dir(paths.home))
+    return unlock_for_command(sessions_dir(paths.home), paths.home)
+
+
+def unlocks_unattended(sessions: Path, home: Path) -> bool:
+    """Whether the key can be unlocked without asking (keyring, ``OLLM_PASSPHRASE``): then a command
+    may start unlocking at once, beside its other start-up work."""
+    from ..archive.keys import read_key_file
+
+    return bool(os.environ.get(PASSPHRASE_ENV)) or _kept_in_keyring(home, read_key_file(sessions)["keyId"])
 
 
 @app.command("add")
@@ -94,14 +115,19 @@ def add(
     key, recovery = create_key(sessions, passphrase)
     info(f"made archive key {key.key_id}")
     if use_keyring:
-        _keep_in_keyring(key)
+        _keep_in_keyring(key, ctx.obj.home)
     recovery_lines(recovery)
 
 
-def _keep_in_keyring(key: ArchiveKey) -> None:
+def _keep_in_keyring(key: ArchiveKey, home: Path) -> None:
+    from .._atomic import make_private_dir, write_atomic
     from ..archive.keys import keyring_store
 
     problem = keyring_store(key)
+    if problem is None and not _kept_in_keyring(home, key.key_id):
+        make_private_dir(home)
+        known = (home / KEYRING_MARK).read_text(encoding="ascii") if (home / KEYRING_MARK).exists() else ""
+        write_atomic(home / KEYRING_MARK, f"{known}{key.key_id}\n".encode("ascii"))
     info(
         "kept in this device's OS keyring"
         if problem is None
@@ -124,7 +150,7 @@ def verify(
     """
     key = _unlock(ctx.obj)
     if use_keyring:
-        _keep_in_keyring(key)
+        _keep_in_keyring(key, ctx.obj.home)
     if as_json:
         print_json({"keyId": key.key_id, "verified": True})
     else:

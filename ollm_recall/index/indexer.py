@@ -449,6 +449,12 @@ class Index:
             path = self.store.file_for(name)  # validates the id first
             raw = read_session_bytes(path)
             stat = path.stat()
+            sha = hashlib.sha256(raw).hexdigest()
+            known = manifest.sessions.get(name)
+            if known and known.sha256 == sha:  # only its file changed (compacted, encrypted): not parsed
+                known.size, known.mtime_ns = stat.st_size, stat.st_mtime_ns
+                report.unchanged += 1
+                return None
             session = Session.from_bytes(raw, path.name)
             check_name_matches(session.session_id, path)
         except FileNotFoundError:
@@ -456,12 +462,6 @@ class Index:
         except (CorruptSession, InvalidSessionId, OSError) as exc:
             report.broken.append(str(exc) if isinstance(exc, CorruptSession) else f"{path.name}: {exc}")
             report.broken_ids.append(name)
-            return None
-        sha = hashlib.sha256(raw).hexdigest()
-        known = manifest.sessions.get(name)
-        if known and known.sha256 == sha:
-            known.size, known.mtime_ns = stat.st_size, stat.st_mtime_ns
-            report.unchanged += 1
             return None
         first_new = 0
         if known and len(session.messages) >= known.messages:

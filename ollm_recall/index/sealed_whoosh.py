@@ -17,7 +17,16 @@ from whoosh.filedb.structfile import StructFile
 from whoosh.util import random_name
 
 from .._atomic import NO_FOLLOW
-from ..archive.sealed_files import MAGIC, SealedReader, SealedWriter, Sealer, is_sealed, plain_length
+from ..archive.sealed_files import (
+    HEADER_BYTES,
+    MAGIC,
+    SealedReader,
+    SealedWriter,
+    Sealer,
+    block_size,
+    is_sealed,
+    plain_length,
+)
 
 
 class SealedStorage(FileStorage):
@@ -51,9 +60,9 @@ class SealedStorage(FileStorage):
     def file_length(self, name: str) -> int:
         path = self._fpath(name)
         with open(path, "rb") as handle:
-            sealed = is_sealed(handle.read(len(MAGIC)))
+            header = handle.read(HEADER_BYTES)
             size = handle.seek(0, os.SEEK_END)
-        return plain_length(size) if sealed else size
+        return plain_length(size, block_size(header)) if is_sealed(header) else size
 
     def temp_storage(self, name: str | None = None) -> SealedStorage:
         """Where whoosh pools postings while it writes: they hold the words, so sealed too."""

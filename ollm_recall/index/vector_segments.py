@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 
 from .._atomic import make_private_dir
-from ..archive.sealed_files import MAGIC, SealedReader, Sealer, is_sealed
+from ..archive.sealed_files import BLOCK, LARGE_BLOCK, MAGIC, SealedReader, Sealer, is_sealed
 from ..errors import IndexCorrupt
 
 
@@ -93,9 +93,11 @@ class Segment:
         """All the rows: the memory map, or, when sealed, the whole file decrypted on first use (a
         search reads ``bits`` and ``read_rows`` instead, which decrypt only what they touch)."""
         if self._vectors is None:
+            vectors = np.empty(self.shape, dtype=self.dtype)
             with self._open_sealed() as reader:
-                data = reader.read()
-            self._vectors = np.frombuffer(data, dtype=self.dtype, offset=self._offset).reshape(self.shape)
+                reader.seek(self._offset)
+                reader.read_rest_into(memoryview(vectors.reshape(-1).view(np.uint8)))  # type: ignore[arg-type]
+            self._vectors = vectors
         return self._vectors
 
     def read_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -172,6 +174,13 @@ def _inconsistency(
     return None
 
 
+def sealed_block_size(name: str) -> int:
+    """The block a segment's file is sealed in: the vectors are read whole by an exact search, in
+    large blocks (1 MiB: a tenth of the cost of 64 KiB ones at 10,000 sessions); the rest in the default."""
+    is_vectors = name.endswith(".npy") and not name.endswith((".rows.npy", ".bits.npy"))
+    return LARGE_BLOCK if is_vectors else BLOCK
+
+
 def check_segment(directory: Path, name: str, dimension: int, sealer: Sealer) -> str | None:
     """What is wrong with segment ``name`` (for ``ollm doctor``), or None when it reads whole."""
     try:
@@ -201,4 +210,5 @@ def write_segment(
     sealer.write(directory / f"{name}.sessions.json", orjson.dumps(list(ordinals)))
     sealer.write(directory / f"{name}.rows.npy", _npy_bytes(rows))
     sealer.write(directory / f"{name}.bits.npy", _npy_bytes(sign_bits(vectors).reshape(len(rows), -1)))
-    sealer.write(directory / f"{name}.npy", _npy_bytes(np.ascontiguousarray(vectors, dtype=np.float32)))
+    vector_bytes = _npy_bytes(np.ascontiguousarray(vectors, dtype=np.float32))
+    sealer.write(directory / f"{name}.npy", vector_bytes, sealed_block_size(f"{name}.npy"))

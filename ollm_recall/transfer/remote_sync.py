@@ -24,11 +24,13 @@ from pathlib import Path
 
 from .._atomic import make_private_dir, write_atomic
 from ..archive.compression import DICTS_DIR
-from ..archive.keys import KEY_FILE, read_key_file
-from ..archive.session_file import session_id_of
+from ..archive.encryption import ENCRYPTED_SUFFIX
+from ..archive.keys import KEY_FILE, encrypt_state, read_key_file, set_encrypt
+from ..archive.session_file import preferred_suffixes, session_id_of
 from ..archive.shared_folder import merge_conflicts, remove_deleted
 from ..archive.store import SessionStore
 from ..archive.tombstones import TOMBSTONES_DIR, deleted_sessions
+from ..archive.unlocking import encrypting
 from ..errors import OllmRecallError
 
 RCLONE_ENV = "OLLM_RCLONE"
@@ -136,44 +138,73 @@ def sync_with_remote(
         if (here / own).exists():
             uploads.append(str(own))
         uploads += _exchange_dictionaries(mirror, here)
-    local, remote_files = _session_names(here), _session_names(mirror)
-    copies = []
-    for name in sorted(local | remote_files):
-        session_id = session_id_of(name) or name
+    forms_here, forms_there = _by_session(_session_names(here)), _by_session(_session_names(mirror))
+    preference, encrypted = preferred_suffixes(here), encrypting(here)
+    copies: list[str] = []
+    stale: list[str] = []
+    for session_id in sorted(set(forms_here) | set(forms_there)):
         if session_id in deleted:
-            if name in remote_files:
+            if session_id in forms_there:
                 report.deleted_remote.append(session_id)
+                stale += forms_there[session_id]
             continue
-        mine, theirs = _bytes(here / name), _bytes(mirror / name)
-        if mine == theirs:
+        mine_name = _preferred(forms_here.get(session_id, []), preference)
+        their_name = _preferred(forms_there.get(session_id, []), preference)
+        if their_name is None:
+            if mine_name is not None:
+                report.uploaded.append(session_id)
+                uploads.append(mine_name)
             continue
-        if mine is None and theirs is not None:
+        theirs = _bytes(mirror / their_name)
+        if theirs is None:
+            continue
+        if mine_name is None and not (encrypted and not their_name.endswith(ENCRYPTED_SUFFIX)):
             report.downloaded.append(session_id)
             if not dry_run:
-                write_atomic(here / name, theirs)
-        elif theirs is None:
-            report.uploaded.append(session_id)
-            uploads.append(name)
-        else:
-            copies.append(session_id)
-            if not dry_run:
-                stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-                suffix = name[len(session_id) :]  # .json, or .json.zst: a copy keeps its kind
-                write_atomic(here / f"{session_id}.sync-conflict-{stamp}-{COPY_DEVICE}{suffix}", theirs)
+                write_atomic(here / their_name, theirs)
+            continue
+        if mine_name == their_name and _bytes(here / mine_name) == theirs:
+            stale += [name for name in forms_there[session_id] if name != their_name]
+            continue
+        # changed on both sides, or kept in another form there (a plain file in an encrypted archive):
+        # merged here, where writes take the form this archive uses, which replaces the others there
+        copies.append(session_id)
+        if not dry_run:
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+            suffix = their_name[len(session_id) :]  # .json, .json.zst, .json.enc: a copy keeps its kind
+            write_atomic(here / f"{session_id}.sync-conflict-{stamp}-{COPY_DEVICE}{suffix}", theirs)
     if dry_run:
         report.merged = copies
-    elif copies:
+        return report
+    if copies:
         merged = merge_conflicts(store)
         report.busy = merged.busy
         report.merged = [sid for sid in copies if sid not in merged.busy]
-        uploads += [f"{sid}.json" for sid in report.merged]
-    if dry_run:
-        return report
+        for session_id in report.merged:
+            kept = store.file_for(session_id).name
+            uploads.append(kept)
+            stale += [name for name in forms_there.get(session_id, []) if name != kept]
     if uploads:
         _rclone_with_list(["copy", str(here), remote], uploads, progress=progress)
-    if report.deleted_remote:
-        _rclone_with_list(["delete", remote], [f"{sid}.json" for sid in report.deleted_remote])
+    if stale:  # only after what replaces them is up
+        _rclone_with_list(["delete", remote], stale)
     return report
+
+
+def _by_session(names: set[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for name in sorted(names):
+        found.setdefault(session_id_of(name) or name, []).append(name)
+    return found
+
+
+def _preferred(names: list[str], preference: tuple[str, ...]) -> str | None:
+    """The file that holds the session among ``names`` (as the store reads it), or None."""
+    for suffix in preference:
+        for name in names:
+            if name == f"{session_id_of(name)}{suffix}":
+                return name
+    return None
 
 
 def _session_names(directory: Path) -> set[str]:
@@ -228,11 +259,15 @@ def _exchange_key_file(mirror: Path, here: Path) -> list[str]:
     if not mine.exists():
         write_atomic(mine, theirs.read_bytes())
         return []
-    their_id, my_id = read_key_file(mirror)["keyId"], read_key_file(here)["keyId"]
-    if their_id != my_id:
+    their_document, my_document = read_key_file(mirror), read_key_file(here)
+    if their_document["keyId"] != my_document["keyId"]:
         raise SyncError(
-            f"the remote's archive key is {their_id}, this one's is {my_id}: not the same archive"
+            f"the remote's archive key is {their_document['keyId']}, this one's is {my_document['keyId']}: "
+            "not the same archive"
         )
+    their_flag, their_since = encrypt_state(their_document)
+    if their_since > encrypt_state(my_document)[1]:  # encrypted or decrypted there since
+        set_encrypt(here, their_flag, since=their_since)
     return [KEY_FILE] if mine.read_bytes() != theirs.read_bytes() else []
 
 
