@@ -331,3 +331,19 @@ def test_exports_say_they_are_plaintext_and_encrypt_to_an_age_recipient(
     site = run_ollm("export", "--all", "--format", "html", "--encrypt-to", str(identity.to_public()))
     assert site.returncode != 0 and "--encrypt-to writes one file" in site.stderr
     assert not (tmp_path / "x.age").exists()
+
+
+def test_another_home_imports_an_encrypted_folder(small_archive: Path, tmp_path: Path) -> None:
+    assert run_ollm("encrypt").returncode == 0
+    forget_keys()
+    other = tmp_path / "other"
+    imported = run_ollm("--home", str(other), "import", "ollm", str(small_archive), "--json")
+    assert imported.returncode == 0, imported.stderr
+    texts = [
+        json.loads(p.read_bytes())["messages"][0]["parts"][0]["text"]
+        for p in (other / "sessions").glob("*.json")
+    ]
+    assert sorted(texts) == sorted(
+        f"tell me about {words}"
+        for words in ("quokkafjord ferry times", "zebrinmothix sourdough", "plumbagorix vlan")
+    )

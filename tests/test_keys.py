@@ -101,9 +101,18 @@ def test_a_second_device_sharing_the_folder_unlocks_with_the_same_passphrase(key
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_rekey_killed_at_its_write_leaves_a_key_that_unlocks(keyed, when: str, monkeypatch) -> None:
     home, _recovery, _key_id = keyed
+    from ollm_recall import ChatRecordingService, Message
+
+    service = ChatRecordingService(home / "sessions")
+    made = service.create_session(model="llama3.2")
+    service.record_message(made, Message.text("user", "the ferry leaves at nine"))
+    service.close()
+    assert ollm(home, "encrypt", ollm_passphrase="correct horse").returncode == 0
     monkeypatch.setenv("OLLM_PASSPHRASE", "correct horse")
     monkeypatch.setenv("OLLM_NEW_PASSPHRASE", "battery staple")
     killed = ollm_killed_at_write(1, when, "--home", str(home), "key", "rekey")
     assert killed.returncode == -signal.SIGKILL
     expected = "correct horse" if when == "before" else "battery staple"
     assert ollm(home, "key", "verify", ollm_passphrase=expected).returncode == 0
+    shown = ollm(home, "sessions", "show", made, ollm_passphrase=expected)  # the archive reads as before
+    assert shown.returncode == 0 and "the ferry leaves at nine" in shown.stdout

@@ -13,7 +13,9 @@ trained on the archive is made of its words, and would sit unencrypted beside th
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import Any
 
 from ..errors import CorruptSession
 from .compression import compress_session, decompress_session
@@ -32,13 +34,18 @@ def is_encrypted(data: bytes) -> bool:
     return data.startswith(MAGIC)
 
 
-def seal_session(key: ArchiveKey, session_id: str, data: bytes) -> bytes:
-    """A session's JSON as an encrypted file's bytes."""
+@functools.lru_cache(maxsize=4)
+def _aead(key: bytes) -> Any:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+    return AESGCM(key)
+
+
+def seal_session(key: ArchiveKey, session_id: str, data: bytes) -> bytes:
+    """A session's JSON as an encrypted file's bytes."""
     header = MAGIC + bytes([VERSION]) + bytes.fromhex(key.key_id) + os.urandom(12)
     packed = compress_session(data, None, ZSTD_LEVEL)
-    sealed = AESGCM(key.key).encrypt(header[-12:], packed, header + session_id.encode())
+    sealed = _aead(key.key).encrypt(header[-12:], packed, header + session_id.encode())
     return header + sealed
 
 
@@ -53,7 +60,6 @@ def open_session(key: ArchiveKey, session_id: str, data: bytes, *, name: str, li
     """An encrypted file's JSON; ``CorruptSession`` naming the key when it is of another key, is
     damaged, or is another session's file."""
     from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     if not is_encrypted(data) or len(data) < HEADER_BYTES + 16:
         raise CorruptSession(f"{name}: not an encrypted session file (or cut short)")
@@ -64,7 +70,7 @@ def open_session(key: ArchiveKey, session_id: str, data: bytes, *, name: str, li
         raise CorruptSession(f"{name}: encrypted with key {made_with}, not this archive's key {key.key_id}")
     header = data[:HEADER_BYTES]
     try:
-        packed = AESGCM(key.key).decrypt(header[-12:], data[HEADER_BYTES:], header + session_id.encode())
+        packed = _aead(key.key).decrypt(header[-12:], data[HEADER_BYTES:], header + session_id.encode())
     except InvalidTag:
         raise CorruptSession(
             f"{name}: does not decrypt with key {key.key_id} (damaged, or another session's file)"

@@ -7,6 +7,7 @@ file, which listing, search and ``ollm doctor`` report as they report a broken f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -64,23 +65,22 @@ def read_session_bytes(path: Path) -> bytes:
     if path.name.endswith(COMPRESSED_SUFFIX):
         return decompress_session(path.name, path.parent, data, MAX_SESSION_BYTES)
     if path.name.endswith(ENCRYPTED_SUFFIX):
-        return _decrypt(path, data)
+        return decrypt_session_file(path, data)
     return data
 
 
-def _decrypt(path: Path, data: bytes) -> bytes:
-    """An encrypted file's JSON; a conflict copy's associated data is its session's id, which its
-    name gives only as one of ``conflict_bases``."""
+def decrypt_session_file(path: Path, data: bytes) -> bytes:
+    """An encrypted file's JSON, with the key of its folder; a conflict copy's associated data is its
+    session's id, which its name gives only as one of ``conflict_bases``."""
     key = archive_key(path.parent)
     stem = path.name[: -len(ENCRYPTED_SUFFIX)]
-    candidates = [stem, *conflict_bases(stem)]
-    for position, session_id in enumerate(candidates):
-        try:
-            return open_session(key, session_id, data, name=path.name, limit=MAX_SESSION_BYTES)
-        except CorruptSession:
-            if position == len(candidates) - 1:
-                raise
-    raise AssertionError("unreachable")
+    try:
+        return open_session(key, stem, data, name=path.name, limit=MAX_SESSION_BYTES)
+    except CorruptSession as problem:
+        for session_id in conflict_bases(stem):
+            with contextlib.suppress(CorruptSession):
+                return open_session(key, session_id, data, name=path.name, limit=MAX_SESSION_BYTES)
+        raise problem from None
 
 
 def session_id_of(name: str) -> str | None:

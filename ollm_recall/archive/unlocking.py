@@ -9,6 +9,7 @@ the unlocker the program installed (the CLI's asks on a terminal), else from the
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -31,8 +32,14 @@ _unlocker: Unlocker | None = None
 _early: dict[str, Future[ArchiveKey]] = {}
 
 
+@functools.lru_cache(maxsize=64)
+def _absolute(given: str) -> str:
+    return os.path.abspath(given)
+
+
 def _name(directory: Path) -> str:
-    return os.path.abspath(directory)
+    """The folder's absolute path, as the key registry's key (asked for at every file read)."""
+    return _absolute(os.fspath(directory))
 
 
 def encrypting(directory: Path) -> bool:
