@@ -303,6 +303,7 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                     "done": False,
                 }
                 self._chunk(json.dumps(event) + "\n")
+            began = time.perf_counter_ns()
             for number, piece in enumerate(pieces):
                 if number == 3 and server.behaviour in ("malformed", "die", "error-event"):
                     self._misbehave(openai)
@@ -341,6 +342,10 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                     "done_reason": "stop",
                     "prompt_eval_count": prompt_tokens,
                     "eval_count": len(pieces),
+                    # as Ollama reports them, in nanoseconds: here the time the pieces took to send
+                    "prompt_eval_duration": 1_000_000,
+                    "eval_duration": max(1, time.perf_counter_ns() - began),
+                    "total_duration": max(1, time.perf_counter_ns() - began) + 1_000_000,
                 }
                 self._chunk(json.dumps(final) + "\n")
             self.wfile.write(b"0\r\n\r\n")

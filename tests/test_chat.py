@@ -106,6 +106,9 @@ def test_a_planted_fact_reaches_the_server_and_everything_is_recorded(
     assert session.provider == provider
     assert session.metadata["recalledSessions"] == [PLANTED]
     assert session.metadata["tokenCount"] > 0
+    usage = session.messages[1].extra["usage"]  # what the server reported, for `ollm stats`
+    assert usage["promptTokens"] > 0 and usage["completionTokens"] > 0
+    assert ("evalMs" in usage and "totalMs" in usage) == (provider == "ollama")
     # recorded by the chat, indexed when it closed: the next search finds it without `ollm index`
     manifest = json.loads((isolated_home / "index" / "manifest.json").read_text())
     assert session.session_id in manifest["sessions"]

@@ -92,14 +92,63 @@ class ModelContext:
 
 @dataclass
 class Usage:
-    """Token counts the server reported for one reply (None when it reported none)."""
+    """What the server reported of one reply: tokens, and (Ollama) how long it took, in milliseconds
+    (None where it reported nothing)."""
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    prompt_ms: float | None = None
+    eval_ms: float | None = None
+    total_ms: float | None = None
 
     @property
     def total(self) -> int:
         return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
+
+    @classmethod
+    def from_ollama(cls, event: dict[str, Any]) -> Usage:
+        """From Ollama's last chunk: ``prompt_eval_count``, ``eval_count`` and the durations (ns)."""
+
+        def milliseconds(name: str) -> float | None:
+            value = event.get(name)
+            return value / 1e6 if isinstance(value, int | float) and value >= 0 else None
+
+        return cls(
+            _count(event.get("prompt_eval_count")),
+            _count(event.get("eval_count")),
+            milliseconds("prompt_eval_duration"),
+            milliseconds("eval_duration"),
+            milliseconds("total_duration"),
+        )
+
+    @classmethod
+    def from_openai(cls, usage: dict[str, Any]) -> Usage:
+        return cls(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")))
+
+    def plus(self, other: Usage) -> Usage:
+        """Both rounds of a reply (one that called tools) as one."""
+
+        def add(a: float | None, b: float | None) -> Any:
+            return None if a is None and b is None else (a or 0) + (b or 0)
+
+        return Usage(*(add(getattr(self, f), getattr(other, f)) for f in USAGE_FIELDS))
+
+    def to_json(self) -> dict[str, Any]:
+        """The message's ``usage`` field (docs/storage.md): only what the server said."""
+        values = {name: getattr(self, field) for field, name in zip(USAGE_FIELDS, USAGE_NAMES, strict=True)}
+        return {
+            name: round(value, 1) if isinstance(value, float) else value
+            for name, value in values.items()
+            if value is not None
+        }
+
+
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "prompt_ms", "eval_ms", "total_ms")
+USAGE_NAMES = ("promptTokens", "completionTokens", "promptEvalMs", "evalMs", "totalMs")
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 @dataclass
@@ -333,12 +382,11 @@ class ChatClient:
             if self.provider == "ollama":
                 text = body["message"]["content"]
                 reply.tool_calls = ollama_calls(body["message"].get("tool_calls"), 0)
-                reply.usage = Usage(body.get("prompt_eval_count"), body.get("eval_count"))
+                reply.usage = Usage.from_ollama(body)
             else:
                 text = body["choices"][0]["message"]["content"] or ""
                 reply.tool_calls = openai_calls(body["choices"][0]["message"].get("tool_calls"))
-                usage = body.get("usage") or {}
-                reply.usage = Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+                reply.usage = Usage.from_openai(body.get("usage") or {})
         except (ValueError, KeyError, IndexError, TypeError):
             raise StreamBroken(
                 f"{self.server_name} at {self.shown_url} sent a reply that is not the "
@@ -364,7 +412,7 @@ class ChatClient:
                 if piece:
                     yield piece
                 if event.get("done"):
-                    reply.usage = Usage(event.get("prompt_eval_count"), event.get("eval_count"))
+                    reply.usage = Usage.from_ollama(event)
                     reply.complete = True
                     return
         raise self._cut_off(reply)
@@ -387,7 +435,7 @@ class ChatClient:
                     )
                 usage = event.get("usage")
                 if isinstance(usage, dict):
-                    reply.usage = Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+                    reply.usage = Usage.from_openai(usage)
                 for choice in event.get("choices") or []:
                     delta = (choice.get("delta") or {}) if isinstance(choice, dict) else None
                     if not isinstance(delta, dict):

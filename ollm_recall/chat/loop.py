@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -461,10 +461,7 @@ class Chat:
                         timestamp = partial.timestamp
                         self._record(session_id, partial, replace=started is not None)
                         started, saved_at = True, now
-                usage = Usage(
-                    (usage.prompt_tokens or 0) + (reply.usage.prompt_tokens or 0) or None,
-                    (usage.completion_tokens or 0) + (reply.usage.completion_tokens or 0) or None,
-                )
+                usage = usage.plus(reply.usage)
                 if not reply.tool_calls or answer_calls is None:
                     break
                 before += reply.text
@@ -480,6 +477,8 @@ class Chat:
             raise
         text = before + reply.text
         final = Message.text("assistant", text, timestamp=timestamp)
+        if usage.to_json():  # what the server reported, for `ollm stats`
+            final = replace(final, extra={"usage": usage.to_json()})
         self._record(session_id, final, replace=started is not None)
         self._say_redacted(final, "the reply was saved with {} redacted")
         if usage.total:

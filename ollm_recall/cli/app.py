@@ -23,6 +23,7 @@ from . import (
     recall_command,
     redact_command,
     sessions,
+    stats_command,
     sync_command,
 )
 from .output import Paths, fail, show_warnings
@@ -93,6 +94,7 @@ app.command("redact")(redact_command.redact)
 app.command("mcp")(mcp_command.mcp)
 app.command("sync")(sync_command.sync)
 app.add_typer(key_command.app, name="key")
+app.command("stats")(stats_command.stats)
 app.command("encrypt")(encrypt_command.encrypt)
 app.command("decrypt")(encrypt_command.decrypt)
 

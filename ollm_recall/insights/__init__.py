@@ -1,0 +1,1 @@
+"""What the archive says about how you use local models: `ollm stats`."""
