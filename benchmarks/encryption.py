@@ -16,16 +16,14 @@ Prints a table of medians.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from synthetic import TOPIC_QUERIES, message_text
+from synthetic import TOPIC_QUERIES, message_text, ollm_seconds
 
 from ollm_recall import ChatRecordingService, Message
 from ollm_recall.archive.keys import create_key, set_encrypt, unlock_with_passphrase
@@ -37,15 +35,8 @@ PASSPHRASE = "benchmark passphrase"
 
 
 def ollm(home: Path, *args: str) -> float:
-    """Seconds for ``ollm --home HOME ARGS`` as a new process."""
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "ollm_recall", "--home", str(home), *args],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        env={**os.environ, "OLLM_PASSPHRASE": PASSPHRASE, "OLLM_BACKGROUND_INDEX": "0"},
-    )
-    return time.perf_counter() - started
+    """Seconds for ``ollm --home HOME ARGS`` as a new process (the passphrase in its environment)."""
+    return ollm_seconds(home, *args, env={"OLLM_PASSPHRASE": PASSPHRASE})
 
 
 def bench_record(size: int, samples: int, work: Path) -> dict[str, float]:

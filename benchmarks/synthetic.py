@@ -77,3 +77,21 @@ def make_archive(directory: Path, count: int, seed: int = 7) -> int:
         if not store.path_for(session.session_id).exists():
             store.write(session)
     return messages
+
+
+def ollm_seconds(home: Path, *args: str, env: dict[str, str] | None = None) -> float:
+    """Wall seconds of ``ollm --home HOME ARGS`` as a new process (output discarded, no background
+    indexer started)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "ollm_recall", "--home", str(home), *args],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "OLLM_BACKGROUND_INDEX": "0", **(env or {})},
+    )
+    return time.perf_counter() - started

@@ -58,6 +58,7 @@ def archive(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (isolated_home / "chat_history").write_text("\n# 2026-01-27 12:00:00\n+what about marzipanquell\n")
     assert run_ollm("index").returncode == 0
     assert run_ollm("sessions", "list").returncode == 0  # the listing cache, with titles
+    assert run_ollm("stats").returncode == 0  # the stats cache, with each session's frequent words
     return sessions
 
 
@@ -121,6 +122,7 @@ def test_encrypt_leaves_no_plaintext_and_every_command_still_works(
     assert set(before) == {"canaries", "texts", "titles", "vectors"}  # the search can find each kind
     assert any(hit.startswith("index/fulltext") for hit in before["canaries"])
     assert "chat_history" in before["canaries"] and "index/listing.json" in before["titles"]
+    assert "index/stats.json" in before["canaries"]
     listed = run_ollm("sessions", "list", "--json").stdout
     shown = run_ollm("sessions", "show", NGINX).stdout
     found = json.loads(run_ollm("recall", "nginx 502 after the php upgrade", "--json").stdout.splitlines()[0])

@@ -221,3 +221,11 @@ def test_a_page_never_fetches_anything_a_message_points_at(tmp_path: Path):
     assert "<img" not in page and f'<a href="{leak}" rel="noreferrer">[image: chart]</a>' in page
     policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page)
     assert policy and "default-src 'none'" in policy.group(1) and "img-src data:" in policy.group(1)
+
+
+@pytest.mark.slow
+def test_the_site_has_a_stats_page_linked_from_its_index(site: Path, tmp_path: Path):
+    assert 'href="stats.html"' in (site / "index.html").read_text()
+    dom = browse((site / "stats.html").as_uri(), tmp_path / "profile", "--dump-dom")
+    assert "45 sessions" in dom and dom.count('role="img"') >= 5
+    assert "<script" not in (site / "stats.html").read_text()

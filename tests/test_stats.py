@@ -197,3 +197,44 @@ def test_the_page_loads_alone_has_titled_charts_and_follows_the_theme(
         backgrounds.append(sum(background))
         assert count / len(pixels) > 0.3 and len(set(pixels)) > 8  # a page with charts on it, not a blank
     assert backgrounds[0] > 600 and backgrounds[1] < 150  # light, then dark when the system asks
+
+
+BREAD = [
+    "my sourdough starter smells sour",
+    "sourdough dough too sticky with rye flour",
+    "sourdough crumb dense, starter weak",
+    "feeding a sourdough starter with rye flour",
+    "sourdough loaf flat after proofing",
+    "sourdough starter and whole wheat flour",
+]
+KUBE = [
+    "kubernetes pods stuck pending",
+    "kubectl rollout of a kubernetes deployment hangs",
+    "kubernetes pods evicted on the node",
+    "kubernetes deployment replicas and kubectl scale",
+    "kubectl logs of crashing kubernetes pods",
+    "kubernetes ingress for a deployment",
+]
+
+
+@pytest.mark.slow
+def test_topics_group_sessions_by_meaning_and_name_them_by_their_words(isolated_home: Path, cli) -> None:
+    service = ChatRecordingService(isolated_home / "sessions")
+    for number, text in enumerate(BREAD + KUBE):
+        month = 1 + number % 3
+        stamp = f"2026-0{month}-1{number % 9}T10:00:00.000Z"
+        made = service.create_session(model="llama3.2:3b", session_id=f"session-{number:02d}")
+        service.record_message(made, Message.text("user", text, timestamp=stamp))
+        service.record_message(
+            made, Message.text("assistant", f"about {text}: here is what helps", timestamp=stamp)
+        )
+    service.close()
+    assert cli("index").exit_code == 0
+    topics = stats(cli)["topics"]
+    assert sorted(topic["sessions"] for topic in topics) == [6, 6]
+    labels = [set(topic["words"]) for topic in topics]
+    assert any({"sourdough", "starter", "flour"} & words for words in labels)
+    assert any({"kubernetes", "pods", "kubectl", "deployment"} & words for words in labels)
+    assert all(sum(topic["sessionsByMonth"].values()) == 6 for topic in topics)
+    without_index = cli("--index-dir", str(isolated_home / "nothing"), "stats", "--json")
+    assert json.loads(without_index.stdout)["topics"] == []  # no vectors yet: no topics, no error

@@ -83,7 +83,9 @@ def export(
         )
     found: dict[str, list[Finding]] = {}
     if out is not None and not recipients:
-        _export_with_progress(store, ids, fmt, out, found)
+        _export_with_progress(
+            store, ids, fmt, out, found, _stats_page(ctx.obj, store, ids) if fmt == "html" else []
+        )
         info(f"exported {len(ids)} session{'s' if len(ids) != 1 else ''} to {out}")
     else:  # every session read (and every id checked) before the first byte is written
         read = {}
@@ -204,8 +206,28 @@ def _chosen(
     ]
 
 
+def _stats_page(paths: Paths, store, ids: list[str]) -> list:
+    """The site's stats page: `ollm stats --html` of the sessions exported."""
+    from ..home import index_dir_for
+    from ..index.indexer import Index
+    from ..insights.facts_cache import read_all_facts, stats_cache_path
+    from ..insights.report import StatsFilter, build_report
+    from ..insights.stats_page import stats_page
+    from ..insights.topics import find_topics
+    from ..transfer.export import ExtraPage
+
+    wanted = set(ids)
+    facts = [f for f in read_all_facts(store, stats_cache_path(index_dir_for(paths.home, paths.index_dir)))[0]
+             if f.session_id in wanted]  # fmt: skip
+    report = build_report(facts, StatsFilter())
+    report.topics = [t.to_json() for t in find_topics(Index(paths.home, index_dir=paths.index_dir), facts)]
+    return [
+        ExtraPage("stats.html", "Statistics: activity, models, topics", stats_page(report).encode("utf-8"))
+    ]
+
+
 def _export_with_progress(
-    store, ids: list[str], fmt: str, out: Path, found: dict[str, list[Finding]]
+    store, ids: list[str], fmt: str, out: Path, found: dict[str, list[Finding]], extra_pages: list
 ) -> list[Path]:
     from ..transfer.export import export_to_directory
 
@@ -213,7 +235,7 @@ def _export_with_progress(
         found[session_id] = findings
 
     if not sys.stderr.isatty():
-        return export_to_directory(store, ids, fmt, out, redacted=redacted)
+        return export_to_directory(store, ids, fmt, out, redacted=redacted, extra_pages=extra_pages)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -227,5 +249,11 @@ def _export_with_progress(
     ) as progress:
         task = progress.add_task("export", total=len(ids))
         return export_to_directory(
-            store, ids, fmt, out, progress=lambda n: progress.advance(task, n), redacted=redacted
+            store,
+            ids,
+            fmt,
+            out,
+            progress=lambda n: progress.advance(task, n),
+            redacted=redacted,
+            extra_pages=extra_pages,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import time
@@ -70,7 +71,9 @@ def index(
     target = Index(paths.home, index_dir=paths.index_dir)
     if worker:
         background.receive_key(target)
-        raise typer.Exit(background.run_worker(target))
+        code = background.run_worker(target)
+        _refresh_stats(target)
+        raise typer.Exit(code)
     if stop:
         stopped = background.stop_worker(target)
         info(
@@ -104,6 +107,17 @@ def index(
     if report.interrupted:
         info("run `ollm index` again to go on from here")
         raise typer.Exit(130)
+
+
+def _refresh_stats(index: Any) -> None:
+    """After the background indexer's work: the `ollm stats` cache brought up to date too, so the first
+    `ollm stats` after an import of thousands of sessions does not read them all itself."""
+    from ..archive.store import store_for_home
+    from ..errors import OllmRecallError
+    from ..insights.facts_cache import read_all_facts, stats_cache_path
+
+    with contextlib.suppress(OllmRecallError, OSError):
+        read_all_facts(store_for_home(index.home, index.directory), stats_cache_path(index.directory))
 
 
 def _worker_line(worker: Any, running: bool) -> str:

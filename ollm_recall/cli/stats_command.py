@@ -51,7 +51,9 @@ def stats(
         warn(f"skipped {problem}")
     if len(problems) > 3:
         warn(f"skipped {len(problems) - 3} more unreadable session files (ollm doctor lists them)")
-    report = build_report(facts, StatsFilter(since_at, until_at, model, provider))
+    chosen = StatsFilter(since_at, until_at, model, provider)
+    report = build_report(facts, chosen)
+    report.topics = _topics(ctx.obj, [f for f in facts if chosen.keeps(f)])
     if html is not None:
         from ..insights.stats_page import write_stats_page
 
@@ -62,6 +64,14 @@ def stats(
     elif html is None:
         titles = _titles(store, [sid for sid, _n in report.most_recalled])
         render(report, titles)
+
+
+def _topics(paths, facts) -> list[dict]:
+    """The topics, when the index holds the sessions' vectors (none before a first `ollm index`)."""
+    from ..index.indexer import Index
+    from ..insights.topics import find_topics
+
+    return [topic.to_json() for topic in find_topics(Index(paths.home, index_dir=paths.index_dir), facts)]
 
 
 def _titles(store, session_ids: list[str]) -> dict[str, str]:
@@ -185,6 +195,11 @@ def render(report, titles: dict[str, str]) -> None:
     if memory["importedFrom"]:
         shown = ", ".join(f"{source} {count:,}" for source, count in memory["importedFrom"].items())
         stdout.print(f"  imported sessions: {visible(shown)}", highlight=False)
-    for topic in data["topics"]:
-        stdout.print(f"  topic: {', '.join(topic['words'])} ({topic['sessions']} sessions)", highlight=False)
+    if data["topics"]:
+        months = sorted({month for topic in data["topics"] for month in topic["sessionsByMonth"]})
+        stdout.print(f"\n[bold]Topics[/] (sessions a month, {months[0]} to {months[-1]})")
+        for topic in data["topics"]:
+            line = spark([topic["sessionsByMonth"].get(month, 0) for month in months])
+            words = visible(", ".join(topic["words"]))
+            stdout.print(f"  {topic['sessions']:>5}  {line}  {words}", highlight=False)
     sys.stdout.flush()

@@ -23,9 +23,8 @@ from ..archive.sealed_files import Sealer
 from ..archive.session_file import preferred_suffixes, session_id_of, shadowed
 from ..archive.store import SessionStore
 from ..errors import CorruptSession, IndexCorrupt, SessionNotFound
-from .session_facts import SessionFacts, session_facts
+from .session_facts import FACTS_VERSION, SessionFacts, session_facts
 
-CACHE_VERSION = 1
 STATS_CACHE = "stats.json"
 
 
@@ -88,7 +87,7 @@ def _load(path: Path, sealer: Sealer, zone: str) -> dict[str, Any]:
         return {}
     if (
         isinstance(document, dict)
-        and document.get("version") == CACHE_VERSION
+        and document.get("version") == FACTS_VERSION
         and document.get("zone") == zone
         and isinstance(document.get("entries"), dict)
     ):
@@ -101,7 +100,7 @@ def _save(path: Path, sealer: Sealer, zone: str, entries: dict[str, Any]) -> Non
     """A failure only costs speed next time."""
     with contextlib.suppress(OSError):
         make_private_dir(path.parent)
-        sealer.write(path, orjson.dumps({"version": CACHE_VERSION, "zone": zone, "entries": entries}))
+        sealer.write(path, orjson.dumps({"version": FACTS_VERSION, "zone": zone, "entries": entries}))
 
 
 def stats_cache_path(index_dir: Path) -> Path:

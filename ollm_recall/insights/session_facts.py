@@ -16,6 +16,8 @@ from typing import Any
 from .._time import parse_timestamp
 from ..archive.session import Session
 
+FACTS_VERSION = 2
+"""Changes whenever what is counted changes: caches of another version are rebuilt."""
 GAP_CAP_SECONDS = 5 * 60
 """Time between two messages counts as time spent up to this much (longer: you were away)."""
 SINGLE_MESSAGE_SECONDS = 60
@@ -30,7 +32,11 @@ _STOP = frozenset(
     will just like what when where which who how why about into from than then them they their there
     here also some any all one two get got use used using make made want need know think does did done
     its it's i'm i've don't can't let me my our out over more most very much many such only other each
-    way yes sure thanks thank please help hello okay now new see look way well good best first last""".split()
+    way yes sure thanks thank please help hello okay now new see look way well good best first last
+    give gives gave says say said tell told show shows old list lists mean means thing things something
+    write wrote find keep still without after before because while instead every same different another
+    better right wrong work works working start started running run runs into back again even
+    already always never really actually maybe probably going doing trying tried try call called""".split()
 )
 
 

@@ -12,6 +12,7 @@ import hashlib
 import html
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from .._atomic import write_atomic
 from .report import WEEKDAYS, StatsReport
@@ -169,6 +170,40 @@ def speed_lines(series: dict[str, dict[str, float | None]]) -> str:
     )
 
 
+def topics_chart(topics: list[dict[str, Any]]) -> str:
+    """The topics, a row each: their words, and a bar a month of how many sessions they had."""
+    if not topics:
+        return ""
+    months = sorted({month for topic in topics for month in topic["sessionsByMonth"]})
+    top = max(n for topic in topics for n in topic["sessionsByMonth"].values()) or 1
+    slot = min(24.0, 440 / max(1, len(months)))
+    body = []
+    for row, topic in enumerate(topics):
+        y = 4 + row * 34
+        words = html.escape(", ".join(topic["words"]))
+        body.append(f'<text x="0" y="{y + 22}">{words} ({topic["sessions"]})</text>')
+        for column, month in enumerate(months):
+            count = topic["sessionsByMonth"].get(month, 0)
+            tall = round(count / top * 28)
+            x = 230 + column * slot
+            body.append(
+                f'<rect class="bar" x="{x:.1f}" y="{y + 28 - tall}" width="{slot * 0.8:.1f}" height="{tall}">'
+                f"<title>{words}, {month}: {count} sessions</title></rect>"
+            )
+    rows = [["topic", *months]] + [
+        [", ".join(t["words"]), *(str(t["sessionsByMonth"].get(m, 0)) for m in months)] for t in topics
+    ]
+    return "<h2>Topics</h2>" + _chart(
+        f"Topics, sessions a month from {months[0]} to {months[-1]}",
+        f"{len(topics)} topics, found by grouping sessions by meaning; the largest: "
+        f"{', '.join(topics[0]['words'])}.",
+        700,
+        8 + 34 * len(topics),
+        "".join(body),
+        rows,
+    )
+
+
 def stats_page(report: StatsReport) -> str:
     """The whole page."""
     data = report.to_json()
@@ -208,6 +243,7 @@ def stats_page(report: StatsReport) -> str:
             speed_lines(
                 {name: f["tokensPerSecondByMonth"] for name, f in models if f["tokensPerSecondByMonth"]}
             ),
+            topics_chart(data["topics"]),
             "<h2>Memory</h2>",
             f"<p>Automatic recall brought past sessions into {memory['sessionsWithAutomaticRecall']:,} "
             f"chats; the recall tool was called {memory['recallToolCalls']:,} times.</p>",

@@ -33,8 +33,17 @@ class Exporter:
 
     suffix: str
     render: Callable[[Session, bytes], bytes]
-    index: tuple[str, Callable[[list[IndexEntry]], str]] | None = None
+    index: tuple[str, Callable[[list[IndexEntry], list[tuple[str, str]]], str]] | None = None
     one_file: str | None = None
+
+
+@dataclass(frozen=True)
+class ExtraPage:
+    """A page the folder gets beside the sessions (the stats page of an HTML site), linked from its index."""
+
+    name: str
+    link_text: str
+    content: bytes
 
 
 EXPORTERS: dict[str, Exporter] = {
@@ -90,6 +99,7 @@ def export_to_directory(
     *,
     progress: Callable[[int], None] | None = None,
     redacted: Callable[[str, list[Finding]], None] | None = None,
+    extra_pages: list[ExtraPage] | None = None,
 ) -> list[Path]:
     """Write the sessions into ``out_dir``; returns the files written.
 
@@ -97,9 +107,10 @@ def export_to_directory(
     redactor); ``redacted(session_id, findings)`` is told of each session that had some.
 
     ``md`` and ``html`` write a file per session and an index (``index.md``, ``index.html``: a page
-    with a filter box), ``json`` a copy of each file, ``jsonl`` one ``sessions.jsonl``. Every id is
-    checked before the first file is written, so an unknown id exports nothing; sessions are then read
-    one at a time, so an export of the whole archive needs little memory. Refuses the sessions
+    with a filter box, linking ``extra_pages`` too), ``json`` a copy of each file, ``jsonl`` one
+    ``sessions.jsonl``. Every id is checked before the first file is written, so an unknown id exports
+    nothing; sessions are then read one at a time, so an export of the whole archive needs little
+    memory. Refuses the sessions
     directory and any folder inside it: an export must never write over, or beside, a session file.
     """
     exporter = EXPORTERS[check_format(fmt)]
@@ -132,9 +143,13 @@ def export_to_directory(
             progress(1)
     if exporter.one_file is not None:
         written.append(_write(out_dir / exporter.one_file, b"".join(lines)))
+    links = []
+    for page in extra_pages or []:
+        written.append(_write(out_dir / page.name, page.content))
+        links.append((page.name, page.link_text))
     if exporter.index is not None:
         name, make_index = exporter.index
-        written.append(_write(out_dir / name, make_index(entries).encode("utf-8")))
+        written.append(_write(out_dir / name, make_index(entries, links).encode("utf-8")))
     return written
 
 

@@ -99,8 +99,11 @@ def session_page(session: Session, *, standalone: bool = False) -> str:
     return _page(session.title or session.session_id, back + body)
 
 
-def index_page(entries: list[IndexEntry], heading: str = "Chat sessions") -> str:
-    """The list of sessions, newest first, with a box that filters them as you type (``?q=`` fills it)."""
+def index_page(
+    entries: list[IndexEntry], links: list[tuple[str, str]] | None = None, heading: str = "Chat sessions"
+) -> str:
+    """The list of sessions, newest first, with a box that filters them as you type (``?q=`` fills it),
+    and links to the folder's other pages (``links``: (file, text))."""
     rows = []
     for entry in sorted(entries, key=lambda e: e.started, reverse=True):
         day = human_time(entry.started)[:16]
@@ -111,8 +114,9 @@ def index_page(entries: list[IndexEntry], heading: str = "Chat sessions") -> str
             f'<td><a href="{html.escape(entry.session_id)}.html">{html.escape(entry.title)}</a></td>'
             f"<td>{entry.messages}</td></tr>"
         )
+    shown = " · ".join(f'<a href="{html.escape(name)}">{html.escape(text)}</a>' for name, text in links or [])
     body = (
-        f"<h1>{html.escape(heading)}</h1>\n"
+        f"<h1>{html.escape(heading)}</h1>\n" + (f"<p>{shown}</p>\n" if shown else "") + ""
         '<input id="filter" type="search" placeholder="Filter by words in the title, model or date" '
         'autofocus>\n<p class="count" id="count"></p>\n'
         '<table class="sessions"><thead><tr><th>Started</th><th>Model</th><th>Title</th>'

@@ -133,9 +133,12 @@ def _squeeze_blank_lines(lines: Iterable[str]) -> Iterable[str]:
         previous_blank = blank
 
 
-def markdown_index(entries: list[IndexEntry]) -> str:
-    """The folder's ``index.md``: every session, newest first, linked to its file."""
-    lines = ["# Chat sessions", "", "| Started | Model | Title | Messages |", "|---|---|---|---|"]
+def markdown_index(entries: list[IndexEntry], links: list[tuple[str, str]] | None = None) -> str:
+    """The folder's ``index.md``: every session, newest first, linked to its file (and ``links``:
+    other pages of the folder, as (file, text))."""
+    lines = ["# Chat sessions", ""]
+    lines += [f"[{text}]({name})  " for name, text in links or []] + ([""] if links else [])
+    lines += ["| Started | Model | Title | Messages |", "|---|---|---|---|"]
     for entry in sorted(entries, key=lambda e: e.started, reverse=True):
         title = entry.title.replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
         lines.append(
