@@ -46,6 +46,14 @@ def test_chatgpt_follows_the_current_branch_and_keeps_the_original_ids(cli, sess
     assert session.messages[0].timestamp == "2026-03-01T21:20:10.000Z"
     assert session.start_time == "2026-03-01T21:20:00.123Z"
     assert session.last_activity == "2026-03-01T21:30:00.500Z"
+    chars = [len(text) for text in texts]  # no server said: estimates from the text, marked as such
+    assert session.messages[1].extra["usage"] == {
+        "promptTokens": chars[0] // 4,
+        "completionTokens": chars[1] // 4,
+        "estimated": True,
+    }
+    assert session.messages[2].extra["usage"]["promptTokens"] == (chars[0] + chars[1]) // 4
+    assert "usage" not in session.messages[0].extra
 
 
 def test_importing_again_adds_nothing_and_changes_no_file(cli, sessions_path):

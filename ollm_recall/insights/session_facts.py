@@ -15,15 +15,14 @@ from typing import Any
 
 from .._time import parse_timestamp
 from ..archive.session import Session
+from ..archive.usage import estimated_usage
 
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 """Changes whenever what is counted changes: caches of another version are rebuilt."""
 GAP_CAP_SECONDS = 5 * 60
 """Time between two messages counts as time spent up to this much (longer: you were away)."""
 SINGLE_MESSAGE_SECONDS = 60
 """A session of one message still took some time."""
-CHARS_PER_TOKEN = 4
-"""For estimates where no server said (imported chats): about four characters a token in English."""
 WORDS_KEPT = 12
 
 _WORD = re.compile(r"[a-z][a-z0-9+#.-]{2,24}")
@@ -127,6 +126,8 @@ def _count_reply(facts: SessionFacts, usage: Any, prompt_chars: int, reply_chars
     """Tokens of one reply: as the server reported them, else estimated from the characters."""
     reported_in = usage.get("promptTokens") if isinstance(usage, dict) else None
     reported_out = usage.get("completionTokens") if isinstance(usage, dict) else None
+    if isinstance(usage, dict) and usage.get("estimated") is True:
+        reported_out = None  # an importer's estimate: counted as an estimate, as if made here
     if isinstance(reported_out, int):
         facts.replies_reported += 1
         facts.tokens_out += reported_out
@@ -137,5 +138,6 @@ def _count_reply(facts: SessionFacts, usage: Any, prompt_chars: int, reply_chars
             facts.eval_tokens += reported_out
     else:
         facts.replies_estimated += 1
-        facts.estimated_in += prompt_chars // CHARS_PER_TOKEN
-        facts.estimated_out += reply_chars // CHARS_PER_TOKEN
+        estimate = estimated_usage(prompt_chars, reply_chars)
+        facts.estimated_in += estimate["promptTokens"]
+        facts.estimated_out += estimate["completionTokens"]

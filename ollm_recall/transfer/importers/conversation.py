@@ -11,12 +11,13 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ..._time import format_timestamp, parse_timestamp
 from ...archive.session import Message, Role, Session, new_metadata
+from ...archive.usage import estimated_usage
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -96,10 +97,14 @@ def to_session(conversation: Conversation) -> Session | None:
     times: list[datetime] = []
     for turn in turns:  # a message without a time of its own takes the one before it
         times.append(turn.time or (times[-1] if times else fallback))
-    messages = [
-        Message.text(turn.role, turn.text, timestamp=format_timestamp(moment))
-        for turn, moment in zip(turns, times, strict=True)
-    ]
+    messages = []
+    before = 0  # characters the model had read before each reply: an estimate of its prompt
+    for turn, moment in zip(turns, times, strict=True):
+        message = Message.text(turn.role, turn.text, timestamp=format_timestamp(moment))
+        if turn.role == "assistant":  # no server said: an estimate, marked as one
+            message = replace(message, extra={"usage": estimated_usage(before, len(turn.text))})
+        messages.append(message)
+        before += len(turn.text)
     start = min([*times, *([conversation.created] if conversation.created else [])])
     last = max([*times, *([conversation.updated] if conversation.updated else [])])
     metadata = new_metadata()
