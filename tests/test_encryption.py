@@ -143,6 +143,8 @@ def test_encrypt_leaves_no_plaintext_and_every_command_still_works(
     again = run_ollm("recall", "nginx 502 after the php upgrade", "--json")
     assert json.loads(again.stdout.splitlines()[0])["sessionId"] == found["sessionId"] == NGINX
     assert "quokkafjord" in run_ollm("recall", "quokkafjord", "--json").stdout
+    counted = json.loads(run_ollm("stats", "--json").stdout)  # from the sealed stats cache and means
+    assert counted["activity"]["sessions"] == len(originals) and counted["topics"]
 
     service = ChatRecordingService(archive)  # a new message, and a new session: encrypted at once
     service.record_message("session-canary", Message.text("user", "one more zebrinmothix"))
