@@ -136,6 +136,13 @@ def test_filters_choose_the_sessions_counted(counted: Path, cli) -> None:
     assert stats(cli, "--model", "mistral")["activity"]["sessions"] == 0
     bad = cli("stats", "--since", "last tuesday")
     assert bad.exit_code != 0 and len(bad.stderr.strip().splitlines()) == 1
+    for target in (counted, counted / "missing" / "stats.html"):  # a folder; a folder that is not there
+        refused = cli("stats", "--html", str(target))
+        assert (
+            refused.exit_code == 1
+            and refused.stderr.startswith("error: ")
+            and len(refused.stderr.splitlines()) == 1
+        )
 
 
 def test_the_cache_reads_only_what_changed(counted: Path, isolated_home: Path, cli) -> None:

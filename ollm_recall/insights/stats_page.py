@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import write_atomic
+from ..errors import ExportError
 from .report import WEEKDAYS, StatsReport
 
 STYLE = """
@@ -259,5 +260,11 @@ def stats_page(report: StatsReport) -> str:
 
 
 def write_stats_page(path: Path, report: StatsReport) -> None:
-    """Write the page atomically (0600: it says how you spend your days)."""
-    write_atomic(path, stats_page(report).encode("utf-8"))
+    """Write the page atomically (0600: it says how you spend your days); ``ExportError`` in one line
+    when it cannot be written there."""
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder: give a file name for the page (stats.html)")
+    try:
+        write_atomic(path, stats_page(report).encode("utf-8"))
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
