@@ -185,13 +185,16 @@ def test_an_archive_encrypted_on_one_device_is_encrypted_everywhere_it_syncs(dev
     assert laptop.ollm("encrypt").returncode == 0
     report = laptop.sync(remote)
     assert shared in report["merged"] + report["uploaded"]
+    for name, data in files(laptop.home).items():  # its mirror of the remote too, at once
+        assert b"quokkafjord" not in data, name
     desktop.sync(remote)  # takes the key file, then its plain files become encrypted ones, there and here
     laptop.sync(remote)
     for folder in (remote, laptop.sessions, desktop.sessions):
         names = [name for name in files(folder) if name.startswith("session-")]
         assert sorted(names) == sorted(f"{sid}.json.enc" for sid in (shared, desktop_only)), (folder, names)
-        for data in files(folder).values():
-            assert b"quokkafjord" not in data and b"zebrinmothix" not in data
+    for folder in (remote, laptop.home, desktop.home):  # the homes' mirrors of the remote included
+        for name, data in files(folder).items():
+            assert b"quokkafjord" not in data and b"zebrinmothix" not in data, name
     for device in (laptop, desktop):
         shown = device.ollm("sessions", "show", desktop_only)
         assert shown.returncode == 0 and "zebrinmothix" in shown.stdout, shown.stderr

@@ -11,6 +11,7 @@ uploaded with ``rclone copy``, which never deletes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -188,6 +189,9 @@ def sync_with_remote(
         _rclone_with_list(["copy", str(here), remote], uploads, progress=progress)
     if stale:  # only after what replaces them is up
         _rclone_with_list(["delete", remote], stale)
+        for name in stale:  # and from the mirror too: a plain form of an encrypted archive goes now
+            with contextlib.suppress(OSError):
+                (mirror / name).unlink()
     return report
 
 
