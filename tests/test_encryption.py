@@ -27,6 +27,16 @@ words one by one (so a phrase would never be found in its files even unencrypted
 NGINX = "session-1772486820000"
 
 
+@pytest.fixture(autouse=True)
+def quick_key_derivation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys made here are wrapped with a cheap argon2id (each wrap records its parameters, so every
+    unlock, killed processes' included, stays cheap): these tests unlock a hundred times, and what
+    they test is what is encrypted, not the cost of guessing a passphrase (tests/test_keys.py)."""
+    from ollm_recall.archive import keys
+
+    monkeypatch.setattr(keys, "ARGON2", {"time_cost": 1, "memory_cost": 8 * 1024, "parallelism": 1})
+
+
 def run_ollm(*args: str) -> subprocess.CompletedProcess:
     """``ollm ARGS`` in this process (the model stays loaded between commands)."""
     from typer.testing import CliRunner
@@ -223,6 +233,7 @@ def test_a_kill_at_any_write_of_encrypt_or_decrypt_loses_nothing(
 ) -> None:
     from conftest import ollm_killed_at_write
 
+    assert run_ollm("key", "add").returncode == 0  # here, so that the killed processes unlock cheaply
     if not encrypt:
         assert run_ollm("encrypt").returncode == 0
     command = "encrypt" if encrypt else "decrypt"
