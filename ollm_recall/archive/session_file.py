@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Collection
 from pathlib import Path
 from typing import BinaryIO
 
@@ -113,15 +114,21 @@ def session_path(directory: Path, session_id: str) -> Path:
     return directory / f"{session_id}.json"
 
 
+def preferred_name(session_id: str, names: Collection[str], preference: tuple[str, ...]) -> str | None:
+    """The file among ``names`` that holds the session (the first form of ``preference`` there), or None."""
+    for suffix in preference:
+        if f"{session_id}{suffix}" in names:
+            return f"{session_id}{suffix}"
+    return None
+
+
 def shadowed(name: str, names: set[str], preference: tuple[str, ...]) -> bool:
     """Whether the file ``name`` is an older form of a session whose preferred form is in ``names``."""
     session_id = session_id_of(name)
     if session_id is None:
         return False
-    for suffix in preference:
-        if f"{session_id}{suffix}" in names:
-            return name != f"{session_id}{suffix}"
-    return False
+    holder = preferred_name(session_id, names, preference)
+    return holder is not None and holder != name
 
 
 def too_large(name: str, size: int) -> CorruptSession:

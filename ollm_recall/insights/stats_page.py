@@ -39,14 +39,10 @@ POLICY = (
     + "'; base-uri 'none'; form-action 'none'"
 )
 
-_figures = 0
-
 
 def _chart(title: str, description: str, width: int, height: int, body: str, rows: list[list[str]]) -> str:
     """A figure: the SVG (titled and described for screen readers) and its figures as a table."""
-    global _figures
-    _figures += 1
-    ident = f"chart{_figures}"
+    ident = "chart-" + hashlib.sha256(title.encode("utf-8")).hexdigest()[:8]  # titles differ per page
     table = "".join(
         "<tr>" + "".join(f"<{'th' if n == 0 else 'td'}>{html.escape(c)}</{'th' if n == 0 else 'td'}>"
                          for c in row) + "</tr>" for n, row in enumerate(rows)

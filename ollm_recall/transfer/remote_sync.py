@@ -27,7 +27,7 @@ from .._atomic import make_private_dir, write_atomic
 from ..archive.compression import DICTS_DIR
 from ..archive.encryption import ENCRYPTED_SUFFIX
 from ..archive.keys import KEY_FILE, encrypt_state, read_key_file, set_encrypt
-from ..archive.session_file import preferred_suffixes, session_id_of
+from ..archive.session_file import preferred_name, preferred_suffixes, session_id_of
 from ..archive.shared_folder import merge_conflicts, remove_deleted
 from ..archive.store import SessionStore
 from ..archive.tombstones import TOMBSTONES_DIR, deleted_sessions
@@ -149,8 +149,8 @@ def sync_with_remote(
                 report.deleted_remote.append(session_id)
                 stale += forms_there[session_id]
             continue
-        mine_name = _preferred(forms_here.get(session_id, []), preference)
-        their_name = _preferred(forms_there.get(session_id, []), preference)
+        mine_name = preferred_name(session_id, forms_here.get(session_id, []), preference)
+        their_name = preferred_name(session_id, forms_there.get(session_id, []), preference)
         if their_name is None:
             if mine_name is not None:
                 report.uploaded.append(session_id)
@@ -200,15 +200,6 @@ def _by_session(names: set[str]) -> dict[str, list[str]]:
     for name in sorted(names):
         found.setdefault(session_id_of(name) or name, []).append(name)
     return found
-
-
-def _preferred(names: list[str], preference: tuple[str, ...]) -> str | None:
-    """The file that holds the session among ``names`` (as the store reads it), or None."""
-    for suffix in preference:
-        for name in names:
-            if name == f"{session_id_of(name)}{suffix}":
-                return name
-    return None
 
 
 def _session_names(directory: Path) -> set[str]:
